@@ -1,0 +1,4 @@
+//! Command line: placeholder while the foundation lands.
+pub fn main() -> std::process::ExitCode {
+    std::process::ExitCode::SUCCESS
+}
