@@ -4,16 +4,19 @@
 //! -> `embed` (PCA / UMAP-style 2-D views) -> `results` (tables + metadata) -> `report` (xlsx).
 //! `run` chains them for the CLI and the app; `sample` generates demo and test data.
 
+pub mod analysis;
 pub mod archetypes;
 pub mod cluster;
 pub mod config;
 pub mod embed;
 pub mod error;
 pub mod gold;
+pub mod model;
 pub mod progress;
 pub mod report;
 pub mod sample;
 
+pub use analysis::Analysis;
 pub use config::Config;
 pub use error::PipelineError;
 pub use progress::{CancelToken, Cancelled, Progress, ProgressUpdate, Stage};

@@ -1,0 +1,158 @@
+//! Plain data passed between the pipeline, the CLI and the app: summaries and views of each layer.
+//!
+//! Nothing here touches DuckDB or egui; every struct is cheap to clone and send across threads.
+
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// The required input columns of FEATURES.md, in its order.
+pub const REQUIRED_COLUMNS: [&str; 14] = [
+    "SALES_ORDER_NO",
+    "CUSTOMER_EMAILID",
+    "ORDER_DATE",
+    "SKU",
+    "SALES_QTY",
+    "RETURN_QTY",
+    "UNITS_RETURNED_FLAG",
+    "RETURN_DATE",
+    "RETURN_NO",
+    "RETURN_COMMENT",
+    "Q_CLS_ID",
+    "Q_SKU_ID",
+    "CLASS_",
+    "BRAND_",
+];
+
+/// The first rows and the detected columns of a CSV, before loading it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CsvPreview {
+    pub path: PathBuf,
+    /// Detected delimiter (`,` `;` tab `|`).
+    pub delimiter: char,
+    /// Header as found in the file.
+    pub columns: Vec<String>,
+    /// Each required column and the header it matched (None = missing).
+    pub required: Vec<(String, Option<String>)>,
+    /// Columns that are not required (kept in bronze).
+    pub extra: Vec<String>,
+    /// Up to the requested number of data rows, as text.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl CsvPreview {
+    pub fn missing_required(&self) -> Vec<String> {
+        self.required.iter().filter(|(_, m)| m.is_none()).map(|(r, _)| r.clone()).collect()
+    }
+}
+
+/// What loading the CSV into bronze did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestSummary {
+    pub input_path: PathBuf,
+    pub input_name: String,
+    pub input_sha256: String,
+    /// Data rows read with the right number of fields (all kept in bronze).
+    pub rows_loaded: u64,
+    /// Rows with the wrong number of fields, kept in `bronze_rejects_malformed`.
+    pub malformed_rows: u64,
+    pub extra_columns: Vec<String>,
+    pub has_gross: bool,
+    pub seconds: f64,
+}
+
+/// How serious a dataset check is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Severity {
+    Ok,
+    Warning,
+    Blocking,
+}
+
+/// One count of the FEATURES.md cleaning table, by its name.
+#[derive(Debug, Clone, Serialize)]
+pub struct QualityCount {
+    pub name: String,
+    pub count: u64,
+    /// count / rows loaded.
+    pub share: f64,
+    /// What it means, in plain language.
+    pub meaning: String,
+    /// What the pipeline did about it.
+    pub action: String,
+}
+
+/// A dataset-level check (too few customers, a required column mostly empty, ...).
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetCheck {
+    pub name: String,
+    pub severity: Severity,
+    pub message: String,
+}
+
+/// The validation stage's result: every quality count and dataset check.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct QualityReport {
+    pub rows_loaded: u64,
+    pub clean_lines: u64,
+    pub customers: u64,
+    pub eligible_customers: u64,
+    pub first_order: Option<String>,
+    pub last_order: Option<String>,
+    pub as_of: Option<String>,
+    pub counts: Vec<QualityCount>,
+    pub checks: Vec<DatasetCheck>,
+}
+
+impl QualityReport {
+    pub fn count(&self, name: &str) -> u64 {
+        self.counts.iter().find(|c| c.name == name).map_or(0, |c| c.count)
+    }
+    /// The checks that stop segmentation.
+    pub fn blocking(&self) -> Vec<&DatasetCheck> {
+        self.checks.iter().filter(|c| c.severity == Severity::Blocking).collect()
+    }
+    pub fn can_segment(&self) -> bool {
+        self.blocking().is_empty()
+    }
+}
+
+/// Per-feature statistics of the silver layer.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FeatureStat {
+    pub feature: String,
+    pub count: u64,
+    pub null_share: f64,
+    pub mean: Option<f64>,
+    pub std: Option<f64>,
+    pub min: Option<f64>,
+    pub p25: Option<f64>,
+    pub median: Option<f64>,
+    pub p75: Option<f64>,
+    pub max: Option<f64>,
+    /// Share of defined values outside the 1st..99th percentile.
+    pub outside_p1_p99_share: Option<f64>,
+}
+
+/// What the features stage built.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FeatureSummary {
+    pub customers: u64,
+    pub eligible_customers: u64,
+    pub as_of: String,
+    pub stats: Vec<FeatureStat>,
+    /// Customers per tenure stage (New, Growing, Mature, Veteran).
+    pub tenure_stages: Vec<(String, u64)>,
+    pub seconds: f64,
+}
+
+/// The silver layer as columns, for the features table (virtualised rows) and histograms.
+#[derive(Debug, Clone, Default)]
+pub struct FeatureTable {
+    pub customer_ids: Vec<String>,
+    pub eligible: Vec<bool>,
+    pub tenure_stage: Vec<String>,
+    /// Numeric feature names, FEATURES.md order.
+    pub columns: Vec<String>,
+    /// Column-major: `values[c][row]`, None = NULL.
+    pub values: Vec<Vec<Option<f64>>>,
+}
