@@ -1,1 +1,2 @@
-//! Placeholder: being written.
+//! Desktop app placeholder.
+pub fn run_app(_initial: Option<std::path::PathBuf>) -> anyhow::Result<()> { Ok(()) }
