@@ -63,30 +63,23 @@ pub const QUALITY_COUNTS: [(&str, &str, &str); 12] = [
 
 /// SQL macros: trimming, FEATURES.md timestamps and numbers, never raising on bad input.
 const MACROS: &str = r#"
-CREATE OR REPLACE TEMP MACRO rs_trim(v) AS nullif(trim(v, ' ' || chr(9) || chr(10) || chr(13)), '');
+CREATE OR REPLACE TEMP MACRO rs_trim(v) AS
+  CASE WHEN v = '' THEN NULL
+       WHEN prefix(v, ' ') OR suffix(v, ' ') OR contains(v, chr(9)) OR contains(v, chr(10)) OR contains(v, chr(13))
+       THEN nullif(trim(v, ' ' || chr(9) || chr(10) || chr(13)), '')
+       ELSE v END;
 CREATE OR REPLACE TEMP MACRO rs_num(v) AS
   CASE WHEN regexp_full_match(v, '[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?')
        THEN CASE WHEN isfinite(try_cast(v AS DOUBLE)) THEN try_cast(v AS DOUBLE) END END;
-CREATE OR REPLACE TEMP MACRO rs_make_ts(y, mo, d, h, mi, s) AS
-  CASE WHEN try_cast(h AS INTEGER) < 24 AND try_cast(mi AS INTEGER) < 60 AND try_cast(s AS DOUBLE) < 60
-       THEN CAST(try_cast(y || '-' || lpad(mo, 2, '0') || '-' || lpad(d, 2, '0') AS DATE) AS TIMESTAMP)
-            + to_microseconds(CAST(h AS BIGINT) * 3600000000 + CAST(mi AS BIGINT) * 60000000
-                              + CAST(round(CAST(s AS DOUBLE) * 1000000) AS BIGINT)) END;
-CREATE OR REPLACE TEMP MACRO rs_iso(v) AS
-  regexp_extract(v, '^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[ T]([0-9]{2}):([0-9]{2}):([0-9]{2}(?:\.[0-9]{1,9})?))?$',
-                 ['y', 'mo', 'd', 'h', 'mi', 's']);
-CREATE OR REPLACE TEMP MACRO rs_us(v) AS
-  regexp_extract(v, '^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})(?: ([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?)?$',
-                 ['mo', 'd', 'y', 'h', 'mi', 's']);
-CREATE OR REPLACE TEMP MACRO rs_ts_parts(p) AS
-  rs_make_ts(p.y, p.mo, p.d, coalesce(nullif(p.h, ''), '0'), coalesce(nullif(p.mi, ''), '0'), coalesce(nullif(p.s, ''), '0'));
 CREATE OR REPLACE TEMP MACRO rs_ts(v) AS
-  CASE WHEN v IS NULL THEN NULL
-       WHEN rs_iso(v).y <> '' THEN rs_ts_parts(rs_iso(v))
-       WHEN rs_us(v).y <> '' THEN rs_ts_parts(rs_us(v)) END;
+  CASE WHEN regexp_full_match(v, '[0-9]{4}-[0-9]{2}-[0-9]{2}([ T]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?)?')
+       THEN try_cast(v AS TIMESTAMP)
+       WHEN regexp_full_match(v, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}( [0-9]{1,2}:[0-5][0-9](:[0-5][0-9])?)?')
+       THEN try_strptime(v, ['%m/%d/%Y %H:%M:%S', '%m/%d/%Y %H:%M', '%m/%d/%Y']) END;
 CREATE OR REPLACE TEMP MACRO rs_flag(v) AS
-  CASE WHEN lower(rs_trim(v)) IN ('yes', 'y', 'true', '1') THEN true
-       WHEN lower(rs_trim(v)) IN ('no', 'n', 'false', '0') THEN false END;
+  CASE lower(rs_trim(v))
+    WHEN 'yes' THEN true WHEN 'y' THEN true WHEN 'true' THEN true WHEN '1' THEN true
+    WHEN 'no' THEN false WHEN 'n' THEN false WHEN 'false' THEN false WHEN '0' THEN false END;
 "#;
 
 /// Install the parsing macros on a connection (temp macros live per connection).
@@ -109,7 +102,12 @@ fn parse_sql(mapping: &ColumnMapping) -> String {
         .unwrap_or_else(|| "CAST(NULL AS DOUBLE)".into());
     format!(
         r#"
-CREATE OR REPLACE TEMP TABLE rs_parsed AS
+CREATE OR REPLACE TEMP TABLE rs_flagged AS
+SELECT *,
+  CASE WHEN order_ts IS NULL THEN 'rejected_bad_order_date'
+       WHEN sales_qty_num IS NULL OR sales_qty_num <= 0 THEN 'rejected_bad_sales_qty'
+       WHEN customer_id IS NULL OR order_no IS NULL THEN 'rejected_missing_key' END AS reject_reason
+FROM (
 SELECT b.row_id, {raw_list},
   lower(rs_trim(b."CUSTOMER_EMAILID")) AS customer_id,
   rs_trim(b."SALES_ORDER_NO") AS order_no,
@@ -123,14 +121,8 @@ SELECT b.row_id, {raw_list},
   rs_ts(rs_trim(b."RETURN_DATE")) AS rd_ts,
   rs_flag(b."UNITS_RETURNED_FLAG") AS flag_value,
   {gross} AS gross
-FROM {BRONZE} b;
-
-CREATE OR REPLACE TEMP TABLE rs_flagged AS
-SELECT *,
-  CASE WHEN order_ts IS NULL THEN 'rejected_bad_order_date'
-       WHEN sales_qty_num IS NULL OR sales_qty_num <= 0 THEN 'rejected_bad_sales_qty'
-       WHEN customer_id IS NULL OR order_no IS NULL THEN 'rejected_missing_key' END AS reject_reason
-FROM rs_parsed;
+FROM {BRONZE} b
+);
 "#
     )
 }
@@ -138,10 +130,20 @@ FROM rs_parsed;
 fn final_bronze_sql(mapping: &ColumnMapping, config: &Config, as_of: Option<&str>) -> String {
     let raw = raw_columns(mapping);
     let partition = raw.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
-    let dedupe = if config.data.drop_duplicate_rows {
-        format!("reject_reason IS NULL AND row_number() OVER (PARTITION BY reject_reason IS NULL, {partition} ORDER BY row_id) > 1")
+    // Exact duplicates: hash every raw column; only rows sharing a hash are compared column by
+    // column (a window over all columns of every row would cost far more on millions of rows).
+    let dupes = if config.data.drop_duplicate_rows {
+        format!(
+            "CREATE OR REPLACE TEMP TABLE rs_dupes AS
+             WITH h AS (SELECT row_id, hash({partition}) AS h FROM rs_flagged WHERE reject_reason IS NULL),
+             shared AS (SELECT h FROM h GROUP BY h HAVING count(*) > 1),
+             candidates AS (SELECT f.* FROM rs_flagged f JOIN h USING (row_id) JOIN shared USING (h))
+             SELECT row_id FROM (
+               SELECT row_id, row_number() OVER (PARTITION BY {partition} ORDER BY row_id) AS k FROM candidates
+             ) WHERE k > 1;"
+        )
     } else {
-        "false".into()
+        "CREATE OR REPLACE TEMP TABLE rs_dupes AS SELECT CAST(NULL AS BIGINT) AS row_id WHERE false;".into()
     };
     let scope = match as_of {
         Some(ts) => format!("order_ts <= CAST({} AS TIMESTAMP)", literal(ts)),
@@ -149,9 +151,10 @@ fn final_bronze_sql(mapping: &ColumnMapping, config: &Config, as_of: Option<&str
     };
     format!(
         r#"
+{dupes}
 CREATE OR REPLACE TABLE {BRONZE} AS
 WITH d AS (
-  SELECT *, {dedupe} AS is_duplicate FROM rs_flagged
+  SELECT f.*, r.row_id IS NOT NULL AS is_duplicate FROM rs_flagged f LEFT JOIN rs_dupes r USING (row_id)
 ), q AS (
   SELECT *,
     CASE WHEN rq_text IS NULL OR rq_num IS NULL OR rq_num < 0 THEN 0.0
@@ -174,7 +177,7 @@ SELECT row_id, {raw_cols},
   rq_clean > 0 AND rd_text IS NULL AS missing_return_date,
   class IS NULL AS missing_class
 FROM q;
-DROP TABLE rs_parsed; DROP TABLE rs_flagged;
+DROP TABLE rs_flagged; DROP TABLE rs_dupes;
 "#,
         raw_cols = raw.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")
     )

@@ -69,7 +69,12 @@ const FAMILY_SQL: [(&str, &str); 5] = [
 ];
 const SILVER_SQL: &str = include_str!("sql/50_silver.sql");
 
-const TEMP_TABLES: [&str; 16] = [
+const TEMP_TABLES: [&str; 21] = [
+    "f_src",
+    "f_customer_keys",
+    "f_order_keys",
+    "f_sku_keys",
+    "f_class_keys",
     "f_lines",
     "f_orders",
     "f_lines2",
@@ -82,7 +87,7 @@ const TEMP_TABLES: [&str; 16] = [
     "f_high_classes",
     "f_category",
     "f_adj_orders",
-    "f_adj_gap",
+    "f_adj_lines",
     "f_adjacency",
     "f_seasonal",
     "f_trend",

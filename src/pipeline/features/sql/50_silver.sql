@@ -3,7 +3,7 @@
 -- {ORDER_VALUE_COLUMNS} (the optional GROSS features, or nothing).
 CREATE OR REPLACE TABLE silver_customer_features AS
 SELECT
-  c.customer_id,
+  ck.customer_id,
   -- Volume
   c.n_orders AS sales_order_no_nunique,
   a.sku_nunique,
@@ -54,12 +54,13 @@ SELECT
   {ORDER_VALUE_COLUMNS}
   c.n_orders >= {MIN_ORDERS} AS eligible
 FROM f_customers c
-JOIN f_line_aggs a USING (customer_id)
-JOIN f_recent_orders ro USING (customer_id)
-JOIN f_halves h USING (customer_id)
-LEFT JOIN f_runs r USING (customer_id)
-LEFT JOIN f_category cat USING (customer_id)
-LEFT JOIN f_adjacency adj USING (customer_id)
-LEFT JOIN f_seasonal s USING (customer_id)
-LEFT JOIN f_trend t USING (customer_id)
-ORDER BY c.customer_id;
+JOIN f_customer_keys ck USING (cid)
+JOIN f_line_aggs a USING (cid)
+JOIN f_recent_orders ro USING (cid)
+JOIN f_halves h USING (cid)
+LEFT JOIN f_runs r USING (cid)
+LEFT JOIN f_category cat USING (cid)
+LEFT JOIN f_adjacency adj USING (cid)
+LEFT JOIN f_seasonal s USING (cid)
+LEFT JOIN f_trend t USING (cid)
+ORDER BY ck.customer_id;
