@@ -42,7 +42,7 @@ pub enum Command {
         #[arg(long)]
         as_of: Option<String>,
         /// Stop after this stage.
-        #[arg(long, value_enum, default_value_t = UntilStage::Features)]
+        #[arg(long, value_enum, default_value_t = UntilStage::Report)]
         until: UntilStage,
         /// One JSON object on stdout instead of the human summary.
         #[arg(long)]
@@ -91,6 +91,9 @@ pub enum UntilStage {
     Ingest,
     Validate,
     Features,
+    Gold,
+    Cluster,
+    Report,
 }
 
 impl From<UntilStage> for Stage {
@@ -99,13 +102,19 @@ impl From<UntilStage> for Stage {
             UntilStage::Ingest => Stage::Ingest,
             UntilStage::Validate => Stage::Validate,
             UntilStage::Features => Stage::Features,
+            UntilStage::Gold => Stage::Gold,
+            UntilStage::Cluster => Stage::Cluster,
+            UntilStage::Report => Stage::Report,
         }
     }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ExportLayer {
+    /// silver_customer_features (.parquet or .csv).
     Silver,
+    /// clustering_results with the key features (.csv).
+    Results,
 }
 
 /// Parse the command line and dispatch; prints errors in plain language.
@@ -129,6 +138,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Run { input, db, report, config, as_of, until, json, force }) => {
             let config = load_config(config.as_deref(), as_of)?;
             init_logging_beside(&db);
+            let report = report.or_else(|| (until == UntilStage::Report).then(|| default_report_path(&db)));
             let opts = RunOptions { input, db, report, until: until.into(), ignore_blocking: force };
             let summary = run_pipeline(&opts, &config, &cli_progress())?;
             print_summary(&summary, json)?;
@@ -150,9 +160,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Export { layer: ExportLayer::Silver, db, out }) => {
+        Some(Command::Export { layer, db, out }) => {
             let analysis = Analysis::open(&db, &Config::default())?;
-            analysis.export_silver(&out)?;
+            match layer {
+                ExportLayer::Silver => analysis.export_silver(&out)?,
+                ExportLayer::Results => analysis.export_results_csv(&out)?,
+            }
             println!("wrote {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -173,6 +186,11 @@ fn load_config(path: Option<&Path>, as_of: Option<String>) -> anyhow::Result<Con
         config.validate()?;
     }
     Ok(config)
+}
+
+/// `clustering_results.xlsx` beside the analysis file.
+fn default_report_path(db: &Path) -> PathBuf {
+    db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("clustering_results.xlsx")
 }
 
 fn init_logging_beside(db: &Path) {
@@ -236,6 +254,31 @@ fn print_summary(summary: &RunSummary, json: bool) -> anyhow::Result<()> {
     }
     for b in &summary.blocking {
         println!("BLOCKING:   {b}");
+    }
+    if let Some(c) = &summary.cluster {
+        println!(
+            "Segments:   K = {} ({}); silhouette {}; outliers {:.1}% (eps {:.3})",
+            c["k"],
+            c["k_reason"].as_str().unwrap_or(""),
+            c["silhouette"].as_f64().map_or("n/a".to_string(), |v| format!("{v:.3}")),
+            c["noise_ratio"].as_f64().unwrap_or(0.0) * 100.0,
+            c["eps"].as_f64().unwrap_or(0.0)
+        );
+        for seg in c["segments"].as_array().into_iter().flatten() {
+            println!(
+                "            {:>4} {:<40} {:>8} customers ({:.1}%)",
+                seg["segment"].as_u64().map_or("-".to_string(), |s| s.to_string()),
+                seg["archetype"].as_str().unwrap_or(""),
+                seg["size"],
+                seg["share"].as_f64().unwrap_or(0.0) * 100.0
+            );
+        }
+        for w in c["warnings"].as_array().into_iter().flatten() {
+            println!("Warning:    {}", w.as_str().unwrap_or(""));
+        }
+    }
+    if let Some(path) = &summary.report_path {
+        println!("Report:     {path}");
     }
     let timings: Vec<String> = summary.timings.iter().map(|(s, t)| format!("{s} {t:.2}s")).collect();
     println!("Timings:    {}", timings.join(", "));

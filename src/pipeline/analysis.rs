@@ -10,7 +10,9 @@ use crate::pipeline::error::Result;
 use crate::pipeline::model::*;
 use crate::pipeline::progress::{Progress, Stage};
 use crate::pipeline::store::Store;
-use crate::pipeline::{features, ingest, validate};
+use crate::pipeline::cluster::stage::{self, ClusterOutcome, ClusterRun};
+use crate::pipeline::gold::{self, GoldSummary};
+use crate::pipeline::{features, ingest, report, validate};
 use std::path::Path;
 
 /// An open analysis file.
@@ -79,6 +81,52 @@ impl Analysis {
     /// Build `silver_customer_features`.
     pub fn features(&self, config: &Config, progress: &Progress) -> Result<FeatureSummary> {
         features::build_features(&self.store, config, &progress.for_stage(Stage::Features))
+    }
+
+    /// Build `gold_cluster_processed` from the eligible customers' features.
+    pub fn gold(&self, config: &Config, progress: &Progress) -> Result<GoldSummary> {
+        gold::build_gold_layer(&self.store, config, &progress.for_stage(Stage::Gold))
+    }
+
+    /// Segment the customers and store `clustering_results`, `cluster_summary` and the
+    /// metadata; `with_umap` also computes the UMAP-style view (the app may run it separately).
+    pub fn cluster(&self, config: &Config, progress: &Progress, with_umap: bool) -> Result<ClusterRun> {
+        stage::cluster_and_store(&self.store, config, &progress.for_stage(Stage::Cluster), with_umap)
+    }
+
+    /// Re-segment with another K (phase 1 kept) and store.
+    pub fn recluster(&self, config: &Config, previous: &ClusterRun, k: usize, progress: &Progress) -> Result<ClusterRun> {
+        stage::recluster_and_store(&self.store, config, previous, k, &progress.for_stage(Stage::Cluster))
+    }
+
+    /// Write the Excel report; returns the path written.
+    pub fn write_report(&self, path: &Path, config: &Config, progress: &Progress) -> Result<std::path::PathBuf> {
+        let progress = progress.for_stage(Stage::Report);
+        progress.update(0.0, "Reading results");
+        let data = report::from_store::report_data(&self.store, config)?;
+        let outcome = report::write_report(&data, path, &progress.sub(0.1, 1.0))
+            .map_err(|e| crate::pipeline::PipelineError::Write { path: path.display().to_string(), reason: e.to_string() })?;
+        Ok(outcome.path)
+    }
+
+    /// The data behind the report (the app shows parts of it on the Report page).
+    pub fn report_data(&self, config: &Config) -> Result<report::ReportData> {
+        report::from_store::report_data(&self.store, config)
+    }
+
+    /// Export `clustering_results` joined with the key features to a CSV.
+    pub fn export_results_csv(&self, out: &Path) -> Result<()> {
+        stage::export_results_csv(&self.store, out)
+    }
+
+    /// The stored gold summary, if the matrix was built.
+    pub fn gold_summary(&self) -> Result<Option<GoldSummary>> {
+        gold::stored_summary(&self.store)
+    }
+
+    /// The stored clustering outcome, if clustering ran.
+    pub fn cluster_outcome(&self) -> Result<Option<ClusterOutcome>> {
+        stage::stored_outcome(&self.store)
     }
 
     /// The stored ingest summary, if a CSV was loaded.

@@ -107,6 +107,17 @@ impl Progress {
         Self { sink: self.sink.clone(), cancel: self.cancel.clone(), stage }
     }
 
+    /// A handle whose fractions 0..=1 map onto `lo..=hi` of this one (a step within a stage).
+    pub fn sub(&self, lo: f64, hi: f64) -> Self {
+        let sink = self.sink.clone().map(|parent| {
+            Arc::new(move |mut u: ProgressUpdate| {
+                u.fraction = lo + (hi - lo) * u.fraction.clamp(0.0, 1.0);
+                parent(u)
+            }) as Sink
+        });
+        Self { sink, cancel: self.cancel.clone(), stage: self.stage }
+    }
+
     pub fn stage(&self) -> Stage {
         self.stage
     }

@@ -3,7 +3,8 @@
 
 use crate::pipeline::analysis::Analysis;
 use crate::pipeline::config::Config;
-use crate::pipeline::error::{PipelineError, Result};
+use crate::pipeline::cluster::stage::ClusterOutcome;
+use crate::pipeline::error::Result;
 use crate::pipeline::model::{FeatureSummary, IngestSummary, QualityReport};
 use crate::pipeline::progress::{Progress, Stage};
 use serde::Serialize;
@@ -105,8 +106,41 @@ pub fn run_pipeline(opts: &RunOptions, config: &Config, progress: &Progress) -> 
     if opts.until == Stage::Features {
         return Ok(summary);
     }
-    Err(PipelineError::Data(format!(
-        "the {:?} stage is not available in this build yet",
-        opts.until
-    )))
+    timed(&mut summary, Stage::Gold, || analysis.gold(config, progress))?;
+    if opts.until == Stage::Gold {
+        return Ok(summary);
+    }
+    let run = timed(&mut summary, Stage::Cluster, || analysis.cluster(config, progress, true))?;
+    summary.cluster = Some(cluster_json(&run.outcome));
+    if opts.until == Stage::Cluster && opts.report.is_none() {
+        return Ok(summary);
+    }
+    if let Some(path) = &opts.report {
+        let written = timed(&mut summary, Stage::Report, || analysis.write_report(path, config, progress))?;
+        summary.report_path = Some(written.display().to_string());
+    }
+    Ok(summary)
+}
+
+/// The clustering part of `--json`: eps and how, K, the sweep, metrics, noise, segments.
+fn cluster_json(o: &ClusterOutcome) -> serde_json::Value {
+    serde_json::json!({
+        "eps": o.eps,
+        "eps_source": o.eps_source,
+        "k": o.chosen_k,
+        "k_reason": o.choice_reason,
+        "k_sweep": o.sweep,
+        "silhouette": o.silhouette,
+        "calinski_harabasz": o.calinski_harabasz,
+        "davies_bouldin": o.davies_bouldin,
+        "noise_ratio": o.noise_ratio,
+        "weak_structure": o.weak_structure,
+        "segments": o.segments.iter().map(|s| serde_json::json!({
+            "segment": s.segment, "archetype": s.archetype, "size": s.size, "share": s.share,
+        })).collect::<Vec<_>>(),
+        "trustworthiness_pca": o.trustworthiness_pca,
+        "trustworthiness_umap": o.trustworthiness_umap,
+        "metadata": o.metadata_path,
+        "warnings": o.warnings,
+    })
 }

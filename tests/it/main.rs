@@ -4,7 +4,10 @@
 //! public API or the real `returnscope` binary, DuckDB tables and files checked against values
 //! computed by hand from ../shared/FEATURES.md.
 
+mod cli;
 mod common;
 mod features_adjacency;
 mod features_families;
 mod ingest_validate;
+mod report;
+mod segments;
