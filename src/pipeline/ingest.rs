@@ -71,11 +71,35 @@ pub fn map_columns(header: &[String]) -> std::result::Result<ColumnMapping, Vec<
     Ok(ColumnMapping { required, extra })
 }
 
+/// The delimiter of the header line: the most frequent of `,` `;` tab `|` outside quotes. The
+/// header has at least 14 fields, so this is unambiguous where DuckDB's sniffer can be misled by
+/// a few rows with quoted delimiters or a ragged line.
+pub fn detect_delimiter(path: &Path) -> char {
+    let mut head = Vec::with_capacity(65_536);
+    if let Ok(file) = std::fs::File::open(path) {
+        let _ = file.take(65_536).read_to_end(&mut head);
+    }
+    let text = String::from_utf8_lossy(&head);
+    let line = text.trim_start_matches('\u{feff}').lines().next().unwrap_or("");
+    let mut counts = [(',', 0usize), (';', 0), ('\t', 0), ('|', 0)];
+    let mut quoted = false;
+    for ch in line.chars() {
+        if ch == '"' {
+            quoted = !quoted;
+        } else if !quoted && let Some(c) = counts.iter_mut().find(|(d, _)| *d == ch) {
+            c.1 += 1;
+        }
+    }
+    counts.iter().max_by_key(|(_, n)| *n).filter(|(_, n)| *n > 0).map_or(',', |(d, _)| *d)
+}
+
 fn read_csv_call(path: &Path, encoding: &str, store_rejects: bool) -> String {
+    let delimiter = detect_delimiter(path);
     let mut options = format!(
-        "{}, header = true, all_varchar = true, auto_detect = true, encoding = {}, \
-         null_padding = false, max_line_size = 4194304",
+        "{}, header = true, all_varchar = true, auto_detect = true, delim = {}, quote = '\"', \
+         encoding = {}, null_padding = false, ignore_errors = true, max_line_size = 4194304",
         literal(&path.to_string_lossy()),
+        literal(&delimiter.to_string()),
         literal(encoding)
     );
     if store_rejects {
@@ -146,17 +170,6 @@ fn describe_columns(conn: &duckdb::Connection, source: &str) -> Result<Vec<Strin
     Ok(names)
 }
 
-fn sniffed_delimiter(conn: &duckdb::Connection, path: &Path) -> char {
-    conn.query_row(
-        &format!("SELECT Delimiter FROM sniff_csv({}, header = true)", literal(&path.to_string_lossy())),
-        [],
-        |r| r.get::<_, String>(0),
-    )
-    .ok()
-    .and_then(|d| d.chars().next())
-    .unwrap_or(',')
-}
-
 fn map_read_error(path: &Path, e: duckdb::Error) -> PipelineError {
     let message = e.to_string();
     if message.contains("No such file") || message.contains("No files found") {
@@ -205,7 +218,7 @@ pub fn preview_csv(path: &Path, rows: usize) -> Result<CsvPreview> {
         .map_err(|e| map_read_error(path, e))?;
     Ok(CsvPreview {
         path: path.to_path_buf(),
-        delimiter: sniffed_delimiter(&conn, path),
+        delimiter: detect_delimiter(path),
         columns,
         required,
         extra,

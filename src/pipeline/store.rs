@@ -92,7 +92,7 @@ impl Store {
                 "CREATE TABLE IF NOT EXISTS pipeline_state (
                     stage VARCHAR PRIMARY KEY,
                     completed_at TIMESTAMP,
-                    details JSON
+                    details VARCHAR
                  );",
             )
             .db("creating the pipeline state table")
@@ -194,7 +194,7 @@ impl Store {
     pub fn stage_details(&self, stage: &str) -> Result<Option<serde_json::Value>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT CAST(details AS VARCHAR) FROM pipeline_state WHERE stage = ?")
+            .prepare("SELECT details FROM pipeline_state WHERE stage = ?")
             .db("reading the pipeline state")?;
         let mut rows = stmt.query([stage]).db("reading the pipeline state")?;
         match rows.next().db("reading the pipeline state")? {

@@ -1,0 +1,111 @@
+//! Benchmarks: `cargo run --bin bench -- [--customers 100000] [--stages all]`.
+//!
+//! Prints one table: per stage the wall time, throughput and the process's peak RSS so far, on
+//! data from the built-in generator. Speed and memory targets live here, not in timed tests. Runs
+//! in the same (dev) profile as the app and the tests, whose dependencies are optimised.
+
+use anyhow::Context;
+use clap::Parser;
+use returnscope::pipeline::progress::Progress;
+use returnscope::pipeline::report::{ReportData, write_report};
+use returnscope::pipeline::sample::{SampleOptions, write_sample};
+use returnscope::pipeline::{Analysis, Config, embed};
+use std::time::Instant;
+
+#[derive(Parser)]
+struct Args {
+    /// Customers to generate (about 40 order lines each).
+    #[arg(long, default_value_t = 100_000)]
+    customers: usize,
+    /// Working folder (default: a fresh temp folder).
+    #[arg(long)]
+    dir: Option<std::path::PathBuf>,
+    /// Also time UMAP on a 20,000-point sample and the report writer on synthetic data.
+    #[arg(long, default_value_t = true)]
+    extras: bool,
+}
+
+/// Peak resident set size of this process so far, in MiB (Linux; 0 elsewhere).
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+struct Table(Vec<(String, f64, String)>);
+
+impl Table {
+    fn time<T>(&mut self, name: &str, f: impl FnOnce() -> anyhow::Result<T>, note: impl Fn(&T, f64) -> String) -> anyhow::Result<T> {
+        let start = Instant::now();
+        let out = f()?;
+        let secs = start.elapsed().as_secs_f64();
+        let n = note(&out, secs);
+        eprintln!("{name}: {secs:.2} s {n}");
+        self.0.push((name.to_string(), secs, n));
+        Ok(out)
+    }
+    fn print(&self) {
+        println!("| stage | seconds | peak RSS so far | notes |\n|---|---:|---:|---|");
+        for (name, secs, note) in &self.0 {
+            println!("| {name} | {secs:.2} | {note} |");
+        }
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let tmp = tempfile_dir(&args)?;
+    let csv = tmp.join("bench.csv");
+    let mut config = Config::default();
+    config.quality.min_customers = 1;
+    let p = Progress::none();
+    let mut t = Table(Vec::new());
+    let rss = |s: &str| format!("{:.0} MiB | {s}", peak_rss_mib());
+    let sample = t.time(
+        "generate sample",
+        || Ok(write_sample(&csv, &SampleOptions { customers: args.customers, seed: 1, clean: false })?),
+        |s, _| rss(&format!("{} rows, {} customers", s.rows_written, s.customers)),
+    )?;
+    let db = tmp.join("bench.duckdb");
+    let _ = std::fs::remove_file(&db);
+    let analysis = Analysis::open(&db, &config)?;
+    let rows = sample.rows_written as f64;
+    t.time("load (bronze)", || Ok(analysis.ingest(&csv, &config, &p)?), |_, s| rss(&format!("{:.0} rows/s", rows / s)))?;
+    t.time("validate", || Ok(analysis.validate(&config, &p)?), |_, s| rss(&format!("{:.0} rows/s", rows / s)))?;
+    t.time("features (silver)", || Ok(analysis.features(&config, &p)?), |f, _| rss(&format!("{} customers", f.customers)))?;
+    t.time("gold", || Ok(analysis.gold(&config, &p)?), |g, _| rss(&format!("{} x {}", g.customers, g.features_kept.len())))?;
+    let run = t.time(
+        "cluster (DBSCAN + K sweep + metrics + sub-DBSCAN + PCA)",
+        || Ok(analysis.cluster(&config, &p, false)?),
+        |r, _| {
+            let o = &r.outcome;
+            let phases: Vec<String> = o.timings.iter().map(|(n, s)| format!("{n} {s:.1}s")).collect();
+            rss(&format!("K={} noise {:.1}% [{}]", o.chosen_k, o.noise_ratio * 100.0, phases.join(", ")))
+        },
+    )?;
+    let report = tmp.join("bench.xlsx");
+    t.time("report (real data)", || Ok(analysis.write_report(&report, &config, &p)?), |_, _| rss(""))?;
+    if args.extras {
+        let n = run.matrix.nrows().min(20_000);
+        let sub = run.matrix.slice(ndarray::s![..n, ..]).to_owned();
+        let params = embed::UmapParams::default();
+        t.time(
+            "UMAP-style embedding",
+            || Ok(embed::umap(sub.view(), &params, &p, None).context("umap")?),
+            |_, _| rss(&format!("{} x {}", sub.nrows(), sub.ncols())),
+        )?;
+        let data = ReportData::example(100_000, 8);
+        let path = tmp.join("example.xlsx");
+        t.time("report (100k synthetic customers)", || Ok(write_report(&data, &path, &p).context("report")?), |_, _| rss(""))?;
+    }
+    t.print();
+    Ok(())
+}
+
+fn tempfile_dir(args: &Args) -> anyhow::Result<std::path::PathBuf> {
+    let dir = args.dir.clone().unwrap_or_else(|| std::env::temp_dir().join("returnscope-bench"));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
