@@ -1,11 +1,9 @@
-//! A ball tree for exact Euclidean range and k-nearest-neighbour queries in ~25 dimensions.
+//! A ball tree that orders points so that nearby points are stored together.
 //!
 //! Nodes split at the median of their widest coordinate (like scikit-learn's BallTree) and are
-//! bounded by a ball around their mean. The points are copied into tree order, so a leaf is one
-//! contiguous block of memory. A query skips a node when the ball cannot reach the query radius,
-//! counts a node whole when the ball lies inside it, and scans leaves with a partial distance
-//! that stops as soon as the radius is exceeded. On clustered data (customers) most of the tree
-//! is pruned; on structureless data it degrades gracefully to a blocked brute-force scan.
+//! bounded by a ball around their mean. The points are copied into tree order, so every
+//! subtree is one contiguous block of memory; [`super::blocks`] cuts the tree into blocks of
+//! nearby points and does the distance work block against block.
 
 use super::sq_dist;
 
@@ -100,135 +98,34 @@ impl BallTree {
         &self.centers[node * self.d..(node + 1) * self.d]
     }
 
-    /// Number of points within `eps` of `q` (distance <= eps, `q` itself included when it is a
-    /// tree point), stopping early once `cap` is reached.
-    pub(crate) fn count_within(&self, q: &[f64], eps: f64, cap: usize) -> usize {
-        let mut count = 0;
-        self.visit_within(q, eps, &mut |block| {
-            count += block.len();
-            count < cap
-        });
-        count.min(cap)
+    /// Number of nodes (node 0 is the root; children always have larger ids than parents).
+    pub(crate) fn node_count(&self) -> usize {
+        self.nodes.len()
     }
 
-    /// Call `f` with the original index of every point within `eps` of `q`.
-    pub(crate) fn for_each_within(&self, q: &[f64], eps: f64, mut f: impl FnMut(usize)) {
-        self.visit_within(q, eps, &mut |block| {
-            for &i in block {
-                f(i);
-            }
-            true
-        });
+    /// Tree positions `start..end` covered by a node.
+    pub(crate) fn node_range(&self, id: usize) -> (usize, usize) {
+        (self.nodes[id].start, self.nodes[id].end)
     }
 
-    /// Core of the range queries: hands over blocks of original indices within `eps`; the
-    /// callback returns `false` to stop the search.
-    fn visit_within(&self, q: &[f64], eps: f64, f: &mut dyn FnMut(&[usize]) -> bool) {
-        if self.nodes.is_empty() || eps.is_nan() || eps < 0.0 {
-            return;
-        }
-        let eps_sq = eps * eps;
-        let outer = eps * (1.0 + SLACK) + 1e-12;
-        let inner = eps * (1.0 - SLACK);
-        let mut stack = vec![0usize];
-        let mut hits: Vec<usize> = Vec::with_capacity(LEAF_SIZE);
-        while let Some(id) = stack.pop() {
-            let node = &self.nodes[id];
-            let dc = sq_dist(q, self.center(id)).sqrt();
-            if dc - node.radius > outer {
-                continue;
-            }
-            if dc + node.radius <= inner {
-                if !f(&self.order[node.start..node.end]) {
-                    return;
-                }
-                continue;
-            }
-            match node.children {
-                Some((l, r)) => {
-                    stack.push(r);
-                    stack.push(l);
-                }
-                None => {
-                    hits.clear();
-                    for t in node.start..node.end {
-                        if bounded_sq_dist(q, self.point(t), eps_sq) <= eps_sq {
-                            hits.push(self.order[t]);
-                        }
-                    }
-                    if !hits.is_empty() && !f(&hits) {
-                        return;
-                    }
-                }
-            }
-        }
+    pub(crate) fn node_radius(&self, id: usize) -> f64 {
+        self.nodes[id].radius
     }
 
-    /// Distance from `q` to its k-th nearest tree point (a tree point counts itself, at
-    /// distance 0, like scikit-learn's `kneighbors` on the fitted data). `k` is clamped to
-    /// `1..=len`; an empty tree gives `NaN`.
-    pub(crate) fn kth_neighbor_distance(&self, q: &[f64], k: usize) -> f64 {
-        let n = self.len();
-        if n == 0 {
-            return f64::NAN;
-        }
-        let k = k.clamp(1, n);
-        // `best` holds the k smallest squared distances seen so far, ascending.
-        let mut best = vec![f64::INFINITY; k];
-        let mut stack: Vec<(usize, f64)> = vec![(0, 0.0)];
-        while let Some((id, lower)) = stack.pop() {
-            if lower * lower > best[k - 1] * (1.0 + SLACK) {
-                continue;
-            }
-            let node = &self.nodes[id];
-            match node.children {
-                Some((l, r)) => {
-                    let bl = (sq_dist(q, self.center(l)).sqrt() - self.nodes[l].radius).max(0.0);
-                    let br = (sq_dist(q, self.center(r)).sqrt() - self.nodes[r].radius).max(0.0);
-                    // Visit the nearer child first: push it last.
-                    if bl <= br {
-                        stack.push((r, br));
-                        stack.push((l, bl));
-                    } else {
-                        stack.push((l, bl));
-                        stack.push((r, br));
-                    }
-                }
-                None => {
-                    for t in node.start..node.end {
-                        let dist = bounded_sq_dist(q, self.point(t), best[k - 1]);
-                        if dist < best[k - 1] {
-                            insert_sorted(&mut best, dist);
-                        }
-                    }
-                }
-            }
-        }
-        best[k - 1].sqrt()
+    pub(crate) fn node_children(&self, id: usize) -> Option<(usize, usize)> {
+        self.nodes[id].children
+    }
+
+    /// Centre of a node's bounding ball.
+    pub(crate) fn node_center(&self, id: usize) -> &[f64] {
+        self.center(id)
     }
 }
 
-/// Put `v` into the ascending array `best`, dropping its largest element.
-fn insert_sorted(best: &mut [f64], v: f64) {
-    let mut i = best.len() - 1;
-    while i > 0 && best[i - 1] > v {
-        best[i] = best[i - 1];
-        i -= 1;
-    }
-    best[i] = v;
-}
-
-/// Squared distance, abandoned (returning a value above `bound`) once it exceeds `bound`.
-#[inline]
-pub(crate) fn bounded_sq_dist(a: &[f64], b: &[f64], bound: f64) -> f64 {
-    let mut s = 0.0;
-    for (ca, cb) in a.chunks(8).zip(b.chunks(8)) {
-        s += sq_dist(ca, cb);
-        if s > bound {
-            return s;
-        }
-    }
-    s
+/// Pruning radii for a query radius `eps`: a ball farther than `outer` cannot hold a point
+/// within eps, a ball nearer than `inner` holds only such points (rounding-safe).
+pub(crate) fn eps_bounds(eps: f64) -> (f64, f64) {
+    (eps * (1.0 + SLACK) + 1e-12, eps * (1.0 - SLACK))
 }
 
 fn mean_of(data: &[f64], d: usize, members: &[usize]) -> Vec<f64> {
@@ -262,26 +159,30 @@ mod tests {
     use crate::pipeline::cluster::synthetic::synthetic_blobs;
 
     #[test]
-    fn range_and_knn_queries_match_brute_force() {
+    fn every_ball_holds_its_points_and_children_split_the_range() {
         let (x, _) = synthetic_blobs(700, 6, 3, 1.5, 9);
-        let data = x.as_slice().unwrap();
-        let d = 6;
-        let tree = BallTree::build(data, d);
-        for q in (0..700).step_by(37) {
-            let qrow = &data[q * d..(q + 1) * d];
-            let mut dists: Vec<f64> =
-                (0..700).map(|j| sq_dist(qrow, &data[j * d..(j + 1) * d])).collect();
-            for eps in [0.5, 2.0, 4.0, 100.0] {
-                let brute: Vec<usize> = (0..700).filter(|&j| dists[j] <= eps * eps).collect();
-                let mut got = Vec::new();
-                tree.for_each_within(qrow, eps, |j| got.push(j));
-                got.sort_unstable();
-                assert_eq!(got, brute, "query {q} eps {eps}");
-                assert_eq!(tree.count_within(qrow, eps, 5), brute.len().min(5));
+        let tree = BallTree::build(x.as_slice().unwrap(), 6);
+        let mut seen: Vec<usize> = (0..700).map(|t| tree.original_index(t)).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..700).collect::<Vec<_>>());
+        for id in 0..tree.node_count() {
+            let (s, e) = tree.node_range(id);
+            for t in s..e {
+                let d = sq_dist(tree.point(t), tree.node_center(id)).sqrt();
+                assert!(d <= tree.node_radius(id) * (1.0 + 1e-12));
+                // Tree order holds copies of the original rows.
+                assert_eq!(tree.point(t), x.row(tree.original_index(t)).as_slice().unwrap());
             }
-            dists.sort_by(f64::total_cmp);
-            for k in [1, 2, 5, 30] {
-                assert!((tree.kth_neighbor_distance(qrow, k) - dists[k - 1].sqrt()).abs() < 1e-12);
+            match tree.node_children(id) {
+                Some((l, r)) => {
+                    assert_eq!(
+                        (tree.node_range(l).0, tree.node_range(l).1),
+                        (s, tree.node_range(r).0)
+                    );
+                    assert_eq!(tree.node_range(r).1, e);
+                    assert!(l > id && r > id);
+                }
+                None => assert!(e - s <= LEAF_SIZE),
             }
         }
     }

@@ -10,20 +10,32 @@
 //! scikit-learn starts a cluster at each unlabelled core point in index order and expands it
 //! completely before the next one, so clusters are numbered in order of their lowest core point
 //! index, and a border point gets the lowest cluster number among its core neighbours. We
-//! reproduce exactly that labelling (not only up to renaming) with three parallel passes that
-//! never store a neighbourhood:
-//! 1. core flags: count neighbours over the ball tree, stopping at `min_samples`;
-//! 2. components: every core point re-queries its neighbourhood and unites itself with its core
-//!    neighbours in a lock-free union-find whose root is always the lowest index, so the result
-//!    does not depend on thread scheduling;
-//! 3. borders: every non-core point takes the lowest root among its core neighbours.
+//! reproduce exactly that labelling (not only up to renaming) with three parallel passes over a
+//! ball tree that never store a neighbourhood:
+//! 1. core flags: neighbour counts, block against block (see [`super::blocks`]), nearest
+//!    blocks first, dropping each point from the work as soon as it reaches `min_samples`. A
+//!    non-core point has fewer than `min_samples` neighbours, so they are kept, and so are the
+//!    first `min_samples` found of every core point (O(n) memory);
+//! 2. components, in a lock-free union-find whose root is always the lowest index (so the
+//!    result does not depend on thread scheduling): core points of blocks within eps are
+//!    united; a block pair is skipped when the core points of both blocks are already known to
+//!    be in one component, which in dense regions is nearly always once the neighbours kept in
+//!    pass 1 have been united;
+//! 3. borders: every non-core point takes the lowest root among its core neighbours, read from
+//!    the neighbours kept in pass 1.
+//!
+//! Memory: O(n) plus one block-by-block distance matrix per thread.
 
 use super::balltree::BallTree;
+use super::blocks::Blocks;
 use super::{BLOCK_ROWS, flat, row_major};
 use crate::pipeline::progress::{Cancelled, Progress};
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Marks "none" in index arrays.
+const NONE: usize = usize::MAX;
 
 /// The outcome of one DBSCAN run.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +66,6 @@ pub fn dbscan(
     min_samples: usize,
     progress: &Progress,
 ) -> Result<DbscanResult, Cancelled> {
-    let eps = if eps >= 0.0 { eps } else { 0.0 };
     let x = row_major(data);
     let tree = BallTree::build(flat(&x), data.ncols());
     progress.update(0.05, "DBSCAN: index built");
@@ -68,74 +79,180 @@ pub(crate) fn dbscan_on_tree(
     min_samples: usize,
     progress: &Progress,
 ) -> Result<DbscanResult, Cancelled> {
+    let eps = if eps >= 0.0 { eps } else { 0.0 };
     let n = tree.len();
-    let is_core = core_flags(tree, eps, min_samples, progress)?;
+    let blocks = Blocks::new(tree);
+    let (core_pos, few_neighbours) = core_flags(&blocks, eps, min_samples, progress)?;
     let parent: Vec<AtomicUsize> = (0..n).map(AtomicUsize::new).collect();
-    link_core_points(tree, eps, &is_core, &parent, progress)?;
+    link_kept_neighbours(tree, &core_pos, &few_neighbours, &parent);
+    link_core_points(&blocks, eps, &core_pos, &parent, progress)?;
+    let mut is_core = vec![false; n];
+    for (t, &c) in core_pos.iter().enumerate() {
+        is_core[tree.original_index(t)] = c;
+    }
     let roots: Vec<usize> = (0..n).map(|i| find(&parent, i)).collect();
-    let (core_label, n_clusters) = number_clusters(&is_core, &roots);
-    let labels = label_points(tree, eps, &is_core, &roots, &core_label, progress)?;
+    let (label_of_root, n_clusters) = number_clusters(&is_core, &roots);
+    let labels = label_points(tree, &core_pos, &few_neighbours, &roots, &label_of_root);
     let noise_count = labels.iter().filter(|&&l| l < 0).count();
     progress.update(1.0, format!("DBSCAN: {n_clusters} clusters, {noise_count} noise points"));
     Ok(DbscanResult { labels, n_clusters, noise_count, is_core })
 }
 
-/// Run `per_point(tree position)` over every point in parallel, block by block, checking for
+/// Run `per_item(i)` for `i` in `0..count` in parallel, block by block, checking for
 /// cancellation between blocks and reporting progress between `from` and `to`.
-fn for_all_points<T: Send>(
-    tree: &BallTree,
+fn for_all<T: Send>(
+    count: usize,
     progress: &Progress,
     (from, to, what): (f64, f64, &str),
-    per_point: impl Fn(usize) -> T + Sync + Send,
+    per_item: impl Fn(usize) -> T + Sync + Send,
 ) -> Result<Vec<T>, Cancelled> {
-    let n = tree.len();
-    let mut out = Vec::with_capacity(n);
+    let mut out = Vec::with_capacity(count);
     let step = BLOCK_ROWS * 8;
-    for start in (0..n).step_by(step) {
+    for start in (0..count).step_by(step) {
         progress.check_cancel()?;
-        let end = (start + step).min(n);
-        out.par_extend((start..end).into_par_iter().with_min_len(64).map(&per_point));
-        progress.update(from + (to - from) * end as f64 / n as f64, what.to_string());
+        let end = (start + step).min(count);
+        out.par_extend((start..end).into_par_iter().with_min_len(16).map(&per_item));
+        progress.update(from + (to - from) * end as f64 / count as f64, what.to_string());
     }
     Ok(out)
 }
 
-/// Pass 1: `is_core[i]` for every original index `i`.
+/// Pass 1: core flag of every tree position, and up to `min_samples` neighbours (tree
+/// positions) of every point: all of them for a non-core point.
 fn core_flags(
-    tree: &BallTree,
+    blocks: &Blocks<'_>,
     eps: f64,
     min_samples: usize,
     progress: &Progress,
-) -> Result<Vec<bool>, Cancelled> {
-    let by_position =
-        for_all_points(tree, progress, (0.05, 0.35, "DBSCAN: finding core points"), |t| {
-            tree.count_within(tree.point(t), eps, min_samples) >= min_samples
+) -> Result<(Vec<bool>, Vec<Vec<usize>>), Cancelled> {
+    let per_block =
+        for_all(blocks.len(), progress, (0.05, 0.4, "DBSCAN: finding core points"), |q| {
+            let (s, e) = blocks.ranges[q];
+            let mut neighbours: Vec<Vec<usize>> = vec![Vec::new(); e - s];
+            let mut active: Vec<usize> = (s..e).collect();
+            for (t, inside) in blocks.reachable(q, eps) {
+                let (ts, te) = blocks.ranges[t];
+                if inside {
+                    for &p in &active {
+                        neighbours[p - s].extend(ts..te);
+                    }
+                } else {
+                    let rows = blocks.near_block(&active, t, eps);
+                    let qm = blocks.query_rows(&rows);
+                    let targets: Vec<usize> = (ts..te).collect();
+                    blocks.pairs_within(&rows, qm.view(), &targets, eps, |qi, p| {
+                        neighbours[rows[qi] - s].push(p)
+                    });
+                }
+                active.retain(|&p| {
+                    let open = neighbours[p - s].len() < min_samples;
+                    if !open {
+                        neighbours[p - s].truncate(min_samples);
+                        neighbours[p - s].shrink_to_fit();
+                    }
+                    open
+                });
+                if active.is_empty() {
+                    break;
+                }
+            }
+            let core: Vec<bool> = (s..e).map(|p| !active.contains(&p)).collect();
+            (core, neighbours)
         })?;
-    let mut is_core = vec![false; tree.len()];
-    for (t, core) in by_position.into_iter().enumerate() {
-        is_core[tree.original_index(t)] = core;
+    let mut core = Vec::with_capacity(blocks.tree.len());
+    let mut few = Vec::with_capacity(blocks.tree.len());
+    for (c, nb) in per_block {
+        core.extend(c);
+        few.extend(nb);
     }
-    Ok(is_core)
+    Ok((core, few))
 }
 
-/// Pass 2: unite every core point with its core neighbours.
-fn link_core_points(
+/// Pass 2a: unite every core point with the core neighbours kept in pass 1.
+fn link_kept_neighbours(
     tree: &BallTree,
+    core_pos: &[bool],
+    kept: &[Vec<usize>],
+    parent: &[AtomicUsize],
+) {
+    (0..tree.len()).into_par_iter().with_min_len(BLOCK_ROWS).for_each(|t| {
+        if core_pos[t] {
+            for &p in kept[t].iter().filter(|&&p| core_pos[p]) {
+                union(parent, tree.original_index(t), tree.original_index(p));
+            }
+        }
+    });
+}
+
+/// Pass 2b: unite core points within eps, skipping block pairs already connected.
+fn link_core_points(
+    blocks: &Blocks<'_>,
     eps: f64,
-    is_core: &[bool],
+    core_pos: &[bool],
     parent: &[AtomicUsize],
     progress: &Progress,
 ) -> Result<(), Cancelled> {
-    for_all_points(tree, progress, (0.35, 0.8, "DBSCAN: linking core points"), |t| {
-        let i = tree.original_index(t);
-        if is_core[i] {
-            tree.for_each_within(tree.point(t), eps, |j| {
-                if j < i && is_core[j] {
-                    union(parent, i, j);
+    let tree = blocks.tree;
+    let cores: Vec<Vec<usize>> =
+        blocks.ranges.iter().map(|&(s, e)| (s..e).filter(|&t| core_pos[t]).collect()).collect();
+    let uniform: Vec<AtomicUsize> = (0..blocks.len()).map(|_| AtomicUsize::new(NONE)).collect();
+    // A core point of `b` when all of b's core points are known to be in one component.
+    let uniform_rep = |b: usize| -> Option<usize> {
+        let cached = uniform[b].load(Ordering::Acquire);
+        if cached != NONE {
+            return Some(cached);
+        }
+        let first = tree.original_index(*cores[b].first()?);
+        let root = find(parent, first);
+        if cores[b].iter().all(|&t| find(parent, tree.original_index(t)) == root) {
+            uniform[b].store(first, Ordering::Release);
+            return Some(first);
+        }
+        None
+    };
+    let connected = |a: usize, b: usize| match (uniform_rep(a), uniform_rep(b)) {
+        (Some(x), Some(y)) => find(parent, x) == find(parent, y),
+        _ => false,
+    };
+    let link_block = |q: usize| {
+        if cores[q].is_empty() {
+            return;
+        }
+        let all_rows = blocks.query_rows(&cores[q]);
+        for (t, inside) in blocks.reachable(q, eps).into_iter().filter(|&(t, _)| t >= q) {
+            if cores[t].is_empty() || connected(q, t) {
+                continue;
+            }
+            if inside {
+                let anchor = tree.original_index(cores[q][0]);
+                cores[t].iter().for_each(|&p| union(parent, anchor, tree.original_index(p)));
+                cores[q].iter().for_each(|&p| union(parent, anchor, tree.original_index(p)));
+                continue;
+            }
+            let rows = blocks.near_block(&cores[q], t, eps);
+            let rows = match uniform_rep(t) {
+                Some(rep) => {
+                    let root = find(parent, rep);
+                    rows.into_iter()
+                        .filter(|&p| find(parent, tree.original_index(p)) != root)
+                        .collect()
                 }
+                None => rows,
+            };
+            if rows.is_empty() {
+                continue;
+            }
+            let qm = if rows.len() == cores[q].len() {
+                all_rows.clone()
+            } else {
+                blocks.query_rows(&rows)
+            };
+            blocks.pairs_within(&rows, qm.view(), &cores[t], eps, |qi, p| {
+                union(parent, tree.original_index(rows[qi]), tree.original_index(p));
             });
         }
-    })?;
+    };
+    for_all(blocks.len(), progress, (0.4, 1.0, "DBSCAN: linking core points"), link_block)?;
     Ok(())
 }
 
@@ -155,31 +272,22 @@ fn number_clusters(is_core: &[bool], roots: &[usize]) -> (Vec<i32>, usize) {
 /// Pass 3: final labels; a non-core point takes the lowest cluster among its core neighbours.
 fn label_points(
     tree: &BallTree,
-    eps: f64,
-    is_core: &[bool],
+    core_pos: &[bool],
+    few_neighbours: &[Vec<usize>],
     roots: &[usize],
     label_of_root: &[i32],
-    progress: &Progress,
-) -> Result<Vec<i32>, Cancelled> {
-    let by_position =
-        for_all_points(tree, progress, (0.8, 1.0, "DBSCAN: labelling border points"), |t| {
-            let i = tree.original_index(t);
-            if is_core[i] {
-                return label_of_root[roots[i]];
-            }
-            let mut best = usize::MAX;
-            tree.for_each_within(tree.point(t), eps, |j| {
-                if is_core[j] {
-                    best = best.min(roots[j]);
-                }
-            });
-            if best == usize::MAX { -1 } else { label_of_root[best] }
-        })?;
+) -> Vec<i32> {
+    let root_at = |t: usize| roots[tree.original_index(t)];
     let mut labels = vec![-1; tree.len()];
-    for (t, l) in by_position.into_iter().enumerate() {
-        labels[tree.original_index(t)] = l;
+    for t in 0..tree.len() {
+        let best = if core_pos[t] {
+            Some(root_at(t))
+        } else {
+            few_neighbours[t].iter().filter(|&&p| core_pos[p]).map(|&p| root_at(p)).min()
+        };
+        labels[tree.original_index(t)] = best.map_or(-1, |b| label_of_root[b]);
     }
-    Ok(labels)
+    labels
 }
 
 /// Root of `x` with path halving; concurrent callers only ever shorten paths.

@@ -202,14 +202,7 @@ fn find_outliers(
     let tree = BallTree::build(flat(&x), data.ncols());
     progress.update(0.05, "DBSCAN: k-distance curve");
     let seed = derive_seed(config.kmeans.seed, &[0xD85C]);
-    let curve = k_distances_on_tree(
-        &tree,
-        flat(&x),
-        data.ncols(),
-        cfg.min_samples,
-        cfg.kdistance_sample,
-        seed,
-    );
+    let curve = k_distances_on_tree(&tree, cfg.min_samples, cfg.kdistance_sample, seed);
     progress.check_cancel()?;
     let (eps, eps_source) = match cfg.eps {
         EpsSetting::Auto => (
@@ -371,8 +364,6 @@ fn micro_segments(
                 let seed = derive_seed(config.kmeans.seed, &[0x50B, s as u64]);
                 let kd = k_distances_on_tree(
                     &tree,
-                    rows.as_slice().unwrap_or(&[]),
-                    rows.ncols(),
                     sub.min_samples,
                     config.dbscan.kdistance_sample,
                     seed,

@@ -8,9 +8,9 @@
 //! and at most about r of them noise (CLUSTERING.md, phase 1).
 
 use super::balltree::BallTree;
+use super::blocks::Blocks;
 use super::{flat, row_major, sample_indices};
 use ndarray::ArrayView2;
-use rayon::prelude::*;
 
 /// Radius used when every sampled k-distance is 0 (each point has k exact duplicates): any
 /// positive radius then gives the same clusters, so a tiny one is used.
@@ -22,23 +22,24 @@ pub const MIN_EPS: f64 = 1e-9;
 pub fn k_distances(data: ArrayView2<'_, f64>, k: usize, sample_size: usize, seed: u64) -> Vec<f64> {
     let x = row_major(data);
     let tree = BallTree::build(flat(&x), data.ncols());
-    k_distances_on_tree(&tree, flat(&x), data.ncols(), k, sample_size, seed)
+    k_distances_on_tree(&tree, k, sample_size, seed)
 }
 
+/// [`k_distances`] over an already built tree (DBSCAN shares it).
 pub(crate) fn k_distances_on_tree(
     tree: &BallTree,
-    rows: &[f64],
-    d: usize,
     k: usize,
     sample_size: usize,
     seed: u64,
 ) -> Vec<f64> {
-    let sample = sample_indices(tree.len(), sample_size, seed);
-    let mut kd: Vec<f64> = sample
-        .par_iter()
-        .with_min_len(64)
-        .map(|&i| tree.kth_neighbor_distance(&rows[i * d..(i + 1) * d], k))
-        .collect();
+    let n = tree.len();
+    let mut position_of = vec![0; n];
+    for t in 0..n {
+        position_of[tree.original_index(t)] = t;
+    }
+    let positions: Vec<usize> =
+        sample_indices(n, sample_size, seed).into_iter().map(|i| position_of[i]).collect();
+    let mut kd = Blocks::new(tree).kth_distances(&positions, k);
     kd.sort_by(f64::total_cmp);
     kd
 }

@@ -119,20 +119,28 @@ fn block_sq_distances(
     c: ArrayView2<'_, f64>,
     c_norms: &[f64],
 ) -> Array2<f64> {
-    let mut g = block.dot(&c.t());
-    for (mut row, &xn) in g.axis_iter_mut(Axis(0)).zip(block_norms) {
-        for (v, &cn) in row.iter_mut().zip(c_norms) {
-            *v = (xn - 2.0 * *v + cn).max(0.0);
+    let g = block.dot(&c.t());
+    let mut g = if g.is_standard_layout() { g } else { g.as_standard_layout().into_owned() };
+    let k = c_norms.len();
+    if let Some(values) = g.as_slice_mut() {
+        for (row, &xn) in values.chunks_mut(k.max(1)).zip(block_norms) {
+            for (v, &cn) in row.iter_mut().zip(c_norms) {
+                *v = (xn - 2.0 * *v + cn).max(0.0);
+            }
         }
     }
     g
 }
 
-/// Index of the smallest value (the first on ties).
-fn argmin(row: ArrayView1<'_, f64>) -> (usize, f64) {
-    row.iter()
-        .enumerate()
-        .fold((0, f64::INFINITY), |best, (j, &v)| if v < best.1 { (j, v) } else { best })
+/// Index and value of the smallest entry (the first on ties).
+fn argmin_slice(row: &[f64]) -> (usize, f64) {
+    let mut best = (0, f64::INFINITY);
+    for (j, &v) in row.iter().enumerate() {
+        if v < best.1 {
+            best = (j, v);
+        }
+    }
+    best
 }
 
 /// The row ranges of the parallel blocks.
@@ -147,7 +155,11 @@ fn assign_labels(x: ArrayView2<'_, f64>, norms: &[f64], c: ArrayView2<'_, f64>) 
     let parts: Vec<Vec<usize>> = blocks(x.nrows())
         .map(|(a, b)| {
             let d2 = block_sq_distances(x.slice(s![a..b, ..]), &norms[a..b], c, &c_norms);
-            d2.axis_iter(Axis(0)).map(|r| argmin(r).0).collect()
+            d2.as_slice()
+                .unwrap_or(&[])
+                .chunks(c_norms.len().max(1))
+                .map(|r| argmin_slice(r).0)
+                .collect()
         })
         .collect();
     parts.concat()
@@ -157,43 +169,46 @@ fn assign_labels(x: ArrayView2<'_, f64>, norms: &[f64], c: ArrayView2<'_, f64>) 
 struct Step {
     labels: Vec<usize>,
     min_sq_dist: Vec<f64>,
-    sums: Array2<f64>,
+    /// k x d sums of the members of each cluster, row-major.
+    sums: Vec<f64>,
     counts: Vec<usize>,
+}
+
+impl Step {
+    fn empty(rows: usize, k: usize, d: usize) -> Self {
+        Step {
+            labels: Vec::with_capacity(rows),
+            min_sq_dist: Vec::with_capacity(rows),
+            sums: vec![0.0; k * d],
+            counts: vec![0; k],
+        }
+    }
 }
 
 fn lloyd_step(x: ArrayView2<'_, f64>, norms: &[f64], c: ArrayView2<'_, f64>) -> Step {
     let (k, d) = c.dim();
     let c_norms = row_sq_norms(c);
+    let xs = x.as_slice().unwrap_or(&[]);
     let parts: Vec<Step> = blocks(x.nrows())
         .map(|(a, b)| {
             let d2 = block_sq_distances(x.slice(s![a..b, ..]), &norms[a..b], c, &c_norms);
-            let mut part = Step {
-                labels: Vec::with_capacity(b - a),
-                min_sq_dist: Vec::with_capacity(b - a),
-                sums: Array2::zeros((k, d)),
-                counts: vec![0; k],
-            };
-            for (i, r) in d2.axis_iter(Axis(0)).enumerate() {
-                let (l, v) = argmin(r);
+            let mut part = Step::empty(b - a, k, d);
+            let rows = xs[a * d..b * d].chunks(d.max(1));
+            for (r, row) in d2.as_slice().unwrap_or(&[]).chunks(k.max(1)).zip(rows) {
+                let (l, v) = argmin_slice(r);
                 part.labels.push(l);
                 part.min_sq_dist.push(v);
                 part.counts[l] += 1;
-                let mut acc = part.sums.row_mut(l);
-                acc += &x.row(a + i);
+                part.sums[l * d..(l + 1) * d].iter_mut().zip(row).for_each(|(acc, v)| *acc += v);
             }
             part
         })
         .collect();
-    let mut total = Step {
-        labels: Vec::with_capacity(x.nrows()),
-        min_sq_dist: Vec::with_capacity(x.nrows()),
-        sums: Array2::zeros((k, d)),
-        counts: vec![0; k],
-    };
+    let mut total = Step::empty(x.nrows(), k, d);
     for p in parts {
         total.labels.extend(p.labels);
         total.min_sq_dist.extend(p.min_sq_dist);
-        total.sums += &p.sums;
+        total.sums.iter_mut().zip(&p.sums).for_each(|(t, v)| *t += v);
         total.counts.iter_mut().zip(&p.counts).for_each(|(t, c)| *t += c);
     }
     total
@@ -220,10 +235,12 @@ fn relocate_empty_clusters(x: ArrayView2<'_, f64>, step: &mut Step) {
         if step.counts[old] <= 1 {
             continue; // moving it would only empty another cluster
         }
-        let mut from = step.sums.row_mut(old);
-        from -= &x.row(p);
+        let d = x.ncols();
+        for (j, v) in x.row(p).iter().enumerate() {
+            step.sums[old * d + j] -= v;
+            step.sums[cluster * d + j] = *v;
+        }
         step.counts[old] -= 1;
-        step.sums.row_mut(cluster).assign(&x.row(p));
         step.counts[cluster] = 1;
         step.labels[p] = cluster;
     }
@@ -250,9 +267,13 @@ fn lloyd(
             if step.counts[j] == 0 {
                 continue;
             }
-            let new = &step.sums.row(j) / step.counts[j] as f64;
-            shift += exact_sq_dist(c.view(), new.view());
-            c.assign(&new);
+            let d = c.len();
+            let inv = 1.0 / step.counts[j] as f64;
+            for (i, cv) in c.iter_mut().enumerate() {
+                let new = step.sums[j * d + i] * inv;
+                shift += (new - *cv) * (new - *cv);
+                *cv = new;
+            }
         }
         let same_labels = step.labels == previous;
         previous = step.labels;
@@ -303,18 +324,22 @@ fn kmeans_plus_plus(
             })
             .collect();
         let cand_d2 = sq_distances_to(x, norms, &candidates);
-        let pots: Vec<f64> = cand_d2
-            .iter()
-            .map(|d2| {
-                ordered_sum(&closest.iter().zip(d2).map(|(a, b)| a.min(*b)).collect::<Vec<_>>())
-            })
-            .collect();
+        let pots: Vec<f64> = cand_d2.iter().map(|d2| potential_with(&closest, d2)).collect();
         let best = (0..trials).fold(0, |b, t| if pots[t] < pots[b] { t } else { b });
         closest.iter_mut().zip(&cand_d2[best]).for_each(|(a, b)| *a = a.min(*b));
         potential = pots[best];
         centers.row_mut(c).assign(&x.row(candidates[best]));
     }
     centers
+}
+
+/// Sum of min(closest, d2) over the points, in the block order of [`ordered_sum`].
+fn potential_with(closest: &[f64], d2: &[f64]) -> f64 {
+    closest
+        .chunks(BLOCK_ROWS)
+        .zip(d2.chunks(BLOCK_ROWS))
+        .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x.min(*y)).sum::<f64>())
+        .sum()
 }
 
 /// Sum in a fixed order of blocks (so it does not depend on threads).

@@ -13,6 +13,9 @@
 //! in a fixed order, so the same input and configuration give bit-identical results.
 
 mod balltree;
+#[cfg(test)]
+mod bench;
+mod blocks;
 pub mod dbscan;
 pub mod hybrid;
 pub mod kdistance;
