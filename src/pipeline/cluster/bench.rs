@@ -163,3 +163,48 @@ fn bench_hybrid() {
         );
     }
 }
+
+#[test]
+#[ignore]
+fn bench_pieces() {
+    let n: usize = std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let x = gold_like(n, 25, 3);
+    let none = crate::pipeline::progress::Progress::none();
+    let t = Instant::now();
+    let kd = k_distances(x.view(), 5, 20_000, 0);
+    println!("k-distances (20k sample of {n}): {:.2} s", t.elapsed().as_secs_f64());
+    let eps = auto_eps(&kd, 0.15);
+    let t = Instant::now();
+    let r = dbscan(x.view(), eps, 5, &timed_progress()).unwrap();
+    println!(
+        "dbscan: {:.2} s (noise {}, core {}, pairs evaluated {:.3e}, blocks {})",
+        t.elapsed().as_secs_f64(),
+        r.noise_count,
+        r.is_core.iter().filter(|&&c| c).count(),
+        super::blocks::PAIRS.load(std::sync::atomic::Ordering::Relaxed) as f64,
+        {
+            let xr = row_major(x.view());
+            let tree = super::balltree::BallTree::build(flat(&xr), 25);
+            super::blocks::Blocks::new(&tree).len()
+        }
+    );
+    if std::env::var("ONLY_DBSCAN").is_ok() {
+        return;
+    }
+    let t = Instant::now();
+    let fit = kmeans(x.view(), 10, 10, 300, 42, &none).unwrap();
+    println!("kmeans K=10 n_init 10: {:.2} s ({} iter)", t.elapsed().as_secs_f64(), fit.n_iter);
+    let t = Instant::now();
+    let s = silhouette(x.view(), &fit.labels, 10_000, 0);
+    println!("silhouette 10k sample: {:.2} s ({s:?})", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let ch = calinski_harabasz(x.view(), &fit.labels);
+    let db = davies_bouldin(x.view(), &fit.labels);
+    println!("CH + DB: {:.2} s ({ch:?} {db:?})", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let (a, _) = assign_nearest(x.view(), fit.centroids.view());
+    println!("assign_nearest: {:.3} s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let ari = adjusted_rand_index(&a, &fit.labels);
+    println!("ARI: {:.3} s ({ari})", t.elapsed().as_secs_f64());
+}

@@ -139,8 +139,7 @@ fn core_flags(
                 } else {
                     let rows = blocks.near_block(&active, t, eps);
                     let qm = blocks.query_rows(&rows);
-                    let targets: Vec<usize> = (ts..te).collect();
-                    blocks.pairs_within(&rows, qm.view(), &targets, eps, |qi, p| {
+                    blocks.pairs_within(&rows, qm.view(), (ts, te), eps, |qi, p| {
                         neighbours[rows[qi] - s].push(p)
                     });
                 }
@@ -242,13 +241,17 @@ fn link_core_points(
             if rows.is_empty() {
                 continue;
             }
+            let gathered;
             let qm = if rows.len() == cores[q].len() {
-                all_rows.clone()
+                all_rows.view()
             } else {
-                blocks.query_rows(&rows)
+                gathered = blocks.query_rows(&rows);
+                gathered.view()
             };
-            blocks.pairs_within(&rows, qm.view(), &cores[t], eps, |qi, p| {
-                union(parent, tree.original_index(rows[qi]), tree.original_index(p));
+            blocks.pairs_within(&rows, qm, blocks.ranges[t], eps, |qi, p| {
+                if core_pos[p] {
+                    union(parent, tree.original_index(rows[qi]), tree.original_index(p));
+                }
             });
         }
     };
@@ -407,6 +410,19 @@ mod tests {
                     want.iter().copied().max().map_or(0, |m| m + 1) as usize
                 );
             }
+        }
+    }
+
+    #[test]
+    fn equals_sklearn_reference_across_many_blocks() {
+        // 1800 points make 8+ blocks, so cross-block linking and the "balls within eps" and
+        // "already connected" shortcuts are all exercised.
+        let (x, _) = synthetic_blobs(1800, 6, 5, 1.5, 77);
+        for &(eps, ms) in &[(1.5, 5), (2.5, 8), (4.0, 4)] {
+            let got = run(&x, eps, ms);
+            let (want, core) = sklearn_reference(&x, eps, ms);
+            assert_eq!(got.is_core, core, "eps {eps}");
+            assert_eq!(got.labels, want, "eps {eps}");
         }
     }
 

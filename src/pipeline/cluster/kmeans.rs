@@ -9,6 +9,7 @@
 
 use super::{BLOCK_ROWS, ClusterError, derive_seed, row_major, seeded_rng, sq_dist};
 use crate::pipeline::progress::Progress;
+use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView1, ArrayView2, Axis, s};
 use rand::Rng;
 use rayon::prelude::*;
@@ -132,17 +133,6 @@ fn block_sq_distances(
     g
 }
 
-/// Index and value of the smallest entry (the first on ties).
-fn argmin_slice(row: &[f64]) -> (usize, f64) {
-    let mut best = (0, f64::INFINITY);
-    for (j, &v) in row.iter().enumerate() {
-        if v < best.1 {
-            best = (j, v);
-        }
-    }
-    best
-}
-
 /// The row ranges of the parallel blocks.
 fn blocks(n: usize) -> impl IndexedParallelIterator<Item = (usize, usize)> {
     (0..n.div_ceil(BLOCK_ROWS))
@@ -150,15 +140,41 @@ fn blocks(n: usize) -> impl IndexedParallelIterator<Item = (usize, usize)> {
         .map(move |b| (b * BLOCK_ROWS, ((b + 1) * BLOCK_ROWS).min(n)))
 }
 
+/// Nearest centroid and squared distance for each row of a block, from one matrix product:
+/// argmin over j of |c_j|^2 - 2 x.c_j (the row's |x|^2 is the same for every j).
+fn nearest_in_block(
+    block: ArrayView2<'_, f64>,
+    block_norms: &[f64],
+    c: ArrayView2<'_, f64>,
+    c_norms: &[f64],
+) -> Vec<(usize, f64)> {
+    let k = c_norms.len();
+    let mut g = Array2::zeros((block.nrows(), k));
+    general_mat_mul(1.0, &block, &c.t(), 0.0, &mut g);
+    let values = g.as_slice().unwrap_or(&[]);
+    values
+        .chunks_exact(k.max(1))
+        .zip(block_norms)
+        .map(|(row, &xn)| {
+            let mut best = (0, f64::INFINITY);
+            for (j, (&dot, &cn)) in row.iter().zip(c_norms).enumerate() {
+                let v = cn - 2.0 * dot;
+                if v < best.1 {
+                    best = (j, v);
+                }
+            }
+            (best.0, (xn + best.1).max(0.0))
+        })
+        .collect()
+}
+
 fn assign_labels(x: ArrayView2<'_, f64>, norms: &[f64], c: ArrayView2<'_, f64>) -> Vec<usize> {
     let c_norms = row_sq_norms(c);
     let parts: Vec<Vec<usize>> = blocks(x.nrows())
         .map(|(a, b)| {
-            let d2 = block_sq_distances(x.slice(s![a..b, ..]), &norms[a..b], c, &c_norms);
-            d2.as_slice()
-                .unwrap_or(&[])
-                .chunks(c_norms.len().max(1))
-                .map(|r| argmin_slice(r).0)
+            nearest_in_block(x.slice(s![a..b, ..]), &norms[a..b], c, &c_norms)
+                .into_iter()
+                .map(|(l, _)| l)
                 .collect()
         })
         .collect();
@@ -191,11 +207,10 @@ fn lloyd_step(x: ArrayView2<'_, f64>, norms: &[f64], c: ArrayView2<'_, f64>) -> 
     let xs = x.as_slice().unwrap_or(&[]);
     let parts: Vec<Step> = blocks(x.nrows())
         .map(|(a, b)| {
-            let d2 = block_sq_distances(x.slice(s![a..b, ..]), &norms[a..b], c, &c_norms);
+            let nearest = nearest_in_block(x.slice(s![a..b, ..]), &norms[a..b], c, &c_norms);
             let mut part = Step::empty(b - a, k, d);
             let rows = xs[a * d..b * d].chunks(d.max(1));
-            for (r, row) in d2.as_slice().unwrap_or(&[]).chunks(k.max(1)).zip(rows) {
-                let (l, v) = argmin_slice(r);
+            for ((l, v), row) in nearest.into_iter().zip(rows) {
                 part.labels.push(l);
                 part.min_sq_dist.push(v);
                 part.counts[l] += 1;

@@ -15,6 +15,7 @@
 //! Labels are arbitrary `usize` values; a label value that no point carries is ignored.
 
 use super::{BLOCK_ROWS, row_major, sample_indices, sq_dist};
+use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, Axis, s};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -101,34 +102,48 @@ fn densify(labels: &[usize]) -> (Vec<usize>, usize) {
 }
 
 /// Silhouette of every row of `x` against all rows of `x`; labels dense in `0..n_labels`.
+/// The rows are sorted by label first, so the distance sums per cluster are sums over
+/// contiguous stretches of each row of the distance matrix.
 fn silhouette_samples(x: ArrayView2<'_, f64>, labels: &[usize], n_labels: usize) -> Vec<f64> {
-    let x = row_major(x);
-    let x = x.view();
     let m = x.nrows();
-    let norms: Vec<f64> = x.axis_iter(Axis(0)).map(|r| r.dot(&r)).collect();
-    let mut sizes = vec![0usize; n_labels];
-    labels.iter().for_each(|&l| sizes[l] += 1);
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by_key(|&i| (labels[i], i));
+    let xs = x.select(Axis(0), &order);
+    let sorted: Vec<usize> = order.iter().map(|&i| labels[i]).collect();
+    let norms: Vec<f64> = xs.axis_iter(Axis(0)).map(|r| r.dot(&r)).collect();
+    let starts: Vec<usize> = (0..=n_labels).map(|l| sorted.partition_point(|&v| v < l)).collect();
+    let sizes: Vec<usize> = (0..n_labels).map(|l| starts[l + 1] - starts[l]).collect();
     let blocks: Vec<Vec<f64>> = (0..m.div_ceil(SILHOUETTE_BLOCK))
         .into_par_iter()
         .map(|b| {
             let (a, e) = (b * SILHOUETTE_BLOCK, ((b + 1) * SILHOUETTE_BLOCK).min(m));
-            let g = x.slice(s![a..e, ..]).dot(&x.t());
+            let mut g = Array2::zeros((e - a, m));
+            general_mat_mul(1.0, &xs.slice(s![a..e, ..]), &xs.t(), 0.0, &mut g);
             let mut out = Vec::with_capacity(e - a);
             let mut sums = vec![0.0; n_labels];
-            for (r, row) in g.axis_iter(Axis(0)).enumerate() {
+            for (r, row) in g.as_slice().unwrap_or(&[]).chunks_exact(m).enumerate() {
                 let i = a + r;
-                sums.iter_mut().for_each(|v| *v = 0.0);
-                for (j, &dot) in row.iter().enumerate() {
-                    if j != i {
-                        sums[labels[j]] += (norms[i] - 2.0 * dot + norms[j]).max(0.0).sqrt();
-                    }
+                let ni = norms[i];
+                for (l, sum) in sums.iter_mut().enumerate() {
+                    let (from, to) = (starts[l], starts[l + 1]);
+                    *sum = row[from..to]
+                        .iter()
+                        .zip(&norms[from..to])
+                        .map(|(&dot, &nj)| (ni - 2.0 * dot + nj).max(0.0).sqrt())
+                        .sum();
                 }
-                out.push(point_silhouette(&sums, &sizes, labels[i]));
+                // Remove the point's distance to itself (0 up to rounding).
+                sums[sorted[i]] -= (2.0 * ni - 2.0 * row[i]).max(0.0).sqrt();
+                out.push(point_silhouette(&sums, &sizes, sorted[i]));
             }
             out
         })
         .collect();
-    blocks.concat()
+    let mut result = vec![0.0; m];
+    for (p, v) in blocks.concat().into_iter().enumerate() {
+        result[order[p]] = v;
+    }
+    result
 }
 
 /// s = (b - a) / max(a, b) from the distance sums of one point to every cluster.
@@ -189,11 +204,17 @@ fn ordered_par_sum(n: usize, f: impl Fn(usize) -> f64 + Sync) -> f64 {
     parts.iter().sum()
 }
 
-/// Rows and labels checked for the dispersion criteria: (C-contiguous data, clusters present).
-fn prepared<'a>(
-    data: ArrayView2<'a, f64>,
-    labels: &[usize],
-) -> Option<(ndarray::CowArray<'a, f64, ndarray::Ix2>, Array2<f64>, Vec<usize>)> {
+/// Data and clusters checked for the dispersion criteria.
+struct Prepared<'a> {
+    /// C-contiguous rows.
+    x: ndarray::CowArray<'a, f64, ndarray::Ix2>,
+    /// Centroid per label value (zero rows for values nobody carries).
+    centroids: Array2<f64>,
+    /// Points per label value.
+    counts: Vec<usize>,
+}
+
+fn prepared<'a>(data: ArrayView2<'a, f64>, labels: &[usize]) -> Option<Prepared<'a>> {
     let n = data.nrows();
     if n == 0 || labels.len() != n {
         return None;
@@ -205,7 +226,7 @@ fn prepared<'a>(
     if k < 2 || k >= n {
         return None;
     }
-    Some((x, c, counts))
+    Some(Prepared { x, centroids: c, counts })
 }
 
 fn row_slice<'a>(x: &'a ArrayView2<'_, f64>, i: usize) -> &'a [f64] {
@@ -215,7 +236,7 @@ fn row_slice<'a>(x: &'a ArrayView2<'_, f64>, i: usize) -> &'a [f64] {
 
 /// Calinski-Harabasz index; `None` unless 2 <= clusters < n (and labels match the rows).
 pub fn calinski_harabasz(data: ArrayView2<'_, f64>, labels: &[usize]) -> Option<f64> {
-    let (x, c, counts) = prepared(data, labels)?;
+    let Prepared { x, centroids: c, counts } = prepared(data, labels)?;
     let x = x.view();
     let n = x.nrows();
     let k = counts.iter().filter(|&&c| c > 0).count();
@@ -234,7 +255,7 @@ pub fn calinski_harabasz(data: ArrayView2<'_, f64>, labels: &[usize]) -> Option<
 
 /// Davies-Bouldin index (lower is better); `None` unless 2 <= clusters < n.
 pub fn davies_bouldin(data: ArrayView2<'_, f64>, labels: &[usize]) -> Option<f64> {
-    let (x, c, counts) = prepared(data, labels)?;
+    let Prepared { x, centroids: c, counts } = prepared(data, labels)?;
     let x = x.view();
     let c = c.as_standard_layout();
     let present: Vec<usize> = (0..counts.len()).filter(|&j| counts[j] > 0).collect();
