@@ -139,7 +139,11 @@ fn bench_kmeans_vs_linfa() {
 #[test]
 #[ignore]
 fn bench_hybrid() {
-    for n in [20_000, 100_000] {
+    let sizes: Vec<usize> = match std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()) {
+        Some(n) => vec![n],
+        None => vec![20_000, 100_000],
+    };
+    for n in sizes {
         let x = gold_like(n, 25, 3);
         let t = Instant::now();
         let r = hybrid_cluster(
