@@ -1,0 +1,214 @@
+//! Timing runs (ignored by default): `cargo test --lib pipeline::cluster::bench -- --ignored
+//! --nocapture`. They print numbers rather than assert them, since the machine varies.
+
+use super::kmeans::kmeans;
+use super::synthetic::synthetic_blobs;
+use super::*;
+use crate::pipeline::config::Config;
+use ndarray::{Array2, Axis, s};
+use rand::SeedableRng;
+use std::time::Instant;
+
+/// Blobs standardized column by column, like the gold matrix: 6 groups that overlap (centres
+/// ~40 apart, within-group pair distances ~40), so eps and K are not trivial.
+fn gold_like(n: usize, d: usize, seed: u64) -> Array2<f64> {
+    let (mut x, _) = synthetic_blobs(n, d, 6, 4.0, seed);
+    for mut col in x.axis_iter_mut(Axis(1)) {
+        let mean = col.mean().unwrap_or(0.0);
+        let std = col.std(0.0).max(1e-12);
+        col.mapv_inplace(|v| (v - mean) / std);
+    }
+    x
+}
+
+/// Structureless data: one standard Gaussian (the worst case for a spatial index).
+fn gaussian(n: usize, d: usize, seed: u64) -> Array2<f64> {
+    synthetic_blobs(n, d, 1, 1.0, seed).0
+}
+
+/// Neighbour counts for every point by blocked GEMM brute force (the alternative index).
+fn brute_force_counts(x: &Array2<f64>, eps: f64) -> Vec<usize> {
+    use rayon::prelude::*;
+    let norms: Vec<f64> = x.axis_iter(Axis(0)).map(|r| r.dot(&r)).collect();
+    let n = x.nrows();
+    let parts: Vec<Vec<usize>> = (0..n.div_ceil(256))
+        .into_par_iter()
+        .map(|b| {
+            let (a, e) = (b * 256, ((b + 1) * 256).min(n));
+            let g = x.slice(s![a..e, ..]).dot(&x.t());
+            g.axis_iter(Axis(0))
+                .enumerate()
+                .map(|(r, row)| {
+                    row.iter()
+                        .zip(&norms)
+                        .filter(|&(&dot, &nj)| norms[a + r] - 2.0 * dot + nj <= eps * eps)
+                        .count()
+                })
+                .collect()
+        })
+        .collect();
+    parts.concat()
+}
+
+/// A progress handle printing the elapsed time whenever the message changes.
+fn timed_progress() -> crate::pipeline::progress::Progress {
+    let start = Instant::now();
+    let last = std::sync::Mutex::new(String::new());
+    crate::pipeline::progress::Progress::new(
+        move |u| {
+            if let Ok(mut last) = last.lock()
+                && *last != u.message
+            {
+                println!("  {:7.2} s  {}", start.elapsed().as_secs_f64(), u.message);
+                *last = u.message.clone();
+            }
+        },
+        crate::pipeline::progress::CancelToken::new(),
+    )
+}
+
+#[test]
+#[ignore]
+fn bench_dbscan_index() {
+    for (name, x) in
+        [("gold-like", gold_like(100_000, 25, 1)), ("gaussian", gaussian(100_000, 25, 1))]
+    {
+        let kd = k_distances(x.view(), 5, 20_000, 0);
+        let eps = auto_eps(&kd, 0.15);
+        let t = Instant::now();
+        let r = dbscan(x.view(), eps, 5, &timed_progress()).unwrap();
+        let tree_s = t.elapsed().as_secs_f64();
+        if std::env::var("SKIP_BRUTE").is_ok() {
+            println!(
+                "{name}: tree DBSCAN {tree_s:.2} s, {} clusters, noise {:.1}%",
+                r.n_clusters,
+                100.0 * r.noise_ratio()
+            );
+            continue;
+        }
+        let t = Instant::now();
+        let sub = x.slice(s![..20_000, ..]).to_owned();
+        let counts = brute_force_counts(&sub, eps);
+        // One brute-force pass over 20k x 100k pairs would take 5x this (and DBSCAN needs 2-3).
+        let brute_pass_100k = t.elapsed().as_secs_f64() * 25.0;
+        println!(
+            "{name} 100k x 25: eps {eps:.3}, ball-tree DBSCAN {tree_s:.2} s ({} clusters, noise \
+             {:.1}%); blocked brute force: one neighbour-count pass ~{brute_pass_100k:.1} s \
+             (measured on 20k: {} counted)",
+            r.n_clusters,
+            100.0 * r.noise_ratio(),
+            counts.len()
+        );
+    }
+}
+
+#[test]
+#[ignore]
+fn bench_kmeans_vs_linfa() {
+    use linfa::prelude::*;
+    use linfa_clustering::KMeans;
+    let x = gold_like(20_000, 25, 2);
+    let (mut ours, mut theirs) = (0.0, 0.0);
+    for k in 3..=14 {
+        let t = Instant::now();
+        let fit =
+            kmeans(x.view(), k, 10, 300, 42, &crate::pipeline::progress::Progress::none()).unwrap();
+        let a = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let ds = linfa::DatasetBase::from(x.clone());
+        let rng = rand_xoshiro::Xoshiro256Plus::seed_from_u64(42);
+        let model = KMeans::params_with_rng(k, rng)
+            .n_runs(10)
+            .max_n_iterations(300)
+            .tolerance(1e-4)
+            .fit(&ds)
+            .unwrap();
+        let b = t.elapsed().as_secs_f64();
+        ours += a;
+        theirs += b;
+        println!(
+            "K={k:2}: ours {a:.2} s inertia {:.1} ({} iter) | linfa {b:.2} s inertia {:.1}",
+            fit.inertia,
+            fit.n_iter,
+            model.inertia() * x.nrows() as f64
+        );
+    }
+    println!("K=3..14, n_init 10, 20k x 25: ours {ours:.1} s, linfa {theirs:.1} s");
+}
+
+#[test]
+#[ignore]
+fn bench_hybrid() {
+    let sizes: Vec<usize> = match std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()) {
+        Some(n) => vec![n],
+        None => vec![20_000, 100_000],
+    };
+    for n in sizes {
+        let x = gold_like(n, 25, 3);
+        let t = Instant::now();
+        let r = hybrid_cluster(
+            x.view(),
+            &Config::default(),
+            &crate::pipeline::progress::Progress::none(),
+        )
+        .unwrap();
+        println!(
+            "hybrid {n} x 25: {:.1} s total (DBSCAN {:.1} s, K sweep {:.1} s, micro {:.1} s); eps \
+             {:.3}, noise {:.1}%, K={} ({}), {} threads",
+            t.elapsed().as_secs_f64(),
+            r.timings.dbscan_s,
+            r.timings.kmeans_s,
+            r.timings.subcluster_s,
+            r.eps,
+            100.0 * r.noise_ratio,
+            r.chosen_k,
+            r.sweep.reason,
+            rayon::current_num_threads()
+        );
+    }
+}
+
+#[test]
+#[ignore]
+fn bench_pieces() {
+    let n: usize = std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let x = gold_like(n, 25, 3);
+    let none = crate::pipeline::progress::Progress::none();
+    let t = Instant::now();
+    let kd = k_distances(x.view(), 5, 20_000, 0);
+    println!("k-distances (20k sample of {n}): {:.2} s", t.elapsed().as_secs_f64());
+    let eps = auto_eps(&kd, 0.15);
+    let t = Instant::now();
+    let r = dbscan(x.view(), eps, 5, &timed_progress()).unwrap();
+    println!(
+        "dbscan: {:.2} s (noise {}, core {}, pairs evaluated {:.3e}, blocks {})",
+        t.elapsed().as_secs_f64(),
+        r.noise_count,
+        r.is_core.iter().filter(|&&c| c).count(),
+        super::blocks::PAIRS.load(std::sync::atomic::Ordering::Relaxed) as f64,
+        {
+            let xr = row_major(x.view());
+            let tree = super::balltree::BallTree::build(flat(&xr), 25);
+            super::blocks::Blocks::new(&tree).len()
+        }
+    );
+    if std::env::var("ONLY_DBSCAN").is_ok() {
+        return;
+    }
+    let t = Instant::now();
+    let fit = kmeans(x.view(), 10, 10, 300, 42, &none).unwrap();
+    println!("kmeans K=10 n_init 10: {:.2} s ({} iter)", t.elapsed().as_secs_f64(), fit.n_iter);
+    let t = Instant::now();
+    let s = silhouette(x.view(), &fit.labels, 10_000, 0);
+    println!("silhouette 10k sample: {:.2} s ({s:?})", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let ch = calinski_harabasz(x.view(), &fit.labels);
+    let db = davies_bouldin(x.view(), &fit.labels);
+    println!("CH + DB: {:.2} s ({ch:?} {db:?})", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let (a, _) = assign_nearest(x.view(), fit.centroids.view());
+    println!("assign_nearest: {:.3} s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let ari = adjusted_rand_index(&a, &fit.labels);
+    println!("ARI: {:.3} s ({ari})", t.elapsed().as_secs_f64());
+}

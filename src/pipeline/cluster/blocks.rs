@@ -1,0 +1,317 @@
+//! Blocks of nearby points for exact range computations by matrix products.
+//!
+//! In 25 dimensions a ball tree cannot prune single points well: a range query still touches
+//! most of the data, and a scalar distance loop is slow. So the points are cut into blocks of
+//! at most [`BLOCK_POINTS`] (subtrees of the ball tree, contiguous in tree order, each with its
+//! bounding ball). Two blocks are compared only when their balls come within eps; a pair whose
+//! balls lie entirely within eps needs no distances at all; the remaining pairs get all their
+//! distances at once from one matrix product (ndarray's optimised GEMM), as
+//! `|x|^2 - 2 x.y + |y|^2`. Pairs within rounding distance of eps are re-checked exactly, so
+//! the result is the same as comparing exact distances with `<= eps`.
+
+use super::balltree::{BallTree, eps_bounds};
+use super::sq_dist;
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2, Axis, s};
+use rayon::prelude::*;
+
+/// Largest block; a 256 x 256 product is big enough for GEMM to run near full speed.
+pub(crate) const BLOCK_POINTS: usize = 256;
+
+/// The blocks of a ball tree.
+pub(crate) struct Blocks<'a> {
+    pub tree: &'a BallTree,
+    /// Tree positions `start..end` of each block.
+    pub ranges: Vec<(usize, usize)>,
+    centers: Vec<f64>,
+    pub radius: Vec<f64>,
+    /// Squared norm of every point, by tree position.
+    norms: Vec<f64>,
+    /// Every point as a query row `[x, 1, |x|^2]` and a target row `[-2x, |x|^2, 1]`, in tree
+    /// order: their products are squared distances, and a block's targets are one slice. In
+    /// f32, which doubles the speed of the product; every decision within the f32 rounding
+    /// margin of the threshold is re-checked with the exact f64 distance.
+    query_side: Array2<f32>,
+    target_side: Array2<f32>,
+    d: usize,
+}
+
+impl<'a> Blocks<'a> {
+    /// The highest tree nodes with at most [`BLOCK_POINTS`] points.
+    pub(crate) fn new(tree: &'a BallTree) -> Self {
+        let d = if tree.len() > 0 { tree.point(0).len() } else { 0 };
+        let mut b = Blocks {
+            tree,
+            ranges: Vec::new(),
+            centers: Vec::new(),
+            radius: Vec::new(),
+            norms: Vec::new(),
+            query_side: Array2::zeros((0, d + 2)),
+            target_side: Array2::zeros((0, d + 2)),
+            d,
+        };
+        let mut stack = if tree.node_count() > 0 { vec![0] } else { Vec::new() };
+        while let Some(id) = stack.pop() {
+            let (s, e) = tree.node_range(id);
+            match tree.node_children(id) {
+                Some((l, r)) if e - s > BLOCK_POINTS => {
+                    stack.push(r);
+                    stack.push(l);
+                }
+                _ => {
+                    b.ranges.push((s, e));
+                    b.centers.extend_from_slice(tree.node_center(id));
+                    b.radius.push(tree.node_radius(id));
+                }
+            }
+        }
+        let norms: Vec<f64> =
+            (0..tree.len()).map(|t| tree.point(t).iter().map(|v| v * v).sum()).collect();
+        b.query_side = Array2::from_shape_fn((tree.len(), d + 2), |(t, j)| match j {
+            j if j < d => tree.point(t)[j] as f32,
+            j if j == d => 1.0,
+            _ => norms[t] as f32,
+        });
+        b.target_side = Array2::from_shape_fn((tree.len(), d + 2), |(t, j)| match j {
+            j if j < d => (-2.0 * tree.point(t)[j]) as f32,
+            j if j == d => norms[t] as f32,
+            _ => 1.0,
+        });
+        b.norms = norms;
+        b
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    pub(crate) fn center(&self, b: usize) -> &[f64] {
+        &self.centers[b * self.d..(b + 1) * self.d]
+    }
+
+    /// Every block with the lower bound of the distance between its points and block `q`'s
+    /// (from the two balls) and the upper bound, nearest first (ties by block id).
+    pub(crate) fn by_lower_bound(&self, q: usize) -> Vec<(usize, f64, f64)> {
+        let cq = self.center(q);
+        let mut out: Vec<(usize, f64, f64)> = (0..self.len())
+            .map(|t| {
+                let dist = sq_dist(cq, self.center(t)).sqrt();
+                let reach = self.radius[q] + self.radius[t];
+                (t, (dist - reach).max(0.0), dist + reach)
+            })
+            .collect();
+        out.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        out
+    }
+
+    /// Blocks whose ball comes within `eps` of block `q`'s ball, nearest first, with whether
+    /// the two balls lie entirely within eps of each other.
+    pub(crate) fn reachable(&self, q: usize, eps: f64) -> Vec<(usize, bool)> {
+        let (outer, inner) = eps_bounds(eps);
+        self.by_lower_bound(q)
+            .into_iter()
+            .take_while(|&(_, lower, _)| lower <= outer)
+            .map(|(t, _, upper)| (t, upper <= inner))
+            .collect()
+    }
+
+    /// Block holding tree position `t`.
+    fn block_of(&self, t: usize) -> usize {
+        self.ranges.partition_point(|&(_, e)| e <= t)
+    }
+
+    /// Distance from the point at each tree position in `positions` to its k-th nearest point
+    /// (itself counted first; k clamped to 1..=n). Blocks are searched nearest first and a
+    /// block is skipped once its ball is farther than every query's current k-th distance.
+    pub(crate) fn kth_distances(&self, positions: &[usize], k: usize) -> Vec<f64> {
+        let n = self.tree.len();
+        if n == 0 {
+            return vec![f64::NAN; positions.len()];
+        }
+        let k = k.clamp(1, n);
+        let mut by_block: Vec<Vec<usize>> = vec![Vec::new(); self.len()];
+        for (i, &t) in positions.iter().enumerate() {
+            by_block[self.block_of(t)].push(i);
+        }
+        let found: Vec<Vec<(usize, f64)>> = (0..self.len())
+            .into_par_iter()
+            .map(|q| {
+                let own: Vec<usize> = by_block[q].iter().map(|&i| positions[i]).collect();
+                let kth = self.kth_in_block(q, &own, k);
+                by_block[q].iter().copied().zip(kth).collect()
+            })
+            .collect();
+        let mut out = vec![0.0; positions.len()];
+        for (i, v) in found.into_iter().flatten() {
+            out[i] = v;
+        }
+        out
+    }
+
+    /// k-th neighbour distances of the points `own` of block `q`.
+    fn kth_in_block(&self, q: usize, own: &[usize], k: usize) -> Vec<f64> {
+        if own.is_empty() {
+            return Vec::new();
+        }
+        // Per query: the k smallest (squared distance, position) seen, ascending.
+        let mut best: Vec<Vec<(f64, usize)>> =
+            vec![vec![(f64::INFINITY, usize::MAX); k]; own.len()];
+        for (t, lower, _) in self.by_lower_bound(q) {
+            let worst = best.iter().map(|b| b[k - 1].0).fold(0.0, f64::max);
+            if lower * lower > worst * (1.0 + 1e-9) {
+                break;
+            }
+            let (ct, rt) = (self.center(t), self.radius[t]);
+            let rows: Vec<usize> = (0..own.len())
+                .filter(|&i| {
+                    let lb = (sq_dist(self.tree.point(own[i]), ct).sqrt() - rt).max(0.0);
+                    lb * lb <= best[i][k - 1].0 * (1.0 + 1e-9)
+                })
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let queries: Vec<usize> = rows.iter().map(|&i| own[i]).collect();
+            let (ts, te) = self.ranges[t];
+            let g = self.sq_distances(self.query_rows(&queries).view(), (ts, te));
+            let max_tn = self.norms[ts..te].iter().fold(0.0, |a: f64, &b| a.max(b));
+            for (r, row) in rows.iter().zip(g.as_slice().unwrap_or(&[]).chunks_exact(te - ts)) {
+                let b = &mut best[*r];
+                let q = self.tree.point(own[*r]);
+                let margin = f32_margin(self.norms[own[*r]] + max_tn);
+                for (j, &v) in row.iter().enumerate() {
+                    // Candidates by the f32 value, ranked by the exact distance.
+                    if (v as f64) < b[k - 1].0 + margin {
+                        let exact = sq_dist(q, self.tree.point(ts + j));
+                        if exact < b[k - 1].0 {
+                            insert_sorted(b, (exact, ts + j));
+                        }
+                    }
+                }
+            }
+        }
+        // Report the exact distance to the k-th neighbour found.
+        own.iter()
+            .zip(&best)
+            .map(|(&p, b)| sq_dist(self.tree.point(p), self.tree.point(b[k - 1].1)).sqrt())
+            .collect()
+    }
+
+    /// The positions among `positions` whose point comes within eps of block `t`'s ball.
+    pub(crate) fn near_block(&self, positions: &[usize], t: usize, eps: f64) -> Vec<usize> {
+        let (outer, _) = eps_bounds(eps);
+        let (ct, rt) = (self.center(t), self.radius[t]);
+        positions
+            .iter()
+            .copied()
+            .filter(|&p| sq_dist(self.tree.point(p), ct).sqrt() - rt <= outer)
+            .collect()
+    }
+
+    /// Query rows (see the `query_side` field) of the given tree positions.
+    pub(crate) fn query_rows(&self, positions: &[usize]) -> Array2<f32> {
+        self.query_side.select(Axis(0), positions)
+    }
+
+    /// Squared distances from the query rows `qm` to the points of the block range `ts..te`.
+    /// The result is row-major: row i holds query i's distances.
+    fn sq_distances(&self, qm: ArrayView2<'_, f32>, (ts, te): (usize, usize)) -> Array2<f32> {
+        let mut g = Array2::zeros((qm.nrows(), te - ts));
+        general_mat_mul(1.0, &qm, &self.target_side.slice(s![ts..te, ..]).t(), 0.0, &mut g);
+        g
+    }
+
+    /// Call `f(query index, target position)` for every query (tree positions `queries`, rows
+    /// `qm` from [`Self::query_rows`]) and target position in `ts..te` within eps.
+    pub(crate) fn pairs_within(
+        &self,
+        queries: &[usize],
+        qm: ArrayView2<'_, f32>,
+        (ts, te): (usize, usize),
+        eps: f64,
+        mut f: impl FnMut(usize, usize),
+    ) {
+        if queries.is_empty() || te <= ts {
+            return;
+        }
+        let g = self.sq_distances(qm, (ts, te));
+        #[cfg(test)]
+        PAIRS.fetch_add((queries.len() * (te - ts)) as u64, std::sync::atomic::Ordering::Relaxed);
+        let eps_sq = eps * eps;
+        let max_tn = self.norms[ts..te].iter().fold(0.0, |a: f64, &b| a.max(b));
+        let width = te - ts;
+        for (qi, row) in g.as_slice().unwrap_or(&[]).chunks_exact(width).enumerate() {
+            let tol = f32_margin(self.norms[queries[qi]] + max_tn + eps_sq);
+            let (lo, hi) = ((eps_sq - tol) as f32, (eps_sq + tol) as f32);
+            let q = self.tree.point(queries[qi]);
+            for (j, &v) in row.iter().enumerate() {
+                if v <= hi && (v < lo || sq_dist(q, self.tree.point(ts + j)) <= eps_sq) {
+                    f(qi, ts + j);
+                }
+            }
+        }
+    }
+}
+
+/// Bound on the f32 rounding error of `|x|^2 - 2 x.y + |y|^2` given `|x|^2 + |y|^2 (+ eps^2)`:
+/// about 30 terms of size up to that sum, each rounded at 2^-24 (6e-8), stay below 4e-6 x it.
+fn f32_margin(scale: f64) -> f64 {
+    1e-5 * scale + 1e-30
+}
+
+/// Pairs evaluated by [`Blocks::pairs_within`] (benchmarks).
+#[cfg(test)]
+pub(crate) static PAIRS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Put `v` into the ascending array `best`, dropping its largest element.
+fn insert_sorted(best: &mut [(f64, usize)], v: (f64, usize)) {
+    let mut i = best.len() - 1;
+    while i > 0 && best[i - 1].0 > v.0 {
+        best[i] = best[i - 1];
+        i -= 1;
+    }
+    best[i] = v;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::cluster::synthetic::synthetic_blobs;
+
+    #[test]
+    fn pairs_and_kth_distances_match_brute_force() {
+        // 1500 points: several blocks of at most 256.
+        let (x, _) = synthetic_blobs(1500, 7, 3, 2.0, 4);
+        let tree = BallTree::build(x.as_slice().unwrap(), 7);
+        let blocks = Blocks::new(&tree);
+        assert!(blocks.len() >= 6);
+        let n = tree.len();
+        let exact = |a: usize, b: usize| sq_dist(tree.point(a), tree.point(b));
+        let queries: Vec<usize> = (0..n).step_by(97).collect();
+        let qm = blocks.query_rows(&queries);
+        for eps in [1.0, 3.0, 6.0] {
+            for b in 0..blocks.len() {
+                let (s, e) = blocks.ranges[b];
+                let targets: Vec<usize> = (s..e).collect();
+                let mut got = Vec::new();
+                blocks.pairs_within(&queries, qm.view(), (s, e), eps, |qi, t| {
+                    got.push((queries[qi], t))
+                });
+                let want: Vec<(usize, usize)> = queries
+                    .iter()
+                    .flat_map(|&q| targets.iter().map(move |&t| (q, t)))
+                    .filter(|&(q, t)| exact(q, t) <= eps * eps)
+                    .collect();
+                assert_eq!(got, want);
+            }
+        }
+        for k in [1, 5, 40] {
+            let got = blocks.kth_distances(&queries, k);
+            for (&q, g) in queries.iter().zip(&got) {
+                let mut d: Vec<f64> = (0..n).map(|t| exact(q, t)).collect();
+                d.sort_by(f64::total_cmp);
+                assert!((g - d[k - 1].sqrt()).abs() < 1e-9, "k {k}: {g} vs {}", d[k - 1].sqrt());
+            }
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! Clustering quality criteria, as scikit-learn computes them, in f64 and in parallel.
+//!
+//! - Silhouette: for point i, a = mean distance to the other members of its cluster, b = the
+//!   lowest mean distance to the members of another cluster, s = (b - a) / max(a, b); a point
+//!   alone in its cluster gets s = 0. Exact when n <= `sample_size`; otherwise, as
+//!   `silhouette_score(sample_size=...)` does, the silhouette of a fixed-seed sample of
+//!   `sample_size` points computed within that sample. Distances come from the matrix product of
+//!   the sample with itself (parallel GEMM blocks), like scikit-learn's `pairwise_distances`.
+//! - Calinski-Harabasz: [B / (K - 1)] / [W / (n - K)], B and W the between- and within-cluster
+//!   dispersions (1.0 when W = 0, as scikit-learn).
+//! - Davies-Bouldin: mean over clusters of max_j (s_i + s_j) / d(c_i, c_j), s the mean distance
+//!   of members to their centroid (0.0 when all s or all centroid distances are 0).
+//! - Adjusted Rand index: from the pair-confusion matrix, exact in 128-bit integers.
+//!
+//! Labels are arbitrary `usize` values; a label value that no point carries is ignored.
+
+use super::{BLOCK_ROWS, row_major, sample_indices, sq_dist};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2, Axis, s};
+use rayon::prelude::*;
+use std::collections::HashMap;
+
+/// Sample rows per GEMM block of the silhouette (block x sample distances are held at once).
+const SILHOUETTE_BLOCK: usize = 128;
+
+/// Mean silhouette overall and per cluster, on the same points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SilhouetteSummary {
+    /// Mean silhouette of the points used.
+    pub mean: f64,
+    /// Mean silhouette per label value (index = label); `None` for a label with no point used.
+    pub per_cluster: Vec<Option<f64>>,
+    /// Points the silhouette was computed on (n, or the sample size).
+    pub points_used: usize,
+}
+
+/// Mean silhouette (see the module doc); `None` with fewer than 2 clusters among the points
+/// used, with every point its own cluster, or with fewer than 3 points.
+pub fn silhouette(
+    data: ArrayView2<'_, f64>,
+    labels: &[usize],
+    sample_size: usize,
+    seed: u64,
+) -> Option<f64> {
+    silhouette_summary(data, labels, sample_size, seed).map(|s| s.mean)
+}
+
+/// Mean silhouette per cluster (index = label) on the same sample as [`silhouette`].
+pub fn silhouette_per_cluster(
+    data: ArrayView2<'_, f64>,
+    labels: &[usize],
+    sample_size: usize,
+    seed: u64,
+) -> Option<Vec<Option<f64>>> {
+    silhouette_summary(data, labels, sample_size, seed).map(|s| s.per_cluster)
+}
+
+/// Overall and per-cluster silhouette from one pass.
+pub fn silhouette_summary(
+    data: ArrayView2<'_, f64>,
+    labels: &[usize],
+    sample_size: usize,
+    seed: u64,
+) -> Option<SilhouetteSummary> {
+    let n = data.nrows().min(labels.len());
+    if n < 3 {
+        return None;
+    }
+    let idx = sample_indices(n, sample_size.max(3), seed);
+    let x = data.select(Axis(0), &idx);
+    let (dense, n_labels) = densify(&idx.iter().map(|&i| labels[i]).collect::<Vec<_>>());
+    let m = idx.len();
+    if n_labels < 2 || n_labels >= m {
+        return None;
+    }
+    let s = silhouette_samples(x.view(), &dense, n_labels);
+    let mut sum = vec![0.0; n_labels];
+    let mut cnt = vec![0usize; n_labels];
+    for (v, &l) in s.iter().zip(&dense) {
+        sum[l] += v;
+        cnt[l] += 1;
+    }
+    let max_label = labels[..n].iter().copied().max().unwrap_or(0);
+    let mut per_cluster = vec![None; max_label + 1];
+    let mut originals: Vec<usize> = idx.iter().map(|&i| labels[i]).collect();
+    originals.sort_unstable();
+    originals.dedup();
+    for (d, &orig) in originals.iter().enumerate() {
+        per_cluster[orig] = Some(sum[d] / cnt[d] as f64);
+    }
+    let mean = s.chunks(BLOCK_ROWS).map(|c| c.iter().sum::<f64>()).sum::<f64>() / m as f64;
+    Some(SilhouetteSummary { mean, per_cluster, points_used: m })
+}
+
+/// Labels renumbered 0.. in increasing order of value, and how many distinct ones there are.
+fn densify(labels: &[usize]) -> (Vec<usize>, usize) {
+    let mut values = labels.to_vec();
+    values.sort_unstable();
+    values.dedup();
+    let dense = labels.iter().map(|l| values.partition_point(|v| v < l)).collect();
+    (dense, values.len())
+}
+
+/// Silhouette of every row of `x` against all rows of `x`; labels dense in `0..n_labels`.
+/// The rows are sorted by label first, so the distance sums per cluster are sums over
+/// contiguous stretches of each row of the distance matrix.
+fn silhouette_samples(x: ArrayView2<'_, f64>, labels: &[usize], n_labels: usize) -> Vec<f64> {
+    let m = x.nrows();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by_key(|&i| (labels[i], i));
+    let xs = x.select(Axis(0), &order);
+    let sorted: Vec<usize> = order.iter().map(|&i| labels[i]).collect();
+    let norms: Vec<f64> = xs.axis_iter(Axis(0)).map(|r| r.dot(&r)).collect();
+    let starts: Vec<usize> = (0..=n_labels).map(|l| sorted.partition_point(|&v| v < l)).collect();
+    let sizes: Vec<usize> = (0..n_labels).map(|l| starts[l + 1] - starts[l]).collect();
+    let blocks: Vec<Vec<f64>> = (0..m.div_ceil(SILHOUETTE_BLOCK))
+        .into_par_iter()
+        .map(|b| {
+            let (a, e) = (b * SILHOUETTE_BLOCK, ((b + 1) * SILHOUETTE_BLOCK).min(m));
+            let mut g = Array2::zeros((e - a, m));
+            general_mat_mul(1.0, &xs.slice(s![a..e, ..]), &xs.t(), 0.0, &mut g);
+            let mut out = Vec::with_capacity(e - a);
+            let mut sums = vec![0.0; n_labels];
+            for (r, row) in g.as_slice().unwrap_or(&[]).chunks_exact(m).enumerate() {
+                let i = a + r;
+                let ni = norms[i];
+                for (l, sum) in sums.iter_mut().enumerate() {
+                    let (from, to) = (starts[l], starts[l + 1]);
+                    *sum = row[from..to]
+                        .iter()
+                        .zip(&norms[from..to])
+                        .map(|(&dot, &nj)| (ni - 2.0 * dot + nj).max(0.0).sqrt())
+                        .sum();
+                }
+                // Remove the point's distance to itself (0 up to rounding).
+                sums[sorted[i]] -= (2.0 * ni - 2.0 * row[i]).max(0.0).sqrt();
+                out.push(point_silhouette(&sums, &sizes, sorted[i]));
+            }
+            out
+        })
+        .collect();
+    let mut result = vec![0.0; m];
+    for (p, v) in blocks.concat().into_iter().enumerate() {
+        result[order[p]] = v;
+    }
+    result
+}
+
+/// s = (b - a) / max(a, b) from the distance sums of one point to every cluster.
+fn point_silhouette(sums: &[f64], sizes: &[usize], own: usize) -> f64 {
+    if sizes[own] <= 1 {
+        return 0.0;
+    }
+    let a = sums[own] / (sizes[own] - 1) as f64;
+    let b = (0..sums.len())
+        .filter(|&l| l != own && sizes[l] > 0)
+        .map(|l| sums[l] / sizes[l] as f64)
+        .fold(f64::INFINITY, f64::min);
+    let denom = a.max(b);
+    if denom > 0.0 && denom.is_finite() { (b - a) / denom } else { 0.0 }
+}
+
+/// Per-cluster sizes and centroids (rows for label values nobody carries stay 0).
+fn centroids_of(
+    x: ArrayView2<'_, f64>,
+    labels: &[usize],
+    n_slots: usize,
+) -> (Array2<f64>, Vec<usize>) {
+    let d = x.ncols();
+    let parts: Vec<(Array2<f64>, Vec<usize>)> = (0..x.nrows().div_ceil(BLOCK_ROWS))
+        .into_par_iter()
+        .map(|b| {
+            let (a, e) = (b * BLOCK_ROWS, ((b + 1) * BLOCK_ROWS).min(x.nrows()));
+            let mut sums = Array2::zeros((n_slots, d));
+            let mut counts = vec![0usize; n_slots];
+            for i in a..e {
+                let mut row = sums.row_mut(labels[i]);
+                row += &x.row(i);
+                counts[labels[i]] += 1;
+            }
+            (sums, counts)
+        })
+        .collect();
+    let mut sums = Array2::zeros((n_slots, d));
+    let mut counts = vec![0usize; n_slots];
+    for (s, c) in parts {
+        sums += &s;
+        counts.iter_mut().zip(&c).for_each(|(t, v)| *t += v);
+    }
+    for (mut row, &c) in sums.axis_iter_mut(Axis(0)).zip(&counts) {
+        if c > 0 {
+            row /= c as f64;
+        }
+    }
+    (sums, counts)
+}
+
+/// Sum over rows of `f(row index)`, block by block in a fixed order.
+fn ordered_par_sum(n: usize, f: impl Fn(usize) -> f64 + Sync) -> f64 {
+    let parts: Vec<f64> = (0..n.div_ceil(BLOCK_ROWS))
+        .into_par_iter()
+        .map(|b| (b * BLOCK_ROWS..((b + 1) * BLOCK_ROWS).min(n)).map(&f).sum::<f64>())
+        .collect();
+    parts.iter().sum()
+}
+
+/// Data and clusters checked for the dispersion criteria.
+struct Prepared<'a> {
+    /// C-contiguous rows.
+    x: ndarray::CowArray<'a, f64, ndarray::Ix2>,
+    /// Centroid per label value (zero rows for values nobody carries).
+    centroids: Array2<f64>,
+    /// Points per label value.
+    counts: Vec<usize>,
+}
+
+fn prepared<'a>(data: ArrayView2<'a, f64>, labels: &[usize]) -> Option<Prepared<'a>> {
+    let n = data.nrows();
+    if n == 0 || labels.len() != n {
+        return None;
+    }
+    let n_slots = labels.iter().copied().max().unwrap_or(0) + 1;
+    let x = row_major(data);
+    let (c, counts) = centroids_of(x.view(), labels, n_slots);
+    let k = counts.iter().filter(|&&c| c > 0).count();
+    if k < 2 || k >= n {
+        return None;
+    }
+    Some(Prepared { x, centroids: c, counts })
+}
+
+fn row_slice<'a>(x: &'a ArrayView2<'_, f64>, i: usize) -> &'a [f64] {
+    let d = x.ncols();
+    &x.as_slice().unwrap_or(&[])[i * d..(i + 1) * d]
+}
+
+/// Calinski-Harabasz index; `None` unless 2 <= clusters < n (and labels match the rows).
+pub fn calinski_harabasz(data: ArrayView2<'_, f64>, labels: &[usize]) -> Option<f64> {
+    let Prepared { x, centroids: c, counts } = prepared(data, labels)?;
+    let x = x.view();
+    let n = x.nrows();
+    let k = counts.iter().filter(|&&c| c > 0).count();
+    let mean = x.mean_axis(Axis(0))?;
+    let mean = mean.as_slice()?;
+    let c = c.as_standard_layout();
+    let extra: f64 = (0..counts.len())
+        .filter(|&j| counts[j] > 0)
+        .map(|j| counts[j] as f64 * sq_dist(c.row(j).as_slice().unwrap_or(&[]), mean))
+        .sum();
+    let intra = ordered_par_sum(n, |i| {
+        sq_dist(row_slice(&x, i), c.row(labels[i]).as_slice().unwrap_or(&[]))
+    });
+    Some(if intra == 0.0 { 1.0 } else { extra * (n - k) as f64 / (intra * (k - 1) as f64) })
+}
+
+/// Davies-Bouldin index (lower is better); `None` unless 2 <= clusters < n.
+pub fn davies_bouldin(data: ArrayView2<'_, f64>, labels: &[usize]) -> Option<f64> {
+    let Prepared { x, centroids: c, counts } = prepared(data, labels)?;
+    let x = x.view();
+    let c = c.as_standard_layout();
+    let present: Vec<usize> = (0..counts.len()).filter(|&j| counts[j] > 0).collect();
+    let mut spread_sum = vec![0.0; counts.len()];
+    let parts: Vec<Vec<f64>> = (0..x.nrows().div_ceil(BLOCK_ROWS))
+        .into_par_iter()
+        .map(|b| {
+            let mut acc = vec![0.0; counts.len()];
+            for i in b * BLOCK_ROWS..((b + 1) * BLOCK_ROWS).min(x.nrows()) {
+                acc[labels[i]] +=
+                    sq_dist(row_slice(&x, i), c.row(labels[i]).as_slice().unwrap_or(&[])).sqrt();
+            }
+            acc
+        })
+        .collect();
+    for p in parts {
+        spread_sum.iter_mut().zip(&p).for_each(|(t, v)| *t += v);
+    }
+    let spread: Vec<f64> = present.iter().map(|&j| spread_sum[j] / counts[j] as f64).collect();
+    let centroid = |j: usize| c.row(present[j]).to_vec();
+    let k = present.len();
+    let mut dist = vec![0.0; k * k];
+    for a in 0..k {
+        for b in 0..k {
+            dist[a * k + b] = sq_dist(&centroid(a), &centroid(b)).sqrt();
+        }
+    }
+    let all_zero = |v: &[f64]| v.iter().all(|x| x.abs() < 1e-8);
+    if all_zero(&spread) || all_zero(&dist) {
+        return Some(0.0);
+    }
+    let score = |a: usize| {
+        (0..k)
+            .filter(|&b| b != a && dist[a * k + b] > 0.0)
+            .map(|b| (spread[a] + spread[b]) / dist[a * k + b])
+            .fold(0.0, f64::max)
+    };
+    Some((0..k).map(score).sum::<f64>() / k as f64)
+}
+
+/// Adjusted Rand index between two labelings of the same points (scikit-learn's
+/// `adjusted_rand_score`): 1 for identical partitions up to renaming, about 0 for random ones.
+/// Only the first min(len) labels are compared; fewer than 2 points give 1.
+pub fn adjusted_rand_index(a: &[usize], b: &[usize]) -> f64 {
+    let n = a.len().min(b.len());
+    let mut table: HashMap<(usize, usize), i128> = HashMap::new();
+    let mut rows: HashMap<usize, i128> = HashMap::new();
+    let mut cols: HashMap<usize, i128> = HashMap::new();
+    for i in 0..n {
+        *table.entry((a[i], b[i])).or_default() += 1;
+        *rows.entry(a[i]).or_default() += 1;
+        *cols.entry(b[i]).or_default() += 1;
+    }
+    let n = n as i128;
+    let squares = |m: &dyn Fn() -> Vec<i128>| m().iter().map(|v| v * v).sum::<i128>();
+    let sum_sq = squares(&|| table.values().copied().collect());
+    let tp = sum_sq - n;
+    let fp = squares(&|| cols.values().copied().collect()) - sum_sq;
+    let fn_ = squares(&|| rows.values().copied().collect()) - sum_sq;
+    let tn = n * n - fp - fn_ - sum_sq;
+    if fn_ == 0 && fp == 0 {
+        return 1.0;
+    }
+    let num = 2.0 * ((tp * tn - fn_ * fp) as f64);
+    let den = ((tp + fn_) * (fn_ + tn) + (tp + fp) * (fp + tn)) as f64;
+    if den == 0.0 { 1.0 } else { num / den }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::cluster::synthetic::synthetic_blobs;
+    use ndarray::array;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn silhouette_textbook() {
+        // x = 0, 1 | 4, 5. Every a = 1. b: for 0 -> mean(4, 5) = 4.5, for 1 -> mean(3, 4) = 3.5,
+        // symmetric for 5 and 4. s = 3.5/4.5 = 7/9 twice and 2.5/3.5 = 5/7 twice;
+        // mean = (7/9 + 5/7) / 2 = 94/126.
+        let x = array![[0.0], [1.0], [4.0], [5.0]];
+        let s = silhouette_summary(x.view(), &[0, 0, 1, 1], 10_000, 0).unwrap();
+        assert!(close(s.mean, 94.0 / 126.0), "{}", s.mean);
+        assert!(close(s.per_cluster[0].unwrap(), (7.0 / 9.0 + 5.0 / 7.0) / 2.0));
+        // Add a singleton at 20 (label 5, labels 2..4 unused): its s = 0, the others keep their
+        // b (20 is farther): mean = 2 * (7/9 + 5/7) / 5 = 188/315.
+        let x = array![[0.0], [1.0], [4.0], [5.0], [20.0]];
+        let s = silhouette_summary(x.view(), &[0, 0, 1, 1, 5], 10_000, 0).unwrap();
+        assert!(close(s.mean, 188.0 / 315.0), "{}", s.mean);
+        assert_eq!(s.per_cluster.len(), 6);
+        assert_eq!(s.per_cluster[5], Some(0.0));
+        assert_eq!(s.per_cluster[3], None);
+        // Degenerate: one cluster, every point its own cluster, fewer than 3 points.
+        assert_eq!(silhouette(x.view(), &[1; 5], 100, 0), None);
+        assert_eq!(silhouette(x.view(), &[0, 1, 2, 3, 4], 100, 0), None);
+        assert_eq!(silhouette(x.slice(s![..2, ..]), &[0, 1], 100, 0), None);
+    }
+
+    #[test]
+    fn sampled_silhouette_is_close_to_exact() {
+        let (x, labels) = synthetic_blobs(3000, 5, 3, 4.0, 2);
+        let exact = silhouette(x.view(), &labels, 10_000, 0).unwrap();
+        let sampled = silhouette(x.view(), &labels, 500, 0).unwrap();
+        assert!((exact - sampled).abs() < 0.03, "{exact} vs {sampled}");
+        assert_eq!(sampled, silhouette(x.view(), &labels, 500, 0).unwrap());
+        assert_ne!(exact, sampled);
+    }
+
+    #[test]
+    fn dispersion_indices_textbook() {
+        // x = 0, 1 | 4, 5: overall mean 2.5, centroids 0.5 and 4.5.
+        // B = 2 * 2^2 + 2 * 2^2 = 16, W = 4 * 0.5^2 = 1, CH = (16 / 1) / (1 / 2) = 32.
+        // DB: s = 0.5 for both, centroid distance 4, R = (0.5 + 0.5) / 4 = 0.25.
+        let x = array![[0.0], [1.0], [4.0], [5.0]];
+        assert!(close(calinski_harabasz(x.view(), &[0, 0, 1, 1]).unwrap(), 32.0));
+        assert!(close(davies_bouldin(x.view(), &[0, 0, 1, 1]).unwrap(), 0.25));
+        // Three clusters on a line: {0, 2} c=1, {10} c=10, {20, 22} c=21; s = 1, 0, 1.
+        // R(1,10) = 1/9, R(1,21) = 2/20 -> max 1/9; R(10,1) = 1/9, R(10,21) = 1/11 -> 1/9;
+        // R(21,10) = 1/11, R(21,1) = 1/10 -> 1/10. DB = (1/9 + 1/9 + 1/10) / 3.
+        let y = array![[0.0], [2.0], [10.0], [20.0], [22.0]];
+        let db = davies_bouldin(y.view(), &[3, 3, 7, 9, 9]).unwrap();
+        assert!(close(db, (2.0 / 9.0 + 0.1) / 3.0), "{db}");
+        // CH: mean 10.8; B = 2*9.8^2 + 0.8^2 + 2*10.2^2 = 192.08 + 0.64 + 208.08 = 400.8,
+        // W = 1 + 1 + 0 + 1 + 1 = 4, CH = (400.8 / 2) / (4 / 2) = 100.2.
+        let ch = calinski_harabasz(y.view(), &[3, 3, 7, 9, 9]).unwrap();
+        assert!(close(ch, 100.2), "{ch}");
+        // Degenerate cases.
+        assert_eq!(calinski_harabasz(x.view(), &[0, 0, 0, 0]), None);
+        assert_eq!(davies_bouldin(x.view(), &[0, 1, 2, 3]), None);
+        let same = Array2::from_elem((4, 2), 1.0);
+        assert_eq!(calinski_harabasz(same.view(), &[0, 0, 1, 1]), Some(1.0));
+        assert_eq!(davies_bouldin(same.view(), &[0, 0, 1, 1]), Some(0.0));
+    }
+
+    #[test]
+    fn adjusted_rand_textbook() {
+        // a = [0,0,1,1], b = [0,0,1,2]: contingency {2; 1, 1}, sum of squares 6, n = 4.
+        // tp = 6 - 4 = 2, fp = (4+1+1) - 6 = 0, fn = (4+4) - 6 = 2, tn = 16 - 0 - 2 - 6 = 8.
+        // ARI = 2 (2*8 - 2*0) / ((2+2)(2+8) + (2+0)(0+8)) = 32 / 56 = 4/7.
+        assert!(close(adjusted_rand_index(&[0, 0, 1, 1], &[0, 0, 1, 2]), 4.0 / 7.0));
+        assert_eq!(adjusted_rand_index(&[0, 0, 1, 1], &[5, 5, 3, 3]), 1.0);
+        // a = [0,0,0,1,1,1], b = [0,0,1,1,2,2]: contingency {2,1,0; 0,1,2}, squares 10, n 6.
+        // tp = 4, fp = (4+4+4) - 10 = 2, fn = (9+9) - 10 = 8, tn = 36 - 2 - 8 - 10 = 16.
+        // ARI = 2 (4*16 - 8*2) / ((4+8)(8+16) + (4+2)(2+16)) = 96 / (288 + 108) = 96/396.
+        assert!(close(adjusted_rand_index(&[0, 0, 0, 1, 1, 1], &[0, 0, 1, 1, 2, 2]), 96.0 / 396.0));
+        assert_eq!(adjusted_rand_index(&[], &[]), 1.0);
+        assert_eq!(adjusted_rand_index(&[0, 0, 0], &[0, 0, 0]), 1.0);
+    }
+}

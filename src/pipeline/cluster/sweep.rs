@@ -1,0 +1,302 @@
+//! The K sweep of phase 2: every criterion for every K, and the choice of K.
+//!
+//! For K in `k_min..=k_max` (K < n): the best of `n_init` K-means runs gives inertia, and on the
+//! same points silhouette (sampled per `silhouette_sample`), Calinski-Harabasz and Davies-Bouldin.
+//! Stability: for each of `stability_pairs` pairs of fixed-seed random 80% subsamples, K-means
+//! (one run) is fitted on each, every point is assigned to its nearest centroid under both fits,
+//! and the adjusted Rand index of the two labelings is taken; stability is the mean.
+//!
+//! Choice (CLUSTERING.md): the highest stability; among the Ks within 0.02 of it, the best
+//! silhouette (then the smaller K). Silhouette alone prefers too few clusters on data with
+//! several groups of unequal spread; segments must survive leaving out a fifth of customers.
+
+use super::kdistance::knee;
+use super::kmeans::{KMeansFit, assign_nearest, kmeans};
+use super::metrics::{adjusted_rand_index, calinski_harabasz, davies_bouldin, silhouette};
+use super::{ClusterError, derive_seed, sample_indices, sub_progress};
+use crate::pipeline::config::KMeansConfig;
+use crate::pipeline::progress::Progress;
+use ndarray::{Array2, ArrayView2, Axis};
+
+/// Stability within this much of the best counts as equally stable.
+pub const STABILITY_TOLERANCE: f64 = 0.02;
+
+/// Share of the points in each stability subsample.
+pub const SUBSAMPLE_SHARE: f64 = 0.8;
+
+/// Every criterion for one K.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct KSweepRow {
+    pub k: usize,
+    pub inertia: f64,
+    pub silhouette: Option<f64>,
+    pub calinski_harabasz: Option<f64>,
+    pub davies_bouldin: Option<f64>,
+    /// Mean adjusted Rand index over the subsample pairs; `None` when no pair was run.
+    pub stability: Option<f64>,
+}
+
+/// The whole sweep and the K it chose.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct KSweep {
+    pub rows: Vec<KSweepRow>,
+    /// Knee of the inertia curve (shown, not used for the choice).
+    pub elbow_k: Option<usize>,
+    pub chosen_k: usize,
+    /// Why `chosen_k`, in plain English.
+    pub reason: String,
+    /// The chosen K's silhouette is below `min_silhouette_score` (or unknown).
+    pub weak_structure: bool,
+}
+
+impl KSweep {
+    /// The row of `k`, if it was swept.
+    pub fn row(&self, k: usize) -> Option<&KSweepRow> {
+        self.rows.iter().find(|r| r.k == k)
+    }
+}
+
+/// Sweep K over `cfg.k_min..=cfg.k_max` (K < n) and return the sweep with the chosen K's fit.
+pub fn sweep_k(
+    data: ArrayView2<'_, f64>,
+    cfg: &KMeansConfig,
+    progress: &Progress,
+) -> Result<(KSweep, KMeansFit), ClusterError> {
+    let n = data.nrows();
+    let ks: Vec<usize> = (cfg.k_min.max(2)..=cfg.k_max).filter(|&k| k < n).collect();
+    if ks.is_empty() {
+        return Err(ClusterError::TooFewPoints { n, k: cfg.k_min.max(2) + 1 });
+    }
+    let mut rows = Vec::with_capacity(ks.len());
+    let mut centroids = Vec::with_capacity(ks.len());
+    for (i, &k) in ks.iter().enumerate() {
+        progress.check_cancel()?;
+        let (from, to) = (i as f64 / ks.len() as f64, (i + 1) as f64 / ks.len() as f64);
+        progress.update(from, format!("K-means: K = {k} ({} of {})", i + 1, ks.len()));
+        let (row, fit) = evaluate_k(data, k, cfg, &sub_progress(progress, from, to))?;
+        rows.push(row);
+        centroids.push((fit.centroids, fit.n_iter));
+    }
+    let inertia: Vec<f64> = rows.iter().map(|r| r.inertia).collect();
+    let elbow_k = knee(&inertia).map(|i| rows[i].k);
+    let chosen = choose_k(&rows);
+    let chosen_k = rows[chosen].k;
+    let weak_structure = rows[chosen].silhouette.is_none_or(|s| s < cfg.min_silhouette_score);
+    let reason = explain_choice(&rows, chosen, cfg.min_silhouette_score);
+    let (kept, n_iter) = centroids.swap_remove(chosen);
+    let fit = refit_labels(data, kept, rows[chosen].inertia, n_iter);
+    progress.update(1.0, format!("K-means: chose K = {chosen_k}"));
+    Ok((KSweep { rows, elbow_k, chosen_k, reason, weak_structure }, fit))
+}
+
+/// Fit K-means with a K the user picked (same seeds and runs as the sweep uses for that K).
+pub fn fit_with_k(
+    data: ArrayView2<'_, f64>,
+    k: usize,
+    cfg: &KMeansConfig,
+    progress: &Progress,
+) -> Result<KMeansFit, ClusterError> {
+    if k < 2 || k >= data.nrows() {
+        return Err(ClusterError::BadK { k, n: data.nrows() });
+    }
+    kmeans(data, k, cfg.n_init, cfg.max_iter, cfg.seed, progress)
+}
+
+/// Criteria row for one K (and the kept fit).
+pub(crate) fn evaluate_k(
+    data: ArrayView2<'_, f64>,
+    k: usize,
+    cfg: &KMeansConfig,
+    progress: &Progress,
+) -> Result<(KSweepRow, KMeansFit), ClusterError> {
+    let fit = fit_with_k(data, k, cfg, &sub_progress(progress, 0.0, 0.6))?;
+    let stability = stability(data, k, cfg, &sub_progress(progress, 0.6, 0.95))?;
+    progress.check_cancel()?;
+    let row = KSweepRow {
+        k,
+        inertia: fit.inertia,
+        silhouette: silhouette(data, &fit.labels, cfg.silhouette_sample, cfg.seed),
+        calinski_harabasz: calinski_harabasz(data, &fit.labels),
+        davies_bouldin: davies_bouldin(data, &fit.labels),
+        stability,
+    };
+    progress.update(1.0, format!("K-means: K = {k} done"));
+    Ok((row, fit))
+}
+
+/// Mean adjusted Rand index between fits on pairs of 80% subsamples, compared on all points.
+fn stability(
+    data: ArrayView2<'_, f64>,
+    k: usize,
+    cfg: &KMeansConfig,
+    progress: &Progress,
+) -> Result<Option<f64>, ClusterError> {
+    let n = data.nrows();
+    let m = ((n as f64) * SUBSAMPLE_SHARE).round() as usize;
+    if cfg.stability_pairs == 0 || m <= k {
+        return Ok(None);
+    }
+    let mut total = 0.0;
+    for p in 0..cfg.stability_pairs {
+        let mut labelings = Vec::with_capacity(2);
+        for side in 0..2u64 {
+            progress.check_cancel()?;
+            let seed = derive_seed(cfg.seed, &[0x57AB, k as u64, p as u64, side]);
+            let rows = data.select(Axis(0), &sample_indices(n, m, seed));
+            let fit = kmeans(rows.view(), k, 1, cfg.max_iter, seed, &Progress::none())?;
+            labelings.push(assign_nearest(data, fit.centroids.view()).0);
+        }
+        total += adjusted_rand_index(&labelings[0], &labelings[1]);
+        progress.update((p + 1) as f64 / cfg.stability_pairs as f64, format!("K = {k}: stability"));
+    }
+    Ok(Some(total / cfg.stability_pairs as f64))
+}
+
+/// Index of the chosen row: highest stability, then best silhouette within the tolerance, then
+/// the smaller K. Without any stability: best silhouette; without either: the first row.
+fn choose_k(rows: &[KSweepRow]) -> usize {
+    let best_stability = rows.iter().filter_map(|r| r.stability).fold(f64::NEG_INFINITY, f64::max);
+    let eligible = |r: &KSweepRow| {
+        best_stability == f64::NEG_INFINITY
+            || r.stability.is_some_and(|s| s >= best_stability - STABILITY_TOLERANCE)
+    };
+    let sil = |r: &KSweepRow| r.silhouette.unwrap_or(f64::NEG_INFINITY);
+    (0..rows.len())
+        .filter(|&i| eligible(&rows[i]))
+        .fold(None, |best: Option<usize>, i| match best {
+            Some(b) if sil(&rows[b]) >= sil(&rows[i]) => Some(b),
+            _ => Some(i),
+        })
+        .unwrap_or(0)
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.2}"))
+}
+
+/// Plain-English reason for the choice.
+fn explain_choice(rows: &[KSweepRow], chosen: usize, min_silhouette: f64) -> String {
+    let row = &rows[chosen];
+    let best_stability = rows.iter().filter_map(|r| r.stability).fold(f64::NEG_INFINITY, f64::max);
+    let mut text = if best_stability == f64::NEG_INFINITY {
+        format!(
+            "K={}: best silhouette ({}); stability was not measured",
+            row.k,
+            fmt_opt(row.silhouette)
+        )
+    } else {
+        let close: Vec<String> = rows
+            .iter()
+            .filter(|r| r.stability.is_some_and(|s| s >= best_stability - STABILITY_TOLERANCE))
+            .map(|r| r.k.to_string())
+            .collect();
+        if close.len() == 1 {
+            format!(
+                "K={}: most stable ({}); silhouette {}",
+                row.k,
+                fmt_opt(row.stability),
+                fmt_opt(row.silhouette)
+            )
+        } else {
+            format!(
+                "K={}: stability {} (best {best_stability:.2}); silhouette {} best among K within \
+                 {STABILITY_TOLERANCE} of it (K = {})",
+                row.k,
+                fmt_opt(row.stability),
+                fmt_opt(row.silhouette),
+                close.join(", ")
+            )
+        }
+    };
+    if row.silhouette.is_none_or(|s| s < min_silhouette) {
+        text.push_str(&format!(
+            ". Weak structure: silhouette below {min_silhouette}, the segments overlap; treat them \
+             as a rough grouping"
+        ));
+    }
+    text
+}
+
+/// The kept fit's labels on `data` (the sweep keeps only centroids per K).
+fn refit_labels(
+    data: ArrayView2<'_, f64>,
+    centroids: Array2<f64>,
+    inertia: f64,
+    n_iter: usize,
+) -> KMeansFit {
+    let (labels, _) = assign_nearest(data, centroids.view());
+    KMeansFit { centroids, labels, inertia, n_iter }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::cluster::synthetic::synthetic_blobs;
+
+    fn cfg(k_min: usize, k_max: usize) -> KMeansConfig {
+        KMeansConfig { k_min, k_max, n_init: 3, ..KMeansConfig::default() }
+    }
+
+    #[test]
+    fn picks_four_planted_blobs() {
+        let (x, truth) = synthetic_blobs(1200, 8, 4, 1.0, 21);
+        let (sweep, fit) = sweep_k(x.view(), &cfg(2, 7), &Progress::none()).unwrap();
+        assert_eq!(sweep.chosen_k, 4, "{sweep:#?}");
+        assert_eq!(adjusted_rand_index(&fit.labels, &truth), 1.0);
+        assert!(!sweep.weak_structure);
+        let row = sweep.row(4).unwrap();
+        assert!(row.stability.unwrap() > 0.99 && row.silhouette.unwrap() > 0.5);
+        assert_eq!(sweep.rows.len(), 6);
+        assert!(sweep.reason.starts_with("K=4"), "{}", sweep.reason);
+        // The elbow of the inertia curve is also at 4.
+        assert_eq!(sweep.elbow_k, Some(4));
+    }
+
+    #[test]
+    fn choice_rule_prefers_silhouette_among_equally_stable() {
+        let row = |k, sil, stab| KSweepRow {
+            k,
+            inertia: 0.0,
+            silhouette: Some(sil),
+            calinski_harabasz: None,
+            davies_bouldin: None,
+            stability: Some(stab),
+        };
+        // Stabilities 0.90, 0.97, 0.96, 0.80: K=4 and K=5 are within 0.02 of the best 0.97;
+        // K=5 has the better silhouette (0.45 > 0.41).
+        let rows =
+            vec![row(3, 0.60, 0.90), row(4, 0.41, 0.97), row(5, 0.45, 0.96), row(6, 0.5, 0.8)];
+        assert_eq!(rows[choose_k(&rows)].k, 5);
+        let text = explain_choice(&rows, 2, 0.3);
+        assert!(
+            text.contains("K=5") && text.contains("0.45") && text.contains("K = 4, 5"),
+            "{text}"
+        );
+        assert!(explain_choice(&rows, 2, 0.5).contains("Weak structure"));
+    }
+
+    #[test]
+    fn deterministic_and_degenerate() {
+        let (x, _) = synthetic_blobs(400, 4, 3, 2.0, 4);
+        let c = cfg(2, 4);
+        let a = sweep_k(x.view(), &c, &Progress::none()).unwrap();
+        let b = sweep_k(x.view(), &c, &Progress::none()).unwrap();
+        assert_eq!(a, b);
+        let tiny = x.slice(ndarray::s![..3, ..]);
+        // K=2 is the only K < 3 points.
+        assert_eq!(sweep_k(tiny, &c, &Progress::none()).unwrap().0.rows.len(), 1);
+        let two = x.slice(ndarray::s![..2, ..]);
+        assert!(matches!(
+            sweep_k(two, &c, &Progress::none()),
+            Err(ClusterError::TooFewPoints { .. })
+        ));
+        assert!(matches!(
+            fit_with_k(x.view(), 1, &c, &Progress::none()),
+            Err(ClusterError::BadK { .. })
+        ));
+        // All points identical: a defined sweep, flagged weak.
+        let same = Array2::from_elem((50, 3), 1.0);
+        let (sweep, _) = sweep_k(same.view(), &c, &Progress::none()).unwrap();
+        assert!(sweep.weak_structure);
+    }
+}
