@@ -202,9 +202,9 @@ mod tests {
 
     #[test]
     fn matches_brute_force_across_tile_boundaries() {
-        // 2,600 points span several query tiles and two reference tiles.
+        // 2,100 points span nine query tiles and two reference tiles (256 and 2,048 rows).
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
-        let data = Array2::from_shape_fn((2600, 6), |_| rng.gen_range(-1.0..1.0));
+        let data = Array2::from_shape_fn((2100, 4), |_| rng.gen_range(-1.0..1.0));
         let graph = exact_knn(data.view(), 5, &Progress::none()).unwrap();
         let (indices, distances) = brute_force(data.view(), 5);
         assert_eq!(graph.indices, indices);

@@ -16,7 +16,7 @@
 //! the per-point fuzzy weights are parallel but deterministic.
 
 use ndarray::{Array2, ArrayView2};
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
@@ -263,12 +263,14 @@ struct Curve {
 
 impl Curve {
     /// Attractive gradient coefficient for squared distance `d2` (> 0).
+    #[inline(always)]
     fn attraction(self, d2: f32) -> f32 {
         let pow_b_minus_1 = d2.powf(self.b - 1.0);
         -2.0 * self.a * self.b * pow_b_minus_1 / (self.a * pow_b_minus_1 * d2 + 1.0)
     }
 
     /// Repulsive gradient coefficient for squared distance `d2` (> 0).
+    #[inline(always)]
     fn repulsion(self, d2: f32) -> f32 {
         2.0 * REPULSION_STRENGTH * self.b / ((0.001 + d2) * (self.a * d2.powf(self.b) + 1.0))
     }
@@ -321,10 +323,11 @@ fn optimize_layout(
             done as f64 / params.n_epochs as f64,
             format!("epoch {done}/{}", params.n_epochs),
         );
-        if let Some(callback) = on_epoch {
-            if params.snapshot_every > 0 && done % params.snapshot_every == 0 {
-                callback(done, layout);
-            }
+        if let Some(callback) = on_epoch
+            && params.snapshot_every > 0
+            && done.is_multiple_of(params.snapshot_every)
+        {
+            callback(done, layout);
         }
     }
     Ok(())
@@ -356,7 +359,7 @@ fn run_epoch(
             .floor()
             .max(0.0);
         for _ in 0..negatives as usize {
-            let other = rng.gen_range(0..n_vertices);
+            let other = random_vertex(rng, n_vertices);
             if other != j {
                 repel(coords, j, other, curve, alpha);
             }
@@ -365,7 +368,14 @@ fn run_epoch(
     }
 }
 
+/// A uniform vertex index by multiply-shift of 64 random bits (bias below n / 2^64).
+#[inline(always)]
+fn random_vertex(rng: &mut Xoshiro256PlusPlus, n_vertices: usize) -> usize {
+    ((u128::from(rng.next_u64()) * n_vertices as u128) >> 64) as usize
+}
+
 /// Moves `j` and `k` towards each other along one edge.
+#[inline(always)]
 fn attract(coords: &mut [f32], j: usize, k: usize, curve: Curve, alpha: f32) {
     let dx = coords[2 * j] - coords[2 * k];
     let dy = coords[2 * j + 1] - coords[2 * k + 1];
@@ -383,6 +393,7 @@ fn attract(coords: &mut [f32], j: usize, k: usize, curve: Curve, alpha: f32) {
 }
 
 /// Pushes `j` away from a random point `k` (only `j` moves).
+#[inline(always)]
 fn repel(coords: &mut [f32], j: usize, k: usize, curve: Curve, alpha: f32) {
     let dx = coords[2 * j] - coords[2 * k];
     let dy = coords[2 * j + 1] - coords[2 * k + 1];
@@ -639,6 +650,15 @@ mod tests {
         assert_eq!(umap(data.view(), &params, &cancelled, None), Err(EmbedError::Cancelled));
     }
 
+    /// CPU time of the calling thread (Linux schedstat), to time the single-threaded layout on a
+    /// shared machine; 0 elsewhere.
+    fn thread_cpu_seconds() -> f64 {
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+            .map_or(0.0, |ns| ns / 1e9)
+    }
+
     /// `cargo test --lib pipeline::embed::umap::tests::benchmark_20k -- --ignored --nocapture`
     #[test]
     #[ignore]
@@ -650,13 +670,25 @@ mod tests {
             let sd = column.std(0.0);
             column.mapv_inplace(|x| (x - mean) / sd);
         }
+        let none = Progress::none();
         let started = Instant::now();
-        let knn = exact_knn(data.view(), 14, &Progress::none()).unwrap();
+        let knn = exact_knn(data.view(), 14, &none).unwrap();
         let knn_time = started.elapsed();
         let graph = fuzzy_simplicial_set(&knn, 15, 200);
+        let graph_time = started.elapsed() - knn_time;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(42);
+        let mut layout = initial_layout(&pca_2d(data.view()).unwrap().coords, &mut rng);
+        let (a, b) = fit_ab(SPREAD, 0.1);
+        let curve = Curve { a: a as f32, b: b as f32 };
+        let sgd_start = Instant::now();
+        let sgd_cpu_start = thread_cpu_seconds();
+        let params = UmapParams::default();
+        optimize_layout(&mut layout, &graph, curve, &params, &mut rng, &none, None).unwrap();
+        let sgd_time = sgd_start.elapsed();
+        let sgd_cpu = thread_cpu_seconds() - sgd_cpu_start;
         println!(
-            "kNN: {knn_time:.2?}; fuzzy graph: {:.2?}; {} edges",
-            started.elapsed() - knn_time,
+            "kNN {knn_time:.2?}; fuzzy graph {graph_time:.2?} ({} edges); layout {sgd_time:.2?} \
+             wall, {sgd_cpu:.2} s on-CPU",
             graph.head.len()
         );
         let started = Instant::now();
