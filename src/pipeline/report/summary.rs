@@ -37,6 +37,12 @@ pub fn write(sheet: &mut Worksheet, data: &ReportData, styles: &Styles) -> Resul
     Ok(())
 }
 
+/// One value of the dataset facts block.
+enum Fact<'a> {
+    Text(&'a str),
+    Count(u64),
+}
+
 fn write_facts(
     sheet: &mut Worksheet,
     data: &ReportData,
@@ -46,31 +52,22 @@ fn write_facts(
     sheet.merge_range(row, 0, row, 1, "The data", &styles.section)?;
     row += 1;
     let d = &data.dataset;
-    let counts = [
-        ("Rows loaded", d.rows_loaded),
-        ("Clean order lines", d.clean_lines),
-        ("Customers", d.customers),
-        ("Customers segmented (2+ orders)", d.eligible_customers),
+    let facts = [
+        ("Input file", Fact::Text(&d.input_file)),
+        ("Rows loaded", Fact::Count(d.rows_loaded)),
+        ("Clean order lines", Fact::Count(d.clean_lines)),
+        ("Customers", Fact::Count(d.customers)),
+        ("Customers segmented (2+ orders)", Fact::Count(d.eligible_customers)),
+        ("First order", Fact::Text(&d.first_order_date)),
+        ("Last order", Fact::Text(&d.last_order_date)),
+        ("Features as of", Fact::Text(&d.as_of)),
     ];
-    let texts = [
-        ("Input file", d.input_file.as_str()),
-        ("First order", d.first_order_date.as_str()),
-        ("Last order", d.last_order_date.as_str()),
-        ("Features as of", d.as_of.as_str()),
-    ];
-    for (label, text) in texts.iter().take(1) {
-        sheet.write_string_with_format(row, 0, *label, &styles.label)?;
-        sheet.write_string_with_format(row, 1, *text, &styles.text)?;
-        row += 1;
-    }
-    for (label, value) in counts {
+    for (label, fact) in facts {
         sheet.write_string_with_format(row, 0, label, &styles.label)?;
-        sheet.write_number_with_format(row, 1, value as f64, &styles.count)?;
-        row += 1;
-    }
-    for (label, text) in texts.iter().skip(1) {
-        sheet.write_string_with_format(row, 0, *label, &styles.label)?;
-        sheet.write_string_with_format(row, 1, *text, &styles.text)?;
+        match fact {
+            Fact::Text(text) => sheet.write_string_with_format(row, 1, text, &styles.text)?,
+            Fact::Count(n) => sheet.write_number_with_format(row, 1, n as f64, &styles.count)?,
+        };
         row += 1;
     }
     Ok(row)
