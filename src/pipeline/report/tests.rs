@@ -1,0 +1,254 @@
+//! Round-trip tests: write a report, read it back with calamine and the zip container.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use calamine::{Data, Range, Reader, Xlsx, open_workbook};
+
+use super::*;
+use crate::pipeline::progress::CancelToken;
+
+fn read_sheet(path: &Path, name: &str) -> Range<Data> {
+    let mut workbook: Xlsx<_> = open_workbook(path).unwrap();
+    workbook.worksheet_range(name).unwrap()
+}
+
+fn text(range: &Range<Data>, row: u32, col: u32) -> String {
+    match range.get_value((row, col)) {
+        Some(Data::String(s)) => s.clone(),
+        Some(Data::Empty) | None => String::new(),
+        Some(other) => panic!("({row}, {col}) is not text: {other:?}"),
+    }
+}
+
+fn number(range: &Range<Data>, row: u32, col: u32) -> Option<f64> {
+    match range.get_value((row, col)) {
+        Some(Data::Float(v)) => Some(*v),
+        Some(Data::Int(v)) => Some(*v as f64),
+        Some(Data::Empty) | None => None,
+        Some(other) => panic!("({row}, {col}) is not a number: {other:?}"),
+    }
+}
+
+fn assert_same(actual: Option<f64>, expected: Option<f64>, what: &str) {
+    match (actual, expected.filter(|v| v.is_finite())) {
+        (Some(a), Some(e)) => {
+            assert!((a - e).abs() <= 1e-12 * e.abs().max(1.0), "{what}: {a} != {e}")
+        }
+        (None, None) => {}
+        (a, e) => panic!("{what}: {a:?} != {e:?}"),
+    }
+}
+
+fn zip_entries(path: &Path) -> Vec<String> {
+    let archive = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    archive.file_names().map(|name| name.unwrap().to_string()).collect()
+}
+
+fn zip_text(path: &Path, entry: &str) -> String {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut out = String::new();
+    archive.by_name(entry).unwrap().read_to_string(&mut out).unwrap();
+    out
+}
+
+fn write_example(dir: &Path, n: usize, k: usize) -> (ReportData, ReportOutcome) {
+    let data = ReportData::example(n, k);
+    let path = dir.join("report.xlsx");
+    let outcome = write_report(&data, &path, &Progress::none()).unwrap();
+    (data, outcome)
+}
+
+#[test]
+fn sheets_are_named_and_ordered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, outcome) = write_example(dir.path(), 400, 4);
+    let workbook: Xlsx<_> = open_workbook(&outcome.path).unwrap();
+    assert_eq!(workbook.sheet_names(), SHEET_NAMES.to_vec());
+    assert_eq!(outcome.sheets, SHEET_NAMES.to_vec());
+    assert_eq!(outcome.overflow_csv, None);
+    assert!(!dir.path().join(".report.xlsx.partial").exists());
+}
+
+#[test]
+fn customer_assignments_hold_every_customer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, outcome) = write_example(dir.path(), 600, 5);
+    let sheet = read_sheet(&outcome.path, "Customer Assignments");
+    assert_eq!(text(&sheet, 3, 0), "Customer ID");
+    assert_eq!(text(&sheet, 3, 6), data.key_feature_names[0]);
+    for (i, c) in data.customers.iter().enumerate() {
+        let row = 4 + i as u32;
+        assert_eq!(text(&sheet, row, 0), c.customer_id);
+        assert_eq!(text(&sheet, row, 1), c.segment_label());
+        assert_eq!(text(&sheet, row, 2), c.archetype);
+        assert_eq!(text(&sheet, row, 3), c.micro_segment);
+        assert_eq!(text(&sheet, row, 4), if c.is_outlier { "Yes" } else { "No" });
+        assert_same(number(&sheet, row, 5), c.distance_to_centroid, "distance");
+        for (j, v) in c.key_features.iter().enumerate() {
+            assert_same(number(&sheet, row, 6 + j as u32), *v, &data.key_feature_names[j]);
+        }
+    }
+    // Nothing below the last customer.
+    assert_eq!(sheet.end().map(|(r, _)| r), Some(3 + data.customers.len() as u32));
+    // An Excel table (autofilter) covers header and customers, and the header is frozen.
+    let table = zip_text(&outcome.path, "xl/tables/table1.xml");
+    let last_col = (b'A' + 5 + data.key_feature_names.len() as u8) as char;
+    assert!(table.contains(&format!("ref=\"A4:{last_col}604\"")), "{table}");
+    assert!(table.contains("<autoFilter"));
+    let sheet_xml = zip_text(&outcome.path, "xl/worksheets/sheet3.xml");
+    assert!(sheet_xml.contains("state=\"frozen\""));
+}
+
+#[test]
+fn cluster_profiles_match_the_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, outcome) = write_example(dir.path(), 800, 6);
+    let sheet = read_sheet(&outcome.path, "Cluster Profiles");
+    assert_eq!(data.segments.len(), 8, "6 segments + Outliers + Not segmented");
+    for (i, s) in data.segments.iter().enumerate() {
+        let row = 4 + i as u32;
+        assert_eq!(text(&sheet, row, 0), s.label);
+        assert_same(number(&sheet, row, 1), Some(s.size as f64), "size");
+        assert_same(number(&sheet, row, 2), Some(s.share), "share");
+        assert_eq!(text(&sheet, row, 3), s.archetype);
+        assert_eq!(text(&sheet, row, 4), s.description);
+        assert_eq!(text(&sheet, row, 5), s.action);
+        assert_same(number(&sheet, row, 6), s.silhouette, "silhouette");
+        assert_same(number(&sheet, row, 7), Some(s.micro_segments as f64), "micro");
+        assert_same(number(&sheet, row, 8), Some(s.returned_units_share), "returned");
+        for (j, m) in s.key_feature_medians.iter().enumerate() {
+            assert_same(number(&sheet, row, 9 + j as u32), Some(*m), "median");
+        }
+    }
+    assert_eq!(text(&sheet, 10, 0), "Outliers");
+    assert_eq!(text(&sheet, 11, 0), "Not segmented");
+    // One 3-colour scale per key feature column.
+    let xml = zip_text(&outcome.path, "xl/worksheets/sheet2.xml");
+    assert_eq!(xml.matches("<colorScale>").count(), data.key_feature_names.len());
+}
+
+#[test]
+fn every_charted_sheet_has_native_charts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, outcome) = write_example(dir.path(), 1_000, 5);
+    let entries = zip_entries(&outcome.path);
+    let charts = entries.iter().filter(|e| e.starts_with("xl/charts/chart") && e.ends_with(".xml"));
+    // Summary 1, Profiles 1, Features 1, Quality Metrics 5, Visualizations 2.
+    assert_eq!(charts.count(), 10);
+    for sheet in [1, 2, 4, 5, 7] {
+        let rels = zip_text(&outcome.path, &format!("xl/worksheets/_rels/sheet{sheet}.xml.rels"));
+        assert!(rels.contains("drawing"), "sheet {sheet} has no drawing");
+    }
+    // The segment colours of the palette reach the scatter chart.
+    let all_charts: String =
+        (1..=10).map(|i| zip_text(&outcome.path, &format!("xl/charts/chart{i}.xml"))).collect();
+    for n in 1..=5 {
+        let hex = crate::palette::hex(crate::palette::segment_rgb(n));
+        assert!(all_charts.contains(&format!("val=\"{}\"", &hex[1..])), "{hex} missing");
+    }
+}
+
+#[test]
+fn customers_beyond_the_row_limit_go_to_a_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = ReportData::example(20, 3);
+    let path = dir.path().join("big.xlsx");
+    // Limit 10 rows: title, subtitle, notice, header, then 6 customers (rows 4..=9).
+    let outcome = write_report_with_row_limit(&data, &path, &Progress::none(), 10).unwrap();
+    let csv_path = dir.path().join("big_customers_rest.csv");
+    assert_eq!(outcome.overflow_csv.as_deref(), Some(csv_path.as_path()));
+
+    let sheet = read_sheet(&path, "Customer Assignments");
+    assert_eq!(text(&sheet, 9, 0), data.customers[5].customer_id);
+    assert_eq!(sheet.end().map(|(r, _)| r), Some(9));
+    let notice = text(&sheet, 2, 0);
+    assert!(
+        notice.contains("first 6 of 20") && notice.contains("big_customers_rest.csv"),
+        "{notice}"
+    );
+
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 1 + 14, "header + the 14 customers that did not fit");
+    assert!(lines[0].starts_with("Customer ID,Segment,Archetype,Micro-segment,Outlier,"));
+    for (line, customer) in lines[1..].iter().zip(&data.customers[6..]) {
+        let fields: Vec<&str> = line.split(',').collect();
+        assert_eq!(fields[0], customer.customer_id);
+        assert_eq!(fields[1], customer.segment_label());
+        let first_feature = customer.key_features[0].map_or(String::new(), |v| v.to_string());
+        assert_eq!(fields[6], first_feature);
+    }
+}
+
+#[test]
+fn degenerate_reports_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = ReportData::default();
+    let path = dir.path().join("empty.xlsx");
+    let outcome = write_report(&empty, &path, &Progress::none()).unwrap();
+    let workbook: Xlsx<_> = open_workbook(&outcome.path).unwrap();
+    assert_eq!(workbook.sheet_names().len(), 8);
+    let one = ReportData::example(1, 1);
+    write_report(&one, &dir.path().join("one.xlsx"), &Progress::none()).unwrap();
+}
+
+#[test]
+fn progress_is_reported_per_sheet_and_cancel_stops_without_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = ReportData::example(100, 3);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let progress = Progress::new(move |u| sink.lock().unwrap().push(u), CancelToken::new());
+    write_report(&data, &dir.path().join("r.xlsx"), &progress).unwrap();
+    let updates = seen.lock().unwrap().clone();
+    for name in SHEET_NAMES {
+        assert!(updates.iter().any(|u| u.message.contains(name)), "no update for {name}");
+    }
+    assert!(updates.windows(2).all(|w| w[0].fraction <= w[1].fraction));
+    assert_eq!(updates.last().map(|u| u.fraction), Some(1.0));
+
+    let token = CancelToken::new();
+    token.cancel();
+    let cancelled = Progress::new(|_| {}, token);
+    let path = dir.path().join("cancelled.xlsx");
+    assert!(matches!(write_report(&data, &path, &cancelled), Err(ReportError::Cancelled)));
+    assert!(!path.exists());
+}
+
+#[test]
+fn an_unwritable_path_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no such folder").join("r.xlsx");
+    let err = write_report(&ReportData::example(10, 2), &path, &Progress::none()).unwrap_err();
+    assert!(matches!(err, ReportError::Xlsx { .. }), "{err}");
+    assert!(err.to_string().contains("r.xlsx"));
+}
+
+/// `cargo test --lib pipeline::report::tests::benchmark_100k -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn benchmark_100k() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = ReportData::example(100_000, 8);
+    let path = dir.path().join("bench.xlsx");
+    let start = std::time::Instant::now();
+    write_report(&data, &path, &Progress::none()).unwrap();
+    let seconds = start.elapsed().as_secs_f64();
+    let size = std::fs::metadata(&path).unwrap().len();
+    println!("100,000 customers: {seconds:.2} s, {:.1} MB", size as f64 / 1e6);
+    assert!(seconds < 5.0, "{seconds:.2} s");
+}
+
+/// Writes an example report for looking at: `REPORT_EXAMPLE=/tmp/x.xlsx cargo test --lib
+/// pipeline::report::tests::write_example_for_review -- --ignored`.
+#[test]
+#[ignore]
+fn write_example_for_review() {
+    let path =
+        std::env::var("REPORT_EXAMPLE").unwrap_or_else(|_| "/tmp/report_example.xlsx".into());
+    let n = std::env::var("REPORT_N").ok().and_then(|s| s.parse().ok()).unwrap_or(5_000);
+    let k = std::env::var("REPORT_K").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
+    write_report(&ReportData::example(n, k), Path::new(&path), &Progress::none()).unwrap();
+}
