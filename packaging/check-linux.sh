@@ -8,13 +8,17 @@
 #   4. the installed desktop entry validates, is registered for text/csv ("Open with
 #      ReturnScope"), and the icons are in the hicolor theme;
 #   5. the AppStream metadata validates (when appstreamcli is there);
-#   6. dpkg -r removes it all (keep it with --keep).
+#   6. with --gui: opens the sample CSV through the installed desktop entry (`gio launch`, as a
+#      double-click does) under Xvfb, checks a ReturnScope window appears and saves a screenshot
+#      (installs xvfb, mesa and friends with apt on first use);
+#   7. dpkg -r removes it all (keep it with --keep).
 #
 #   packaging/check-linux.sh --binary PATH     # package this binary (no release build)
 #   packaging/check-linux.sh --deb FILE        # check an existing .deb
 #   packaging/check-linux.sh                   # cargo build --release first (~50 min the first time)
+#   ... --gui [--shot FILE.png]                # also the desktop check (default shot: /tmp/returnscope-gui.png)
 #
-# Takes about 15 s with --binary or --deb, plus `apt-get install desktop-file-utils` the first time.
+# Takes about 15 s with --binary or --deb (+20 s with --gui), plus the apt installs the first time.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -23,12 +27,16 @@ started=$SECONDS
 
 deb=""
 keep=0
+gui=0
+shot=/tmp/returnscope-gui.png
 build_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --deb) deb="${2:?--deb needs a file}"; shift 2 ;;
     --binary) build_args+=(--binary "${2:?--binary needs a path}"); shift 2 ;;
     --keep) keep=1; shift ;;
+    --gui) gui=1; shift ;;
+    --shot) shot="${2:?--shot needs a file}"; shift 2 ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 64 ;;
   esac
@@ -106,6 +114,25 @@ if command -v appstreamcli >/dev/null; then
   appstreamcli validate --no-net /usr/share/metainfo/com.returnscope.ReturnScope.metainfo.xml >/dev/null ||
     fail "appstreamcli validate"
   pass "metainfo validates"
+fi
+
+if [ "$gui" = 1 ]; then
+  step "GUI: open the sample CSV through the desktop entry (Xvfb)"
+  apt-get install -y -qq xvfb xauth x11-utils libglib2.0-bin imagemagick libgl1-mesa-dri libegl1 \
+    libgl1 libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6 >/dev/null
+  xvfb-run -a -s "-screen 0 1280x800x24" bash -c '
+    gio launch /usr/share/applications/returnscope.desktop "$1"
+    for _ in $(seq 30); do
+      xwininfo -root -tree | grep -qi "returnscope" && break
+      sleep 1
+    done
+    sleep 5  # let the first frames render
+    xwininfo -root -tree | grep -i "returnscope" > "$3"
+    import -window root "$2"
+  ' _ "$work/s.csv" "$shot" "$work/windows.txt"
+  [ -s "$work/windows.txt" ] || fail "no ReturnScope window appeared"
+  cat "$work/windows.txt"
+  pass "window opened from the desktop entry; screenshot $shot"
 fi
 
 if [ "$keep" = 0 ]; then
