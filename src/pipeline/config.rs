@@ -66,7 +66,7 @@ pub enum Scaling {
     Robust,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub data: DataConfig,
@@ -164,7 +164,7 @@ pub struct EmbeddingConfig {
 }
 
 /// DuckDB settings: bounded memory, spilling to a temp directory.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
     /// DuckDB memory_limit, e.g. "4GB"; empty = DuckDB's default (80% of RAM).
@@ -173,21 +173,6 @@ pub struct StoreConfig {
     pub threads: usize,
     /// Where DuckDB spills; empty = `<db>.tmp` beside the database file.
     pub temp_directory: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            data: DataConfig::default(),
-            quality: QualityConfig::default(),
-            gold: GoldConfig::default(),
-            dbscan: DbscanConfig::default(),
-            kmeans: KMeansConfig::default(),
-            subcluster: SubclusterConfig::default(),
-            embedding: EmbeddingConfig::default(),
-            store: StoreConfig::default(),
-        }
-    }
 }
 
 impl Default for DataConfig {
@@ -263,12 +248,6 @@ impl Default for EmbeddingConfig {
             seed: 42,
             trustworthiness_sample: 2_000,
         }
-    }
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        Self { memory_limit: String::new(), threads: 0, temp_directory: String::new() }
     }
 }
 
