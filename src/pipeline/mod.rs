@@ -13,14 +13,14 @@ pub mod error;
 pub mod features;
 pub mod gold;
 pub mod ingest;
+pub mod metadata;
 pub mod model;
 pub mod progress;
-pub mod run;
 pub mod report;
+pub mod run;
 pub mod sample;
 pub mod store;
 pub mod validate;
-
 pub use analysis::Analysis;
 pub use config::Config;
 pub use error::PipelineError;

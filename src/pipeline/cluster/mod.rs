@@ -22,6 +22,7 @@ pub mod kdistance;
 pub mod kmeans;
 pub mod metrics;
 pub mod sweep;
+pub mod stage;
 pub mod synthetic;
 
 pub use dbscan::{DbscanResult, dbscan, preview_dbscan};

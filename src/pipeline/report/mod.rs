@@ -13,6 +13,7 @@
 //! failed or cancelled run never leaves a half-written report behind.
 
 pub mod data;
+pub mod from_store;
 
 mod customers;
 mod features;
