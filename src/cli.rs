@@ -1,4 +1,265 @@
-//! Command line: placeholder while the foundation lands.
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+//! The command line: `returnscope` (no arguments) opens the desktop app; `run`, `validate`,
+//! `sample`, `export` and `config` run headless for scripts and scheduled jobs.
+//!
+//! Exit codes: 0 success; 1 error; 2 the data cannot be segmented (a blocking check failed).
+
+use crate::pipeline::config::Config;
+use crate::pipeline::progress::{Progress, ProgressUpdate, Stage};
+use crate::pipeline::run::{RunOptions, RunSummary, run_pipeline};
+use crate::pipeline::{Analysis, sample};
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+#[derive(Parser, Debug)]
+#[command(name = "returnscope", version, about = "Segments customers by how they return what they buy.")]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// A CSV to open in the desktop app (as when double-clicked with "Open with ReturnScope").
+    pub file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the pipeline headless on a CSV of order lines.
+    Run {
+        input: PathBuf,
+        /// The analysis file (DuckDB).
+        #[arg(long, default_value = "customer_clustering.duckdb")]
+        db: PathBuf,
+        /// Write the Excel report here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Configuration file (TOML); see `returnscope config`.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Reference timestamp (default: the latest order date).
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Stop after this stage.
+        #[arg(long, value_enum, default_value_t = UntilStage::Features)]
+        until: UntilStage,
+        /// One JSON object on stdout instead of the human summary.
+        #[arg(long)]
+        json: bool,
+        /// Go on even when a blocking data check failed.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Load and validate a CSV: the quality report only. Exit 2 when the data cannot be segmented.
+    Validate {
+        input: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a realistic sample extract with planted customer archetypes (and its truth file).
+    Sample {
+        #[arg(long)]
+        customers: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+        /// No dirty rows (only planted archetypes).
+        #[arg(long)]
+        clean: bool,
+    },
+    /// Export a layer for analysts.
+    Export {
+        #[arg(value_enum)]
+        layer: ExportLayer,
+        #[arg(long, default_value = "customer_clustering.duckdb")]
+        db: PathBuf,
+        /// Output file: .parquet or .csv.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the default configuration (every key, as TOML).
+    Config,
+}
+
+/// Stages `--until` accepts.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum UntilStage {
+    Ingest,
+    Validate,
+    Features,
+}
+
+impl From<UntilStage> for Stage {
+    fn from(u: UntilStage) -> Stage {
+        match u {
+            UntilStage::Ingest => Stage::Ingest,
+            UntilStage::Validate => Stage::Validate,
+            UntilStage::Features => Stage::Features,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportLayer {
+    Silver,
+}
+
+/// Parse the command line and dispatch; prints errors in plain language.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        None => {
+            crate::app::run_app(cli.file)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Run { input, db, report, config, as_of, until, json, force }) => {
+            let config = load_config(config.as_deref(), as_of)?;
+            init_logging_beside(&db);
+            let opts = RunOptions { input, db, report, until: until.into(), ignore_blocking: force };
+            let summary = run_pipeline(&opts, &config, &cli_progress())?;
+            print_summary(&summary, json)?;
+            Ok(exit_for(&summary))
+        }
+        Some(Command::Validate { input, config, json }) => {
+            let config = load_config(config.as_deref(), None)?;
+            validate_only(&input, &config, json)
+        }
+        Some(Command::Sample { customers, seed, out, clean }) => {
+            let opts = sample::SampleOptions { customers, seed, clean };
+            let s = sample::write_sample(&out, &opts).with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "wrote {} rows for {} customers to {} (truth: {})",
+                s.rows_written,
+                s.customers,
+                out.display(),
+                s.truth_path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Export { layer: ExportLayer::Silver, db, out }) => {
+            let analysis = Analysis::open(&db, &Config::default())?;
+            analysis.export_silver(&out)?;
+            println!("wrote {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Config) => {
+            print!("{}", Config::default().to_toml_string());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load_config(path: Option<&Path>, as_of: Option<String>) -> anyhow::Result<Config> {
+    let mut config = match path {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    if as_of.is_some() {
+        config.data.as_of = as_of;
+        config.validate()?;
+    }
+    Ok(config)
+}
+
+fn init_logging_beside(db: &Path) {
+    let dir = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("logs");
+    if let Some(path) = crate::logging::init(&dir) {
+        tracing::info!("log file {}", path.display());
+    }
+}
+
+/// Progress bars on stderr, one per stage (hidden when stderr is not a terminal).
+fn cli_progress() -> Progress {
+    let current: Mutex<Option<(Stage, ProgressBar)>> = Mutex::new(None);
+    let style = ProgressStyle::with_template("{prefix:>28} [{bar:30}] {percent:>3}% {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    Progress::new(
+        move |u: ProgressUpdate| {
+            let Ok(mut guard) = current.lock() else { return };
+            if guard.as_ref().is_none_or(|(s, _)| *s != u.stage) {
+                if let Some((_, old)) = guard.take() {
+                    old.finish();
+                }
+                let bar = ProgressBar::new(1000).with_style(style.clone()).with_prefix(u.stage.label());
+                *guard = Some((u.stage, bar));
+            }
+            if let Some((_, bar)) = guard.as_ref() {
+                bar.set_position((u.fraction * 1000.0) as u64);
+                bar.set_message(u.message);
+            }
+        },
+        Default::default(),
+    )
+}
+
+fn exit_for(summary: &RunSummary) -> ExitCode {
+    if summary.blocking.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) }
+}
+
+fn print_summary(summary: &RunSummary, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(summary)?);
+        return Ok(());
+    }
+    println!("Input:      {}", summary.input);
+    println!("Analysis:   {}", summary.db);
+    println!(
+        "Rows:       {} loaded, {} malformed, {} clean lines",
+        summary.rows_loaded, summary.malformed_rows, summary.clean_lines
+    );
+    println!("Customers:  {} ({} eligible for segmentation)", summary.customers, summary.eligible_customers);
+    if let Some(as_of) = &summary.as_of {
+        println!("As of:      {as_of}");
+    }
+    let nonzero: Vec<String> =
+        summary.quality.iter().filter(|(_, v)| **v > 0).map(|(k, v)| format!("{k}={v}")).collect();
+    if !nonzero.is_empty() {
+        println!("Quality:    {}", nonzero.join(", "));
+    }
+    for w in &summary.warnings {
+        println!("Warning:    {w}");
+    }
+    for b in &summary.blocking {
+        println!("BLOCKING:   {b}");
+    }
+    let timings: Vec<String> = summary.timings.iter().map(|(s, t)| format!("{s} {t:.2}s")).collect();
+    println!("Timings:    {}", timings.join(", "));
+    Ok(())
+}
+
+fn validate_only(input: &Path, config: &Config, json: bool) -> anyhow::Result<ExitCode> {
+    let scratch = std::env::temp_dir().join(format!("returnscope-validate-{}.duckdb", std::process::id()));
+    let opts = RunOptions {
+        input: input.to_path_buf(),
+        db: scratch.clone(),
+        report: None,
+        until: Stage::Validate,
+        ignore_blocking: false,
+    };
+    let result = run_pipeline(&opts, config, &cli_progress());
+    for suffix in ["", ".wal"] {
+        let mut p = scratch.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+    let _ = std::fs::remove_dir_all(PathBuf::from(format!("{}.tmp", scratch.display())));
+    let mut summary = result?;
+    summary.db = String::new();
+    print_summary(&summary, json)?;
+    Ok(exit_for(&summary))
 }

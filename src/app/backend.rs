@@ -5,6 +5,7 @@
 //! and path helpers, which do no I/O.
 
 use crate::pipeline::config::Config;
+use crate::pipeline::sample;
 use crate::pipeline::{Analysis, PipelineError};
 use std::path::{Path, PathBuf};
 
@@ -68,16 +69,22 @@ pub struct SampleWritten {
     pub description: String,
 }
 
-/// Write the demo data set ([`SAMPLE_CUSTOMERS`] customers, clean) to `out_csv`.
-///
-/// TODO(sample): call `crate::pipeline::sample::write_sample(out_csv, &SampleOptions { customers,
-/// seed, clean: true })` once the generator lands on main.
+/// Write a clean generated data set of `customers` customers to `out_csv`.
 pub fn write_sample(out_csv: &Path, customers: usize, seed: u64) -> Result<SampleWritten, BackendError> {
     if let Some(parent) = out_csv.parent() {
         ensure_dir(parent)?;
     }
-    let _ = (customers, seed);
-    Err(BackendError::Sample("the sample generator is not part of this build yet".into()))
+    let options = sample::SampleOptions { customers, seed, clean: true };
+    let summary = sample::write_sample(out_csv, &options).map_err(|e| BackendError::Sample(e.to_string()))?;
+    Ok(SampleWritten {
+        csv: out_csv.to_path_buf(),
+        description: format!(
+            "Sample data: {} generated customers, {} order lines, written to {}.",
+            summary.customers,
+            summary.rows_written,
+            out_csv.display()
+        ),
+    })
 }
 
 /// Colours of the shared palette (RGB), until `crate::palette` lands.

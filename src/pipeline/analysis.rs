@@ -1,5 +1,6 @@
 //! One analysis = one DuckDB file. [`Analysis`] is the facade the CLI and the app call: one method
-//! per stage (plain data in and out, progress and cancel passed in) and read-only views of the layers.
+//! per stage (plain data in and out, progress and cancel passed in) and read-only views of the
+//! layers.
 //!
 //! DuckDB connections are `Send` but not `Sync`: a worker thread takes its own handle with
 //! [`Analysis::try_clone`].
@@ -8,66 +9,100 @@ use crate::pipeline::config::Config;
 use crate::pipeline::error::Result;
 use crate::pipeline::model::*;
 use crate::pipeline::progress::{Progress, Stage};
-use std::path::{Path, PathBuf};
+use crate::pipeline::store::Store;
+use crate::pipeline::{features, ingest, validate};
+use std::path::Path;
 
 /// An open analysis file.
 pub struct Analysis {
-    db_path: PathBuf,
+    store: Store,
 }
+
+/// Stage names as recorded in `pipeline_state`, in pipeline order.
+const RECORDED_STAGES: [(Stage, &str); 5] = [
+    (Stage::Ingest, "ingest"),
+    (Stage::Validate, "validate"),
+    (Stage::Features, "features"),
+    (Stage::Gold, "gold"),
+    (Stage::Cluster, "cluster"),
+];
 
 impl Analysis {
     /// Open (or create) the analysis file. A file locked by another process gives
     /// `PipelineError::DatabaseLocked`.
-    pub fn open(db_path: &Path, _config: &Config) -> Result<Self> {
-        Ok(Self { db_path: db_path.to_path_buf() })
+    pub fn open(db_path: &Path, config: &Config) -> Result<Self> {
+        Ok(Self { store: Store::open(db_path, &config.store)? })
     }
 
     /// A second handle on the same file, for a worker thread.
     pub fn try_clone(&self) -> Result<Self> {
-        Ok(Self { db_path: self.db_path.clone() })
+        Ok(Self { store: self.store.try_clone()? })
     }
 
     pub fn db_path(&self) -> &Path {
-        &self.db_path
+        self.store.path()
+    }
+
+    /// The underlying store (for stages that live in other modules).
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// The last stage whose layer is complete in this file (None for a new file).
     pub fn completed_stage(&self) -> Result<Option<Stage>> {
-        todo!()
+        let mut last = None;
+        for (stage, name) in RECORDED_STAGES {
+            if self.store.stage_details(name)?.is_some() {
+                last = Some(stage);
+            } else {
+                break;
+            }
+        }
+        Ok(last)
     }
 
     /// Header, delimiter and first rows of a CSV, without loading it.
-    pub fn preview_csv(_path: &Path, _rows: usize) -> Result<CsvPreview> {
-        todo!()
+    pub fn preview_csv(path: &Path, rows: usize) -> Result<CsvPreview> {
+        ingest::preview_csv(path, rows)
     }
 
     /// Load the CSV into `bronze_return_order_data` (replacing any earlier load).
-    pub fn ingest(&self, _csv: &Path, _config: &Config, _progress: &Progress) -> Result<IngestSummary> {
-        todo!()
+    pub fn ingest(&self, csv: &Path, config: &Config, progress: &Progress) -> Result<IngestSummary> {
+        ingest::ingest(&self.store, csv, config, &progress.for_stage(Stage::Ingest))
     }
 
     /// Apply the cleaning table, count every quality case, run the dataset checks.
-    pub fn validate(&self, _config: &Config, _progress: &Progress) -> Result<QualityReport> {
-        todo!()
+    pub fn validate(&self, config: &Config, progress: &Progress) -> Result<QualityReport> {
+        validate::validate(&self.store, config, &progress.for_stage(Stage::Validate))
     }
 
     /// Build `silver_customer_features`.
-    pub fn features(&self, _config: &Config, _progress: &Progress) -> Result<FeatureSummary> {
-        todo!()
+    pub fn features(&self, config: &Config, progress: &Progress) -> Result<FeatureSummary> {
+        features::build_features(&self.store, config, &progress.for_stage(Stage::Features))
+    }
+
+    /// The stored ingest summary, if a CSV was loaded.
+    pub fn ingest_summary(&self) -> Result<Option<IngestSummary>> {
+        Ok(ingest::stored_ingest(&self.store)?.map(|(s, _)| s))
     }
 
     /// The stored quality report of the last validation, if any.
     pub fn quality_report(&self) -> Result<Option<QualityReport>> {
-        todo!()
+        validate::stored_report(&self.store)
     }
 
     /// The stored feature summary, if the features stage has run.
     pub fn feature_summary(&self) -> Result<Option<FeatureSummary>> {
-        todo!()
+        features::stored_summary(&self.store)
     }
 
     /// The silver layer as columns (every customer).
     pub fn feature_table(&self) -> Result<FeatureTable> {
-        todo!()
+        features::feature_table(&self.store)
+    }
+
+    /// Export the silver layer to Parquet or CSV.
+    pub fn export_silver(&self, out: &Path) -> Result<()> {
+        features::export_silver(&self.store, out)
     }
 }

@@ -10,11 +10,16 @@ pub mod cluster;
 pub mod config;
 pub mod embed;
 pub mod error;
+pub mod features;
 pub mod gold;
+pub mod ingest;
 pub mod model;
 pub mod progress;
+pub mod run;
 pub mod report;
 pub mod sample;
+pub mod store;
+pub mod validate;
 
 pub use analysis::Analysis;
 pub use config::Config;

@@ -2,7 +2,7 @@
 //!
 //! Nothing here touches DuckDB or egui; every struct is cheap to clone and send across threads.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// The required input columns of FEATURES.md, in its order.
@@ -24,7 +24,7 @@ pub const REQUIRED_COLUMNS: [&str; 14] = [
 ];
 
 /// The first rows and the detected columns of a CSV, before loading it.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CsvPreview {
     pub path: PathBuf,
     /// Detected delimiter (`,` `;` tab `|`).
@@ -46,7 +46,7 @@ impl CsvPreview {
 }
 
 /// What loading the CSV into bronze did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct IngestSummary {
     pub input_path: PathBuf,
     pub input_name: String,
@@ -57,11 +57,13 @@ pub struct IngestSummary {
     pub malformed_rows: u64,
     pub extra_columns: Vec<String>,
     pub has_gross: bool,
+    /// `utf-8`, or `latin-1` when the file was not valid UTF-8.
+    pub encoding: String,
     pub seconds: f64,
 }
 
 /// How serious a dataset check is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Severity {
     Ok,
     Warning,
@@ -69,7 +71,7 @@ pub enum Severity {
 }
 
 /// One count of the FEATURES.md cleaning table, by its name.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QualityCount {
     pub name: String,
     pub count: u64,
@@ -82,7 +84,7 @@ pub struct QualityCount {
 }
 
 /// A dataset-level check (too few customers, a required column mostly empty, ...).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DatasetCheck {
     pub name: String,
     pub severity: Severity,
@@ -90,7 +92,7 @@ pub struct DatasetCheck {
 }
 
 /// The validation stage's result: every quality count and dataset check.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct QualityReport {
     pub rows_loaded: u64,
     pub clean_lines: u64,
@@ -117,7 +119,7 @@ impl QualityReport {
 }
 
 /// Per-feature statistics of the silver layer.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FeatureStat {
     pub feature: String,
     pub count: u64,
@@ -134,7 +136,7 @@ pub struct FeatureStat {
 }
 
 /// What the features stage built.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FeatureSummary {
     pub customers: u64,
     pub eligible_customers: u64,

@@ -1,1 +1,10 @@
+//! ReturnScope integration tests: one binary (each test binary links DuckDB again).
+//!
+//! Real files in, real tables out: CSV fixtures written to temp dirs, the pipeline run through its
+//! public API or the real `returnscope` binary, DuckDB tables and files checked against values
+//! computed by hand from ../shared/FEATURES.md.
 
+mod common;
+mod features_adjacency;
+mod features_families;
+mod ingest_validate;

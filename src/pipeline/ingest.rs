@@ -1,0 +1,300 @@
+//! Load (bronze): stream a CSV of order lines into `bronze_return_order_data` with DuckDB's reader.
+//!
+//! The file never passes through Rust memory: DuckDB sniffs the delimiter (comma, semicolon, tab,
+//! pipe) and quoting, reads UTF-8 (a BOM is skipped) and falls back to Latin-1 when the bytes are
+//! not UTF-8. Every value is kept as text exactly as loaded; required columns are matched
+//! case-insensitively (surrounding spaces ignored) and stored under their canonical names, extra
+//! columns under their own. Rows with the wrong number of fields go to `bronze_rejects_malformed`
+//! with their line number. The SHA-256 of the input is computed on a second thread meanwhile.
+
+use crate::pipeline::config::Config;
+use crate::pipeline::error::{DbContext, PipelineError, Result};
+use crate::pipeline::model::{CsvPreview, IngestSummary, REQUIRED_COLUMNS};
+use crate::pipeline::progress::Progress;
+use crate::pipeline::store::{Store, ident, literal};
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::Path;
+use std::time::Instant;
+
+/// The bronze table of rows as loaded.
+pub const BRONZE: &str = "bronze_return_order_data";
+/// Rows with the wrong number of fields, with their line numbers.
+pub const MALFORMED: &str = "bronze_rejects_malformed";
+
+/// How a header maps onto the canonical columns.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ColumnMapping {
+    /// (canonical required name, header as found).
+    pub required: Vec<(String, String)>,
+    /// (stored name, header as found) for the extra columns.
+    pub extra: Vec<(String, String)>,
+}
+
+fn normalize_header(name: &str) -> String {
+    name.trim().trim_start_matches('\u{feff}').trim().to_ascii_uppercase()
+}
+
+/// Match a header against the required columns; `Err(missing)` names the absent ones.
+pub fn map_columns(header: &[String]) -> std::result::Result<ColumnMapping, Vec<String>> {
+    let mut required = Vec::new();
+    let mut missing = Vec::new();
+    let mut used = vec![false; header.len()];
+    for req in REQUIRED_COLUMNS {
+        match header.iter().position(|h| normalize_header(h) == req) {
+            Some(i) => {
+                used[i] = true;
+                required.push((req.to_string(), header[i].clone()));
+            }
+            None => missing.push(req.to_string()),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(missing);
+    }
+    let reserved: Vec<String> = REQUIRED_COLUMNS.iter().map(|s| s.to_string()).collect();
+    let mut extra = Vec::new();
+    for (i, h) in header.iter().enumerate() {
+        if used[i] {
+            continue;
+        }
+        let mut stored = h.trim().trim_start_matches('\u{feff}').to_string();
+        let upper = stored.to_ascii_uppercase();
+        if stored.is_empty() || reserved.contains(&upper) || crate::pipeline::validate::is_derived_column(&stored) {
+            stored = format!("extra_{}", if stored.is_empty() { format!("col{}", i + 1) } else { stored });
+        }
+        while extra.iter().any(|(s, _): &(String, String)| s.eq_ignore_ascii_case(&stored)) {
+            stored.push('_');
+        }
+        extra.push((stored, h.clone()));
+    }
+    Ok(ColumnMapping { required, extra })
+}
+
+fn read_csv_call(path: &Path, encoding: &str, store_rejects: bool) -> String {
+    let mut options = format!(
+        "{}, header = true, all_varchar = true, auto_detect = true, encoding = {}, \
+         null_padding = false, max_line_size = 4194304",
+        literal(&path.to_string_lossy()),
+        literal(encoding)
+    );
+    if store_rejects {
+        options.push_str(", store_rejects = true, rejects_table = 'rs_reject_errors', rejects_scan = 'rs_reject_scans'");
+    }
+    format!("read_csv({options})")
+}
+
+fn check_readable(path: &Path) -> Result<u64> {
+    let meta = std::fs::metadata(path).map_err(|e| PipelineError::InputUnreadable {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    if meta.is_dir() {
+        return Err(PipelineError::InputUnreadable {
+            path: path.display().to_string(),
+            reason: "it is a folder, not a file".into(),
+        });
+    }
+    std::fs::File::open(path).map_err(|e| PipelineError::InputUnreadable {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    if meta.len() == 0 {
+        return Err(PipelineError::EmptyInput { path: path.display().to_string() });
+    }
+    Ok(meta.len())
+}
+
+/// SHA-256 of a file, streamed; `None` on a read error (the hash is informative only).
+pub fn sha256_file(path: &Path) -> Option<String> {
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Some(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Is the start of the file valid UTF-8 (a cheap check that picks the reader's encoding)?
+fn looks_like_utf8(path: &Path) -> bool {
+    let Ok(mut file) = std::fs::File::open(path) else { return true };
+    let mut buf = Vec::with_capacity(1 << 20);
+    if file.by_ref().take(1 << 20).read_to_end(&mut buf).is_err() {
+        return true;
+    }
+    match std::str::from_utf8(&buf) {
+        Ok(_) => true,
+        // An error in the last 3 bytes may be a character cut at the buffer's end.
+        Err(e) => e.error_len().is_none() && e.valid_up_to() + 4 > buf.len(),
+    }
+}
+
+fn describe_columns(conn: &duckdb::Connection, source: &str) -> Result<Vec<String>> {
+    let mut stmt = conn
+        .prepare(&format!("DESCRIBE SELECT * FROM {source}"))
+        .db("reading the CSV header")?;
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .db("reading the CSV header")?
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .db("reading the CSV header")?;
+    Ok(names)
+}
+
+fn sniffed_delimiter(conn: &duckdb::Connection, path: &Path) -> char {
+    conn.query_row(
+        &format!("SELECT Delimiter FROM sniff_csv({}, header = true)", literal(&path.to_string_lossy())),
+        [],
+        |r| r.get::<_, String>(0),
+    )
+    .ok()
+    .and_then(|d| d.chars().next())
+    .unwrap_or(',')
+}
+
+fn map_read_error(path: &Path, e: duckdb::Error) -> PipelineError {
+    let message = e.to_string();
+    if message.contains("No such file") || message.contains("No files found") {
+        PipelineError::InputUnreadable { path: path.display().to_string(), reason: message }
+    } else {
+        PipelineError::Data(format!(
+            "cannot read {} as a CSV file: {message}. Check that it is a CSV export of order lines.",
+            path.display()
+        ))
+    }
+}
+
+fn encoding_for(path: &Path) -> &'static str {
+    if looks_like_utf8(path) { "utf-8" } else { "latin-1" }
+}
+
+/// Header, delimiter and first rows of a CSV, on a throwaway in-memory connection.
+pub fn preview_csv(path: &Path, rows: usize) -> Result<CsvPreview> {
+    check_readable(path)?;
+    let conn = duckdb::Connection::open_in_memory().db("opening a scratch database")?;
+    let source = read_csv_call(path, encoding_for(path), false);
+    let columns = describe_columns(&conn, &source).map_err(|e| match e {
+        PipelineError::Db { source, .. } => map_read_error(path, source),
+        other => other,
+    })?;
+    let required = REQUIRED_COLUMNS
+        .iter()
+        .map(|req| {
+            let found = columns.iter().find(|h| normalize_header(h) == *req).cloned();
+            (req.to_string(), found)
+        })
+        .collect::<Vec<_>>();
+    let extra = columns
+        .iter()
+        .filter(|h| !REQUIRED_COLUMNS.contains(&normalize_header(h).as_str()))
+        .cloned()
+        .collect();
+    let select: Vec<String> = columns.iter().map(|c| format!("coalesce({}, '')", ident(c))).collect();
+    let sql = format!("SELECT {} FROM {source} LIMIT {rows}", select.join(", "));
+    let mut stmt = conn.prepare(&sql).map_err(|e| map_read_error(path, e))?;
+    let n = columns.len();
+    let data = stmt
+        .query_map([], |r| (0..n).map(|i| r.get::<_, String>(i)).collect::<duckdb::Result<Vec<_>>>())
+        .map_err(|e| map_read_error(path, e))?
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| map_read_error(path, e))?;
+    Ok(CsvPreview {
+        path: path.to_path_buf(),
+        delimiter: sniffed_delimiter(&conn, path),
+        columns,
+        required,
+        extra,
+        rows: data,
+    })
+}
+
+fn bronze_select(mapping: &ColumnMapping) -> String {
+    let mut cols = vec!["row_number() OVER () AS row_id".to_string()];
+    for (canon, found) in &mapping.required {
+        cols.push(format!("{} AS {}", ident(found), ident(canon)));
+    }
+    for (stored, found) in &mapping.extra {
+        cols.push(format!("{} AS {}", ident(found), ident(stored)));
+    }
+    cols.join(", ")
+}
+
+fn load_bronze(store: &Store, path: &Path, encoding: &str, mapping: &ColumnMapping, progress: &Progress) -> Result<()> {
+    let source = read_csv_call(path, encoding, true);
+    let sql = format!(
+        "DROP TABLE IF EXISTS temp.rs_reject_errors; DROP TABLE IF EXISTS temp.rs_reject_scans;
+         CREATE OR REPLACE TABLE {BRONZE} AS SELECT {} FROM {source};
+         CREATE OR REPLACE TABLE {MALFORMED} AS
+           SELECT line AS line_number, string_agg(DISTINCT error_type::VARCHAR, ', ') AS error_type,
+                  first(csv_line) AS raw_line, first(error_message) AS error_message
+           FROM rs_reject_errors GROUP BY line ORDER BY line;",
+        bronze_select(mapping)
+    );
+    store.execute_monitored(&sql, "Loading CSV", progress, (0.05, 0.95))
+}
+
+fn has_invalid_unicode(store: &Store) -> Result<bool> {
+    Ok(store.scalar_i64(&format!(
+        "SELECT count(*) FROM {MALFORMED} WHERE error_type ILIKE '%UNICODE%'"
+    ))? > 0)
+}
+
+/// Load the CSV into bronze (replacing any earlier load) in one transaction.
+pub fn ingest(store: &Store, csv: &Path, _config: &Config, progress: &Progress) -> Result<IngestSummary> {
+    let started = Instant::now();
+    check_readable(csv)?;
+    progress.update(0.0, "Reading header");
+    let hash_path = csv.to_path_buf();
+    let hasher = std::thread::spawn(move || sha256_file(&hash_path));
+    let mut encoding = encoding_for(csv);
+    let header = describe_columns(store.conn(), &read_csv_call(csv, encoding, false)).map_err(|e| match e {
+        PipelineError::Db { source, .. } => map_read_error(csv, source),
+        other => other,
+    })?;
+    let mapping = map_columns(&header).map_err(|missing| PipelineError::MissingColumn {
+        path: csv.display().to_string(),
+        column: missing.join(", "),
+        required: REQUIRED_COLUMNS.join(", "),
+        found: header.join(", "),
+    })?;
+    store.in_transaction(|s| {
+        s.clear_stages(&["ingest", "validate", "features", "gold", "cluster"])?;
+        load_bronze(s, csv, encoding, &mapping, progress)
+    })?;
+    if encoding == "utf-8" && has_invalid_unicode(store)? {
+        tracing::warn!("{} is not valid UTF-8; reading it as Latin-1", csv.display());
+        encoding = "latin-1";
+        store.in_transaction(|s| load_bronze(s, csv, encoding, &mapping, progress))?;
+    }
+    let rows_loaded = store.scalar_i64(&format!("SELECT count(*) FROM {BRONZE}"))? as u64;
+    let malformed_rows = store.scalar_i64(&format!("SELECT count(*) FROM {MALFORMED}"))? as u64;
+    let input_sha256 = hasher.join().ok().flatten().unwrap_or_default();
+    let summary = IngestSummary {
+        input_path: csv.to_path_buf(),
+        input_name: csv.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        input_sha256,
+        rows_loaded,
+        malformed_rows,
+        extra_columns: mapping.extra.iter().map(|(s, _)| s.clone()).collect(),
+        has_gross: mapping.extra.iter().any(|(s, _)| s.eq_ignore_ascii_case("GROSS")),
+        encoding: encoding.to_string(),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let details = serde_json::json!({ "summary": summary, "mapping": mapping });
+    store.in_transaction(|s| s.mark_stage_complete("ingest", &details))?;
+    progress.update_items(1.0, "Loaded", rows_loaded);
+    Ok(summary)
+}
+
+/// The stored ingest summary and column mapping.
+pub fn stored_ingest(store: &Store) -> Result<Option<(IngestSummary, ColumnMapping)>> {
+    let Some(details) = store.stage_details("ingest")? else { return Ok(None) };
+    let summary = serde_json::from_value(details["summary"].clone()).ok();
+    let mapping = serde_json::from_value(details["mapping"].clone()).ok();
+    Ok(summary.zip(mapping))
+}

@@ -1,0 +1,112 @@
+//! The headless pipeline run: stages in order up to a chosen one, with timings, as the CLI's
+//! `returnscope run` uses it. The app calls the same [`Analysis`] methods one page at a time.
+
+use crate::pipeline::analysis::Analysis;
+use crate::pipeline::config::Config;
+use crate::pipeline::error::{PipelineError, Result};
+use crate::pipeline::model::{FeatureSummary, IngestSummary, QualityReport};
+use crate::pipeline::progress::{Progress, Stage};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub input: PathBuf,
+    pub db: PathBuf,
+    pub report: Option<PathBuf>,
+    pub until: Stage,
+    /// Go on past blocking validation checks (the CLI stops with exit code 2 otherwise).
+    pub ignore_blocking: bool,
+}
+
+/// Everything a run did, for the human summary and `--json`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunSummary {
+    pub input: String,
+    pub db: String,
+    pub rows_loaded: u64,
+    pub malformed_rows: u64,
+    pub clean_lines: u64,
+    pub customers: u64,
+    pub eligible_customers: u64,
+    pub as_of: Option<String>,
+    /// Every quality count by its FEATURES.md name.
+    pub quality: BTreeMap<String, u64>,
+    /// Blocking dataset checks (empty when the data can be segmented).
+    pub blocking: Vec<String>,
+    pub warnings: Vec<String>,
+    /// Seconds per stage, in order.
+    pub timings: Vec<(String, f64)>,
+    pub stages_run: Vec<Stage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_path: Option<String>,
+    #[serde(skip)]
+    pub ingest: Option<IngestSummary>,
+    #[serde(skip)]
+    pub quality_report: Option<QualityReport>,
+    #[serde(skip)]
+    pub features: Option<FeatureSummary>,
+}
+
+impl RunSummary {
+    fn record_quality(&mut self, q: &QualityReport) {
+        self.clean_lines = q.clean_lines;
+        self.customers = q.customers;
+        self.eligible_customers = q.eligible_customers;
+        self.as_of = q.as_of.clone();
+        self.quality = q.counts.iter().map(|c| (c.name.clone(), c.count)).collect();
+        for check in &q.checks {
+            match check.severity {
+                crate::pipeline::model::Severity::Blocking => self.blocking.push(check.message.clone()),
+                crate::pipeline::model::Severity::Warning => self.warnings.push(check.message.clone()),
+                crate::pipeline::model::Severity::Ok => {}
+            }
+        }
+        self.quality_report = Some(q.clone());
+    }
+}
+
+fn timed<T>(summary: &mut RunSummary, stage: Stage, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let started = Instant::now();
+    let out = f()?;
+    summary.timings.push((format!("{stage:?}").to_lowercase(), started.elapsed().as_secs_f64()));
+    summary.stages_run.push(stage);
+    Ok(out)
+}
+
+/// Run the stages up to `opts.until`. A blocking validation check stops the run after
+/// validation (the summary says why) unless `ignore_blocking`.
+pub fn run_pipeline(opts: &RunOptions, config: &Config, progress: &Progress) -> Result<RunSummary> {
+    let mut summary = RunSummary {
+        input: opts.input.display().to_string(),
+        db: opts.db.display().to_string(),
+        ..Default::default()
+    };
+    let analysis = Analysis::open(&opts.db, config)?;
+    let ingest = timed(&mut summary, Stage::Ingest, || analysis.ingest(&opts.input, config, progress))?;
+    summary.rows_loaded = ingest.rows_loaded;
+    summary.malformed_rows = ingest.malformed_rows;
+    summary.ingest = Some(ingest);
+    if opts.until == Stage::Ingest {
+        return Ok(summary);
+    }
+    let quality = timed(&mut summary, Stage::Validate, || analysis.validate(config, progress))?;
+    summary.record_quality(&quality);
+    if opts.until == Stage::Validate || (!quality.can_segment() && !opts.ignore_blocking) {
+        return Ok(summary);
+    }
+    let features = timed(&mut summary, Stage::Features, || analysis.features(config, progress))?;
+    summary.features = Some(features);
+    if opts.until == Stage::Features {
+        return Ok(summary);
+    }
+    Err(PipelineError::Data(format!(
+        "the {:?} stage is not available in this build yet",
+        opts.until
+    )))
+}

@@ -1,0 +1,223 @@
+//! The DuckDB store: opening an analysis file safely, running a stage's SQL in one transaction,
+//! and running long statements with progress and cancellation.
+//!
+//! DuckDB is opened with extension auto-install and auto-load off (it must never reach for the
+//! network), a bounded memory limit and a temp directory for spilling. A file held by another
+//! process gives [`PipelineError::DatabaseLocked`] instead of DuckDB's raw message.
+
+use crate::pipeline::config::StoreConfig;
+use crate::pipeline::error::{DbContext, PipelineError, Result};
+use crate::pipeline::progress::Progress;
+use duckdb::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// An open DuckDB connection to one analysis file.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn is_lock_error(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("could not set lock") || m.contains("conflicting lock")
+}
+
+fn db_config(path: &Path, cfg: &StoreConfig) -> duckdb::Result<duckdb::Config> {
+    let mut config = duckdb::Config::default()
+        .enable_autoload_extension(false)?
+        .with("autoinstall_known_extensions", "false")?
+        .with("autoload_known_extensions", "false")?;
+    if !cfg.memory_limit.trim().is_empty() {
+        config = config.max_memory(cfg.memory_limit.trim())?;
+    }
+    if cfg.threads > 0 {
+        config = config.threads(cfg.threads as i64)?;
+    }
+    let temp = if cfg.temp_directory.trim().is_empty() {
+        let mut t = path.as_os_str().to_owned();
+        t.push(".tmp");
+        PathBuf::from(t)
+    } else {
+        PathBuf::from(cfg.temp_directory.trim())
+    };
+    config.with("temp_directory", temp.to_string_lossy())
+}
+
+impl Store {
+    /// Open (or create) the DuckDB file at `path`.
+    pub fn open(path: &Path, cfg: &StoreConfig) -> Result<Self> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+            && !parent.exists()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| PipelineError::DatabaseOpen {
+                path: path.display().to_string(),
+                reason: format!("cannot create the folder {}: {e}", parent.display()),
+            })?;
+        }
+        let config = db_config(path, cfg).db("configuring DuckDB")?;
+        let conn = Connection::open_with_flags(path, config).map_err(|e| {
+            let message = e.to_string();
+            if is_lock_error(&message) {
+                PipelineError::DatabaseLocked { path: path.display().to_string() }
+            } else {
+                PipelineError::DatabaseOpen { path: path.display().to_string(), reason: message }
+            }
+        })?;
+        let store = Self { conn, path: path.to_path_buf() };
+        store.ensure_state_table()?;
+        Ok(store)
+    }
+
+    /// A second connection to the same database (for another thread).
+    pub fn try_clone(&self) -> Result<Self> {
+        let conn = self.conn.try_clone().db("opening a second connection")?;
+        Ok(Self { conn, path: self.path.clone() })
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn ensure_state_table(&self) -> Result<()> {
+        self.conn
+            .execute_batch(
+                "CREATE TABLE IF NOT EXISTS pipeline_state (
+                    stage VARCHAR PRIMARY KEY,
+                    completed_at TIMESTAMP,
+                    details JSON
+                 );",
+            )
+            .db("creating the pipeline state table")
+    }
+
+    /// Does a table exist in the main schema?
+    pub fn table_exists(&self, name: &str) -> Result<bool> {
+        let n: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
+                [name],
+                |r| r.get(0),
+            )
+            .db("looking up a table")?;
+        Ok(n > 0)
+    }
+
+    /// Run `body` inside one transaction: all of a stage's writes land, or none do.
+    pub fn in_transaction<T>(&self, body: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("BEGIN TRANSACTION").db("starting a transaction")?;
+        match body(self) {
+            Ok(v) => {
+                self.conn.execute_batch("COMMIT").db("committing the stage")?;
+                Ok(v)
+            }
+            Err(e) => {
+                if let Err(rollback) = self.conn.execute_batch("ROLLBACK") {
+                    tracing::warn!("rollback after a failed stage also failed: {rollback}");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Execute SQL that may run for a while: progress from DuckDB's own estimate is mapped into
+    /// `fraction_range`, and cancelling interrupts the query.
+    pub fn execute_monitored(
+        &self,
+        sql: &str,
+        context: &str,
+        progress: &Progress,
+        fraction_range: (f64, f64),
+    ) -> Result<()> {
+        progress.check_cancel()?;
+        self.conn.set_query_progress_tracking(true).db("enabling progress tracking")?;
+        let interrupt = self.conn.interrupt_handle();
+        let progress_handle = self.conn.progress_handle();
+        let done = Arc::new(AtomicBool::new(false));
+        let outcome = std::thread::scope(|scope| {
+            let done_flag = done.clone();
+            let watcher_progress = progress.clone();
+            scope.spawn(move || {
+                let (lo, hi) = fraction_range;
+                while !done_flag.load(Ordering::Acquire) {
+                    if watcher_progress.is_cancelled() {
+                        interrupt.interrupt();
+                        break;
+                    }
+                    if let Some(pct) = progress_handle.query_progress().percentage() {
+                        let f = lo + (hi - lo) * (pct / 100.0).clamp(0.0, 1.0);
+                        watcher_progress.update(f, context.to_string());
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
+            let result = self.conn.execute_batch(sql);
+            done.store(true, Ordering::Release);
+            result
+        });
+        if progress.is_cancelled() {
+            return Err(PipelineError::Cancelled);
+        }
+        outcome.db(context)
+    }
+
+    /// Record that `stage` completed, with its summary as JSON (inside the stage's transaction).
+    pub fn mark_stage_complete(&self, stage: &str, details: &serde_json::Value) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO pipeline_state VALUES (?, now()::TIMESTAMP, ?)",
+                duckdb::params![stage, details.to_string()],
+            )
+            .db("recording the stage")?;
+        Ok(())
+    }
+
+    /// Forget stages (a re-run of an earlier stage makes later layers stale).
+    pub fn clear_stages(&self, stages: &[&str]) -> Result<()> {
+        for s in stages {
+            self.conn
+                .execute("DELETE FROM pipeline_state WHERE stage = ?", [s])
+                .db("clearing stale stages")?;
+        }
+        Ok(())
+    }
+
+    /// The stored summary of a completed stage.
+    pub fn stage_details(&self, stage: &str) -> Result<Option<serde_json::Value>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT CAST(details AS VARCHAR) FROM pipeline_state WHERE stage = ?")
+            .db("reading the pipeline state")?;
+        let mut rows = stmt.query([stage]).db("reading the pipeline state")?;
+        match rows.next().db("reading the pipeline state")? {
+            Some(row) => {
+                let text: String = row.get(0).db("reading the pipeline state")?;
+                Ok(serde_json::from_str(&text).ok())
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Read one scalar.
+    pub fn scalar_i64(&self, sql: &str) -> Result<i64> {
+        self.conn.query_row(sql, [], |r| r.get::<_, Option<i64>>(0)).db(sql).map(|v| v.unwrap_or(0))
+    }
+}
+
+/// Quote an identifier for SQL.
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Quote a string literal for SQL.
+pub fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}

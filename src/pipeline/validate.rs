@@ -1,0 +1,422 @@
+//! Validate: the cleaning table of FEATURES.md, applied to bronze in SQL, every count by its name,
+//! and the dataset checks that decide whether the data can be segmented.
+//!
+//! Bronze is rewritten in one transaction with the parsed values (`order_ts`, `sales_qty`,
+//! `return_qty`, ...), a `reject_reason` (NULL for kept rows), `is_duplicate`, and one flag per
+//! fix, so every row the user loaded stays inspectable. `clean` = not rejected and not a
+//! duplicate; `in_scope` = clean and ordered on or before as_of (the lines the features use).
+
+use crate::pipeline::config::Config;
+use crate::pipeline::error::{DbContext, PipelineError, Result};
+use crate::pipeline::ingest::{self, BRONZE, ColumnMapping, MALFORMED};
+use crate::pipeline::model::{DatasetCheck, QualityCount, QualityReport, REQUIRED_COLUMNS, Severity};
+use crate::pipeline::progress::Progress;
+use crate::pipeline::store::{Store, ident, literal};
+
+/// Columns that validation adds to bronze (an extra input column may not take these names).
+/// They never equal a raw column name case-insensitively (SQL identifiers are case-insensitive):
+/// the cleaned SKU and quantities are `sku_code`, `qty_sold`, `qty_returned`.
+pub const DERIVED_COLUMNS: [&str; 22] = [
+    "row_id",
+    "customer_id",
+    "order_no",
+    "sku_code",
+    "class",
+    "order_ts",
+    "qty_sold",
+    "qty_returned",
+    "returned",
+    "return_ts",
+    "flag_value",
+    "gross",
+    "reject_reason",
+    "is_duplicate",
+    "clean",
+    "in_scope",
+    "fixed_bad_return_qty",
+    "fixed_return_qty_over_sold",
+    "flag_mismatch",
+    "fixed_invalid_return_date",
+    "missing_return_date",
+    "missing_class",
+];
+
+pub fn is_derived_column(name: &str) -> bool {
+    DERIVED_COLUMNS.iter().any(|d| d.eq_ignore_ascii_case(name)) || name.eq_ignore_ascii_case("after_as_of")
+}
+
+/// The quality counts in FEATURES.md order: (name, meaning, what was done).
+pub const QUALITY_COUNTS: [(&str, &str, &str); 12] = [
+    ("rejected_bad_order_date", "ORDER_DATE missing or not a date", "row rejected (kept in bronze with its reason)"),
+    ("rejected_bad_sales_qty", "SALES_QTY missing, not a number, or not above 0", "row rejected (kept in bronze with its reason)"),
+    ("rejected_missing_key", "CUSTOMER_EMAILID or SALES_ORDER_NO empty", "row rejected (kept in bronze with its reason)"),
+    ("duplicate_rows", "row identical to an earlier row in every column", "dropped (drop_duplicate_rows)"),
+    ("fixed_bad_return_qty", "RETURN_QTY not a number or below 0", "set to 0"),
+    ("fixed_return_qty_over_sold", "RETURN_QTY above SALES_QTY", "set to SALES_QTY"),
+    ("flag_mismatch", "UNITS_RETURNED_FLAG disagrees with RETURN_QTY", "RETURN_QTY wins"),
+    ("fixed_invalid_return_date", "RETURN_DATE not a date, or before ORDER_DATE", "set to unknown (NULL)"),
+    ("missing_return_date", "returned line without a RETURN_DATE", "kept; return timing unknown"),
+    ("missing_class", "CLASS_ empty", "kept; no category for the line"),
+    ("malformed_rows", "row with the wrong number of fields", "skipped; kept with its line number in bronze_rejects_malformed"),
+    ("after_as_of", "line ordered after as_of", "left out of the features"),
+];
+
+/// SQL macros: trimming, FEATURES.md timestamps and numbers, never raising on bad input.
+const MACROS: &str = r#"
+CREATE OR REPLACE TEMP MACRO rs_trim(v) AS
+  CASE WHEN v = '' THEN NULL
+       WHEN prefix(v, ' ') OR suffix(v, ' ') OR contains(v, chr(9)) OR contains(v, chr(10)) OR contains(v, chr(13))
+       THEN nullif(trim(v, ' ' || chr(9) || chr(10) || chr(13)), '')
+       ELSE v END;
+CREATE OR REPLACE TEMP MACRO rs_num(v) AS
+  CASE WHEN regexp_full_match(v, '[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?')
+       THEN CASE WHEN isfinite(try_cast(v AS DOUBLE)) THEN try_cast(v AS DOUBLE) END END;
+CREATE OR REPLACE TEMP MACRO rs_ts(v) AS
+  CASE WHEN regexp_full_match(v, '[0-9]{4}-[0-9]{2}-[0-9]{2}([ T]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?)?')
+       THEN try_cast(v AS TIMESTAMP)
+       WHEN regexp_full_match(v, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}( [0-9]{1,2}:[0-5][0-9](:[0-5][0-9])?)?')
+       THEN try_strptime(v, ['%m/%d/%Y %H:%M:%S', '%m/%d/%Y %H:%M', '%m/%d/%Y']) END;
+CREATE OR REPLACE TEMP MACRO rs_flag(v) AS
+  CASE lower(rs_trim(v))
+    WHEN 'yes' THEN true WHEN 'y' THEN true WHEN 'true' THEN true WHEN '1' THEN true
+    WHEN 'no' THEN false WHEN 'n' THEN false WHEN 'false' THEN false WHEN '0' THEN false END;
+"#;
+
+/// Install the parsing macros on a connection (temp macros live per connection).
+pub fn install_macros(store: &Store) -> Result<()> {
+    store.conn().execute_batch(MACROS).db("installing the parsing macros")
+}
+
+fn raw_columns(mapping: &ColumnMapping) -> Vec<String> {
+    mapping.required.iter().map(|(c, _)| c.clone()).chain(mapping.extra.iter().map(|(s, _)| s.clone())).collect()
+}
+
+fn parse_sql(mapping: &ColumnMapping) -> String {
+    let raw = raw_columns(mapping);
+    let raw_list = raw.iter().map(|c| format!("b.{}", ident(c))).collect::<Vec<_>>().join(", ");
+    let gross = mapping
+        .extra
+        .iter()
+        .find(|(s, _)| s.eq_ignore_ascii_case("GROSS"))
+        .map(|(s, _)| format!("rs_num(rs_trim(b.{}))", ident(s)))
+        .unwrap_or_else(|| "CAST(NULL AS DOUBLE)".into());
+    format!(
+        r#"
+CREATE OR REPLACE TEMP TABLE rs_flagged AS
+SELECT *,
+  CASE WHEN order_ts IS NULL THEN 'rejected_bad_order_date'
+       WHEN sales_qty_num IS NULL OR sales_qty_num <= 0 THEN 'rejected_bad_sales_qty'
+       WHEN customer_id IS NULL OR order_no IS NULL THEN 'rejected_missing_key' END AS reject_reason
+FROM (
+SELECT b.row_id, {raw_list},
+  lower(rs_trim(b."CUSTOMER_EMAILID")) AS customer_id,
+  rs_trim(b."SALES_ORDER_NO") AS order_no,
+  rs_trim(b."SKU") AS sku_code,
+  rs_trim(b."CLASS_") AS class,
+  rs_ts(rs_trim(b."ORDER_DATE")) AS order_ts,
+  rs_num(rs_trim(b."SALES_QTY")) AS sales_qty_num,
+  rs_trim(b."RETURN_QTY") AS rq_text,
+  rs_num(rs_trim(b."RETURN_QTY")) AS rq_num,
+  rs_trim(b."RETURN_DATE") AS rd_text,
+  rs_ts(rs_trim(b."RETURN_DATE")) AS rd_ts,
+  rs_flag(b."UNITS_RETURNED_FLAG") AS flag_value,
+  {gross} AS gross
+FROM {BRONZE} b
+);
+"#
+    )
+}
+
+fn final_bronze_sql(mapping: &ColumnMapping, config: &Config, as_of: Option<&str>) -> String {
+    let raw = raw_columns(mapping);
+    let partition = raw.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+    // Exact duplicates: hash every raw column; only rows sharing a hash are compared column by
+    // column (a window over all columns of every row would cost far more on millions of rows).
+    let dupes = if config.data.drop_duplicate_rows {
+        format!(
+            "CREATE OR REPLACE TEMP TABLE rs_dupes AS
+             WITH h AS (SELECT row_id, hash({partition}) AS h FROM rs_flagged WHERE reject_reason IS NULL),
+             shared AS (SELECT h FROM h GROUP BY h HAVING count(*) > 1),
+             candidates AS (SELECT f.* FROM rs_flagged f JOIN h USING (row_id) JOIN shared USING (h))
+             SELECT row_id FROM (
+               SELECT row_id, row_number() OVER (PARTITION BY {partition} ORDER BY row_id) AS k FROM candidates
+             ) WHERE k > 1;"
+        )
+    } else {
+        "CREATE OR REPLACE TEMP TABLE rs_dupes AS SELECT CAST(NULL AS BIGINT) AS row_id WHERE false;".into()
+    };
+    let scope = match as_of {
+        Some(ts) => format!("order_ts <= CAST({} AS TIMESTAMP)", literal(ts)),
+        None => "false".into(),
+    };
+    format!(
+        r#"
+{dupes}
+CREATE OR REPLACE TABLE {BRONZE} AS
+WITH d AS (
+  SELECT f.*, r.row_id IS NOT NULL AS is_duplicate FROM rs_flagged f LEFT JOIN rs_dupes r USING (row_id)
+), q AS (
+  SELECT *,
+    CASE WHEN rq_text IS NULL OR rq_num IS NULL OR rq_num < 0 THEN 0.0
+         WHEN rq_num > sales_qty_num THEN sales_qty_num ELSE rq_num END AS rq_clean
+  FROM d
+)
+SELECT row_id, {raw_cols},
+  customer_id, order_no, sku_code, class, order_ts,
+  sales_qty_num AS qty_sold,
+  rq_clean AS qty_returned,
+  rq_clean > 0 AS returned,
+  CASE WHEN rd_ts >= order_ts THEN rd_ts END AS return_ts,
+  flag_value, gross, reject_reason, is_duplicate,
+  reject_reason IS NULL AND NOT is_duplicate AS clean,
+  reject_reason IS NULL AND NOT is_duplicate AND {scope} AS in_scope,
+  rq_text IS NOT NULL AND (rq_num IS NULL OR rq_num < 0) AS fixed_bad_return_qty,
+  rq_num IS NOT NULL AND rq_num >= 0 AND rq_num > sales_qty_num AS fixed_return_qty_over_sold,
+  flag_value IS NOT NULL AND flag_value <> (rq_clean > 0) AS flag_mismatch,
+  rd_text IS NOT NULL AND (rd_ts IS NULL OR rd_ts < order_ts) AS fixed_invalid_return_date,
+  rq_clean > 0 AND rd_text IS NULL AS missing_return_date,
+  class IS NULL AS missing_class
+FROM q;
+DROP TABLE rs_flagged; DROP TABLE rs_dupes;
+"#,
+        raw_cols = raw.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// Resolve as_of: the configured timestamp, or the latest ORDER_DATE among clean lines.
+fn resolve_as_of(store: &Store, config: &Config) -> Result<Option<String>> {
+    match &config.data.as_of {
+        Some(text) => {
+            let parsed: Option<String> = store
+                .conn()
+                .query_row(&format!("SELECT CAST(rs_ts(rs_trim({})) AS VARCHAR)", literal(text)), [], |r| r.get(0))
+                .db("reading as_of")?;
+            parsed.map(Some).ok_or_else(|| {
+                PipelineError::Data(format!(
+                    "as_of \"{text}\" is not a timestamp; use a form such as 2024-12-31 or 2024-12-31 23:59:59"
+                ))
+            })
+        }
+        None => store
+            .conn()
+            .query_row("SELECT CAST(max(order_ts) AS VARCHAR) FROM rs_flagged WHERE reject_reason IS NULL", [], |r| r.get(0))
+            .db("finding the latest order date"),
+    }
+}
+
+fn count_row(store: &Store) -> Result<Vec<u64>> {
+    let sql = format!(
+        "SELECT
+           count(*) FILTER (reject_reason = 'rejected_bad_order_date'),
+           count(*) FILTER (reject_reason = 'rejected_bad_sales_qty'),
+           count(*) FILTER (reject_reason = 'rejected_missing_key'),
+           count(*) FILTER (is_duplicate),
+           count(*) FILTER (clean AND fixed_bad_return_qty),
+           count(*) FILTER (clean AND fixed_return_qty_over_sold),
+           count(*) FILTER (clean AND flag_mismatch),
+           count(*) FILTER (clean AND fixed_invalid_return_date),
+           count(*) FILTER (clean AND missing_return_date),
+           count(*) FILTER (clean AND missing_class),
+           (SELECT count(*) FROM {MALFORMED}),
+           count(*) FILTER (clean AND NOT in_scope),
+           count(*),
+           count(*) FILTER (clean)
+         FROM {BRONZE}"
+    );
+    store
+        .conn()
+        .query_row(&sql, [], |r| (0..14).map(|i| r.get::<_, i64>(i).map(|v| v.max(0) as u64)).collect())
+        .db("counting quality cases")
+}
+
+struct CustomerCounts {
+    customers: u64,
+    eligible: u64,
+    first_order: Option<String>,
+    last_order: Option<String>,
+}
+
+fn customer_counts(store: &Store, config: &Config) -> Result<CustomerCounts> {
+    let min_orders = config.quality.min_orders_per_customer;
+    let sql = format!(
+        "WITH c AS (SELECT customer_id, count(DISTINCT order_no) AS n FROM {BRONZE} WHERE in_scope GROUP BY 1)
+         SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM c WHERE n >= {min_orders}),
+                (SELECT CAST(min(order_ts) AS VARCHAR) FROM {BRONZE} WHERE in_scope),
+                (SELECT CAST(max(order_ts) AS VARCHAR) FROM {BRONZE} WHERE in_scope)"
+    );
+    store
+        .conn()
+        .query_row(&sql, [], |r| {
+            Ok(CustomerCounts {
+                customers: r.get::<_, i64>(0)?.max(0) as u64,
+                eligible: r.get::<_, i64>(1)?.max(0) as u64,
+                first_order: r.get(2)?,
+                last_order: r.get(3)?,
+            })
+        })
+        .db("counting customers")
+}
+
+/// Share of rows where each required column is empty.
+fn missing_shares(store: &Store) -> Result<Vec<(String, f64)>> {
+    let exprs: Vec<String> =
+        REQUIRED_COLUMNS.iter().map(|c| format!("avg(CASE WHEN rs_trim({}) IS NULL THEN 1.0 ELSE 0.0 END)", ident(c))).collect();
+    let sql = format!("SELECT {} FROM {BRONZE}", exprs.join(", "));
+    let values: Vec<Option<f64>> = store
+        .conn()
+        .query_row(&sql, [], |r| (0..REQUIRED_COLUMNS.len()).map(|i| r.get(i)).collect())
+        .db("measuring empty columns")?;
+    Ok(REQUIRED_COLUMNS.iter().zip(values).map(|(c, v)| (c.to_string(), v.unwrap_or(0.0))).collect())
+}
+
+/// Columns whose emptiness blocks segmentation (every row would be rejected or featureless).
+const KEY_COLUMNS: [&str; 4] = ["SALES_ORDER_NO", "CUSTOMER_EMAILID", "ORDER_DATE", "SALES_QTY"];
+
+fn dataset_checks(report: &QualityReport, missing: &[(String, f64)], config: &Config) -> Vec<DatasetCheck> {
+    let q = &config.quality;
+    let mut checks = Vec::new();
+    let check = |name: &str, severity: Severity, message: String| DatasetCheck { name: name.into(), severity, message };
+    if report.clean_lines == 0 {
+        checks.push(check(
+            "clean_lines",
+            Severity::Blocking,
+            "No row survived cleaning: every row has a bad ORDER_DATE, SALES_QTY or an empty key. \
+             Check that the file is an order-line export with these columns filled."
+                .into(),
+        ));
+    }
+    if report.eligible_customers < q.min_customers {
+        checks.push(check(
+            "enough_customers",
+            Severity::Blocking,
+            format!(
+                "Only {} customers have at least {} orders; segmentation needs at least {}. Load a \
+                 longer date range, or lower quality.min_customers in the settings.",
+                report.eligible_customers, q.min_orders_per_customer, q.min_customers
+            ),
+        ));
+    } else {
+        checks.push(check(
+            "enough_customers",
+            Severity::Ok,
+            format!("{} customers have at least {} orders.", report.eligible_customers, q.min_orders_per_customer),
+        ));
+    }
+    let rejected: u64 = report.counts.iter().filter(|c| c.name.starts_with("rejected_")).map(|c| c.count).sum();
+    let rejected_share = if report.rows_loaded > 0 { rejected as f64 / report.rows_loaded as f64 } else { 0.0 };
+    if rejected_share > q.max_missing_data_ratio {
+        checks.push(check(
+            "rejected_share",
+            Severity::Warning,
+            format!(
+                "{:.1}% of rows were rejected (above the {:.0}% allowed): the segments describe only the rest. \
+                 Look at the reject reasons in the table.",
+                rejected_share * 100.0,
+                q.max_missing_data_ratio * 100.0
+            ),
+        ));
+    }
+    for (column, share) in missing {
+        if *share > q.max_missing_data_ratio {
+            let severity = if KEY_COLUMNS.contains(&column.as_str()) && *share >= 1.0 {
+                Severity::Blocking
+            } else {
+                Severity::Warning
+            };
+            checks.push(check(
+                &format!("mostly_empty_{}", column.to_ascii_lowercase()),
+                severity,
+                format!(
+                    "Column {column} is empty in {:.1}% of rows (more than {:.0}%). Features that use it will be \
+                     missing or 0; check the export settings.",
+                    share * 100.0,
+                    q.max_missing_data_ratio * 100.0
+                ),
+            ));
+        }
+    }
+    checks
+}
+
+fn build_report(store: &Store, config: &Config, as_of: Option<String>) -> Result<QualityReport> {
+    let values = count_row(store)?;
+    let rows_loaded = values[12];
+    let share = |n: u64| if rows_loaded > 0 { n as f64 / rows_loaded as f64 } else { 0.0 };
+    let counts = QUALITY_COUNTS
+        .iter()
+        .zip(&values)
+        .map(|((name, meaning, action), &count)| QualityCount {
+            name: name.to_string(),
+            count,
+            share: share(count),
+            meaning: meaning.to_string(),
+            action: action.to_string(),
+        })
+        .collect();
+    let cc = customer_counts(store, config)?;
+    let mut report = QualityReport {
+        rows_loaded,
+        clean_lines: values[13],
+        customers: cc.customers,
+        eligible_customers: cc.eligible,
+        first_order: cc.first_order,
+        last_order: cc.last_order,
+        as_of,
+        counts,
+        checks: Vec::new(),
+    };
+    report.checks = dataset_checks(&report, &missing_shares(store)?, config);
+    Ok(report)
+}
+
+fn store_report(store: &Store, report: &QualityReport) -> Result<()> {
+    store
+        .conn()
+        .execute_batch(
+            "CREATE OR REPLACE TABLE quality_report (name VARCHAR, count BIGINT, share DOUBLE, meaning VARCHAR, action VARCHAR);
+             CREATE OR REPLACE TABLE dataset_checks (name VARCHAR, severity VARCHAR, message VARCHAR);",
+        )
+        .db("creating the quality tables")?;
+    let mut app = store.conn().appender("quality_report").db("writing the quality report")?;
+    for c in &report.counts {
+        app.append_row(duckdb::params![c.name, c.count as i64, c.share, c.meaning, c.action])
+            .db("writing the quality report")?;
+    }
+    drop(app);
+    let mut app = store.conn().appender("dataset_checks").db("writing the dataset checks")?;
+    for c in &report.checks {
+        app.append_row(duckdb::params![c.name, format!("{:?}", c.severity), c.message])
+            .db("writing the dataset checks")?;
+    }
+    drop(app);
+    let details = serde_json::to_value(report).map_err(|e| PipelineError::Data(e.to_string()))?;
+    store.mark_stage_complete("validate", &details)
+}
+
+/// Apply the cleaning table to bronze, count everything, and run the dataset checks.
+pub fn validate(store: &Store, config: &Config, progress: &Progress) -> Result<QualityReport> {
+    let (_, mapping) = ingest::stored_ingest(store)?.ok_or(PipelineError::MissingLayer {
+        stage: "Validation",
+        needs: "a loaded CSV",
+        until: "ingest",
+    })?;
+    install_macros(store)?;
+    progress.update(0.02, "Parsing dates and quantities");
+    store.in_transaction(|s| {
+        s.clear_stages(&["validate", "features", "gold", "cluster"])?;
+        s.execute_monitored(&parse_sql(&mapping), "Parsing dates and quantities", progress, (0.02, 0.6))?;
+        let as_of = resolve_as_of(s, config)?;
+        let sql = final_bronze_sql(&mapping, config, as_of.as_deref());
+        s.execute_monitored(&sql, "Applying the cleaning rules", progress, (0.6, 0.85))?;
+        progress.update(0.9, "Counting quality cases");
+        let report = build_report(s, config, as_of)?;
+        store_report(s, &report)?;
+        progress.update_items(1.0, "Validated", report.rows_loaded);
+        Ok(report)
+    })
+}
+
+/// The stored report of the last validation.
+pub fn stored_report(store: &Store) -> Result<Option<QualityReport>> {
+    Ok(store.stage_details("validate")?.and_then(|d| serde_json::from_value(d).ok()))
+}
