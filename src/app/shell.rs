@@ -193,7 +193,7 @@ impl ReturnScopeApp {
                 self.show_about = false;
             }
         }
-        let dropped = ctx.input(|i| i.raw.dropped_files.iter().find_map(|f| f.path.clone()));
+        let dropped = ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
         if let Some(path) = dropped {
             self.pending.push(if is_analysis_file(&path) { Action::OpenAnalysis(path) } else { Action::OpenCsv(path) });
         }
@@ -359,7 +359,7 @@ impl ReturnScopeApp {
                 self.analysis = analysis;
                 self.wizard = Wizard::restored(restored.last_stage);
                 self.load = LoadPage::default();
-                self.ingest = None;
+                self.ingest = restored.ingest;
                 self.quality = restored.quality;
                 self.continue_anyway = false;
                 self.features = restored.features.map(|(summary, table)| FeaturesView::new(summary, table));

@@ -42,6 +42,7 @@ pub enum PickPurpose {
 #[derive(Debug, Default)]
 pub struct Restored {
     pub last_stage: Option<Stage>,
+    pub ingest: Option<IngestSummary>,
     pub quality: Option<QualityReport>,
     pub features: Option<(FeatureSummary, FeatureTable)>,
 }
@@ -97,9 +98,9 @@ pub fn load_and_validate(data_dir: &Path, csv: &Path, config: &Config, progress:
         Ok(a) => a,
         Err(err) => return JobOutput::Loaded { analysis: None, result: Err(err.into()) },
     };
-    let result = (|| {
+    let result = (|| -> Result<_, AppError> {
         let ingest = analysis.ingest(csv, config, &progress.for_stage(Stage::Ingest))?;
-        progress.check_cancel()?;
+        progress.check_cancel().map_err(PipelineError::from)?;
         let quality = analysis.validate(config, &progress.for_stage(Stage::Validate))?;
         Ok((ingest, quality))
     })();
@@ -108,10 +109,10 @@ pub fn load_and_validate(data_dir: &Path, csv: &Path, config: &Config, progress:
 
 /// Build the silver layer, then read it back for the Features page.
 pub fn build_features(analysis: Result<Analysis, PipelineError>, config: &Config, progress: &Progress) -> JobOutput {
-    let result = (|| {
+    let result = (|| -> Result<_, AppError> {
         let analysis = analysis?;
         let summary = analysis.features(config, &progress.for_stage(Stage::Features))?;
-        progress.check_cancel()?;
+        progress.check_cancel().map_err(PipelineError::from)?;
         let table = analysis.feature_table()?;
         Ok((summary, table))
     })();
@@ -131,9 +132,11 @@ pub fn restore(db: PathBuf, config: &Config) -> JobOutput {
 fn read_stored(analysis: &Analysis) -> Result<Restored, AppError> {
     let last_stage = analysis.completed_stage()?;
     let quality = if last_stage >= Some(Stage::Validate) { analysis.quality_report()? } else { None };
-    let features = match (last_stage >= Some(Stage::Features), analysis.feature_summary()?) {
-        (true, Some(summary)) => Some((summary, analysis.feature_table()?)),
-        _ => None,
+    let summary = if last_stage >= Some(Stage::Features) { analysis.feature_summary()? } else { None };
+    let features = match summary {
+        Some(summary) => Some((summary, analysis.feature_table()?)),
+        None => None,
     };
-    Ok(Restored { last_stage, quality, features })
+    let ingest = if last_stage.is_some() { analysis.ingest_summary()? } else { None };
+    Ok(Restored { last_stage, ingest, quality, features })
 }
