@@ -33,7 +33,8 @@ pub fn default_data_dir() -> Option<PathBuf> {
 
 /// Where the analysis of `csv` lives: `<data_dir>/analyses/<csv stem>.duckdb`.
 pub fn analysis_path_for(data_dir: &Path, csv: &Path) -> PathBuf {
-    let stem = csv.file_stem().map_or_else(|| "analysis".into(), |s| s.to_string_lossy().into_owned());
+    let stem =
+        csv.file_stem().map_or_else(|| "analysis".into(), |s| s.to_string_lossy().into_owned());
     data_dir.join("analyses").join(format!("{stem}.duckdb"))
 }
 
@@ -49,12 +50,18 @@ pub fn log_dir(data_dir: &Path) -> PathBuf {
 
 /// Create `dir` and its parents.
 pub fn ensure_dir(dir: &Path) -> Result<(), BackendError> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| BackendError::CreateDir { path: dir.display().to_string(), reason: e.to_string() })
+    std::fs::create_dir_all(dir).map_err(|e| BackendError::CreateDir {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    })
 }
 
 /// Open (or create) the analysis file for `csv`, creating its folder first.
-pub fn open_analysis_for_csv(data_dir: &Path, csv: &Path, config: &Config) -> Result<Analysis, BackendError> {
+pub fn open_analysis_for_csv(
+    data_dir: &Path,
+    csv: &Path,
+    config: &Config,
+) -> Result<Analysis, BackendError> {
     let db = analysis_path_for(data_dir, csv);
     if let Some(parent) = db.parent() {
         ensure_dir(parent)?;
@@ -70,12 +77,17 @@ pub struct SampleWritten {
 }
 
 /// Write a clean generated data set of `customers` customers to `out_csv`.
-pub fn write_sample(out_csv: &Path, customers: usize, seed: u64) -> Result<SampleWritten, BackendError> {
+pub fn write_sample(
+    out_csv: &Path,
+    customers: usize,
+    seed: u64,
+) -> Result<SampleWritten, BackendError> {
     if let Some(parent) = out_csv.parent() {
         ensure_dir(parent)?;
     }
     let options = sample::SampleOptions { customers, seed, clean: true };
-    let summary = sample::write_sample(out_csv, &options).map_err(|e| BackendError::Sample(e.to_string()))?;
+    let summary =
+        sample::write_sample(out_csv, &options).map_err(|e| BackendError::Sample(e.to_string()))?;
     Ok(SampleWritten {
         csv: out_csv.to_path_buf(),
         description: format!(

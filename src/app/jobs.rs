@@ -10,8 +10,8 @@
 //! the worker, the receiver on the UI, and a repaint request is the only cross-thread wake-up.
 
 use crate::pipeline::progress::{CancelToken, Progress, ProgressUpdate};
-use eframe::egui;
 use crossbeam_channel::{Receiver, Sender};
+use eframe::egui;
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
@@ -114,16 +114,20 @@ impl<T: Send + From<JobPanicked> + 'static> JobRunner<T> {
         let tx = self.tx.clone();
         let wake = ctx.clone();
         tracing::info!(job = id, "{title}: started");
-        let spawned = std::thread::Builder::new().name(format!("returnscope-job-{id}")).spawn(move || {
-            let output = std::panic::catch_unwind(AssertUnwindSafe(|| job(&progress)))
-                .unwrap_or_else(|panic| T::from(JobPanicked(panic_message(panic.as_ref()))));
-            // The UI may be gone (window closed mid-job): nothing left to tell.
-            let _ = tx.send(Message::Finished(id, output));
-            wake.request_repaint();
-        });
+        let spawned =
+            std::thread::Builder::new().name(format!("returnscope-job-{id}")).spawn(move || {
+                let output = std::panic::catch_unwind(AssertUnwindSafe(|| job(&progress)))
+                    .unwrap_or_else(|panic| T::from(JobPanicked(panic_message(panic.as_ref()))));
+                // The UI may be gone (window closed mid-job): nothing left to tell.
+                let _ = tx.send(Message::Finished(id, output));
+                wake.request_repaint();
+            });
         if let Err(err) = spawned {
             tracing::error!(job = id, "cannot start a thread: {err}");
-            let _ = self.tx.send(Message::Finished(id, T::from(JobPanicked(format!("cannot start a thread: {err}")))));
+            let _ = self.tx.send(Message::Finished(
+                id,
+                T::from(JobPanicked(format!("cannot start a thread: {err}"))),
+            ));
         }
         let now = Instant::now();
         self.running.push(RunningJob {
@@ -151,7 +155,12 @@ impl<T: Send + From<JobPanicked> + 'static> JobRunner<T> {
                 Message::Finished(id, output) => {
                     if let Some(pos) = self.running.iter().position(|j| j.id == id) {
                         let job = self.running.remove(pos);
-                        tracing::info!(job = id, "{}: finished after {:.2} s", job.title, job.started.elapsed().as_secs_f64());
+                        tracing::info!(
+                            job = id,
+                            "{}: finished after {:.2} s",
+                            job.title,
+                            job.started.elapsed().as_secs_f64()
+                        );
                     }
                     finished.push((id, output));
                 }

@@ -31,10 +31,18 @@ pub const ICON_PNG: &[u8] = include_bytes!("../../assets/icon.png");
 /// Open the ReturnScope window; `initial_csv` is previewed on the Load page. Returns when the
 /// window is closed.
 pub fn run_app(initial_csv: Option<PathBuf>) -> anyhow::Result<()> {
-    let data_dir = backend::default_data_dir().context("cannot determine a data folder for ReturnScope (is HOME set?)")?;
+    let data_dir = backend::default_data_dir()
+        .context("cannot determine a data folder for ReturnScope (is HOME set?)")?;
     match crate::logging::init(&backend::log_dir(&data_dir)) {
-        Some(log) => tracing::info!("ReturnScope {} started; log file {}", env!("CARGO_PKG_VERSION"), log.display()),
-        None => eprintln!("warning: no log file: {} is not writable", backend::log_dir(&data_dir).display()),
+        Some(log) => tracing::info!(
+            "ReturnScope {} started; log file {}",
+            env!("CARGO_PKG_VERSION"),
+            log.display()
+        ),
+        None => eprintln!(
+            "warning: no log file: {} is not writable",
+            backend::log_dir(&data_dir).display()
+        ),
     }
     let app = ReturnScopeApp::new(data_dir, initial_csv);
     let size = app.saved_window_size().unwrap_or([1280.0, 820.0]);

@@ -54,9 +54,8 @@ impl Settings {
 
     /// Write the settings now (used at exit, when no UI waits).
     pub fn save(&self, path: &Path) {
-        let result = serde_json::to_string_pretty(self)
-            .map_err(std::io::Error::other)
-            .and_then(|json| {
+        let result =
+            serde_json::to_string_pretty(self).map_err(std::io::Error::other).and_then(|json| {
                 if let Some(parent) = path.parent() {
                     std::fs::create_dir_all(parent)?;
                 }
@@ -104,7 +103,11 @@ mod tests {
     fn settings_round_trip_and_bad_files_give_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = Settings::path_in(dir.path());
-        let mut s = Settings { theme: ThemeChoice::Dark, window_size: Some([800.0, 600.0]), ..Default::default() };
+        let mut s = Settings {
+            theme: ThemeChoice::Dark,
+            window_size: Some([800.0, 600.0]),
+            ..Default::default()
+        };
         s.remember_file(Path::new("/a.csv"));
         s.save(&path);
         assert_eq!(Settings::load(&path), s);

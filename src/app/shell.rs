@@ -178,7 +178,11 @@ impl ReturnScopeApp {
 
     fn handle_keys_and_drops(&mut self, ctx: &egui::Context) {
         let (open, quit, escape) = ctx.input_mut(|i| {
-            (i.consume_shortcut(&OPEN_CSV), i.consume_shortcut(&QUIT), i.consume_key(Modifiers::NONE, Key::Escape))
+            (
+                i.consume_shortcut(&OPEN_CSV),
+                i.consume_shortcut(&QUIT),
+                i.consume_key(Modifiers::NONE, Key::Escape),
+            )
         });
         if open {
             self.pending.push(Action::OpenCsvDialog);
@@ -195,7 +199,11 @@ impl ReturnScopeApp {
         }
         let dropped = ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
         if let Some(path) = dropped {
-            self.pending.push(if is_analysis_file(&path) { Action::OpenAnalysis(path) } else { Action::OpenCsv(path) });
+            self.pending.push(if is_analysis_file(&path) {
+                Action::OpenAnalysis(path)
+            } else {
+                Action::OpenCsv(path)
+            });
         }
     }
 
@@ -208,9 +216,13 @@ impl ReturnScopeApp {
     }
 
     fn run_action(&mut self, ctx: &egui::Context, action: Action) {
-        let needs_stage = !matches!(action, Action::GoTo(_) | Action::OpenCsvDialog | Action::OpenAnalysisDialog);
+        let needs_stage =
+            !matches!(action, Action::GoTo(_) | Action::OpenCsvDialog | Action::OpenAnalysisDialog);
         if needs_stage && self.jobs.is_busy() {
-            self.notify(NoticeKind::Info, "Please wait for the running step to finish, or cancel it.");
+            self.notify(
+                NoticeKind::Info,
+                "Please wait for the running step to finish, or cancel it.",
+            );
             return;
         }
         match action {
@@ -220,7 +232,9 @@ impl ReturnScopeApp {
             Action::OpenAnalysis(db) => self.start_restore(ctx, db),
             Action::TrySample => {
                 let data_dir = self.data_dir.clone();
-                self.jobs.spawn(ctx, JobKind::Stage, "Writing the sample data", move |_| tasks::write_sample(&data_dir));
+                self.jobs.spawn(ctx, JobKind::Stage, "Writing the sample data", move |_| {
+                    tasks::write_sample(&data_dir)
+                });
             }
             Action::LoadPreviewed => self.start_load(ctx),
             Action::BuildFeatures => self.start_features(ctx),
@@ -235,10 +249,17 @@ impl ReturnScopeApp {
             return;
         }
         let start_dir = match purpose {
-            PickPurpose::OpenCsv => self.settings.recent_files.iter().find(|f| !is_analysis_file(f)).and_then(|f| f.parent().map(Path::to_path_buf)),
+            PickPurpose::OpenCsv => self
+                .settings
+                .recent_files
+                .iter()
+                .find(|f| !is_analysis_file(f))
+                .and_then(|f| f.parent().map(Path::to_path_buf)),
             PickPurpose::OpenAnalysis => Some(self.data_dir.join("analyses")),
         };
-        self.jobs.spawn(ctx, JobKind::Dialog, "Choosing a file", move |_| tasks::pick_file(purpose, start_dir));
+        self.jobs.spawn(ctx, JobKind::Dialog, "Choosing a file", move |_| {
+            tasks::pick_file(purpose, start_dir)
+        });
     }
 
     fn start_preview(&mut self, ctx: &egui::Context, csv: PathBuf) {
@@ -255,7 +276,9 @@ impl ReturnScopeApp {
         self.analysis = None;
         let (data_dir, config) = (self.data_dir.clone(), self.config.clone());
         let title = format!("Loading {}", file_name(&csv));
-        self.jobs.spawn(ctx, JobKind::Stage, title, move |progress| tasks::load_and_validate(&data_dir, &csv, &config, progress));
+        self.jobs.spawn(ctx, JobKind::Stage, title, move |progress| {
+            tasks::load_and_validate(&data_dir, &csv, &config, progress)
+        });
     }
 
     fn start_features(&mut self, ctx: &egui::Context) {
@@ -265,7 +288,9 @@ impl ReturnScopeApp {
         };
         let handle = analysis.try_clone();
         let config = self.config.clone();
-        self.jobs.spawn(ctx, JobKind::Stage, "Building features", move |progress| tasks::build_features(handle, &config, progress));
+        self.jobs.spawn(ctx, JobKind::Stage, "Building features", move |progress| {
+            tasks::build_features(handle, &config, progress)
+        });
     }
 
     fn start_restore(&mut self, ctx: &egui::Context, db: PathBuf) {
@@ -300,7 +325,9 @@ impl ReturnScopeApp {
                 self.notify(NoticeKind::Info, sample.description);
                 self.pending.push(Action::OpenCsv(sample.csv));
             }
-            JobOutput::SampleWritten(Err(err)) => self.report_failure("Writing the sample data", &err),
+            JobOutput::SampleWritten(Err(err)) => {
+                self.report_failure("Writing the sample data", &err)
+            }
             JobOutput::Preview { csv, result } => {
                 if self.load.csv.as_ref() != Some(&csv) {
                     return; // the user chose another file meanwhile
@@ -320,15 +347,24 @@ impl ReturnScopeApp {
                 self.wizard.go_to(Step::Features);
             }
             JobOutput::Features(Err(err)) => self.report_failure("Building features", &err),
-            JobOutput::Restored { analysis, path, result } => self.restored(analysis, &path, result),
+            JobOutput::Restored { analysis, path, result } => {
+                self.restored(analysis, &path, result)
+            }
             JobOutput::Panicked(message) => {
                 tracing::error!("a background job panicked: {message}");
-                self.notify(NoticeKind::Error, format!("Internal error (please report it with the log file): {message}"));
+                self.notify(
+                    NoticeKind::Error,
+                    format!("Internal error (please report it with the log file): {message}"),
+                );
             }
         }
     }
 
-    fn loaded(&mut self, analysis: Option<Analysis>, result: Result<(IngestSummary, QualityReport), AppError>) {
+    fn loaded(
+        &mut self,
+        analysis: Option<Analysis>,
+        result: Result<(IngestSummary, QualityReport), AppError>,
+    ) {
         self.analysis = analysis;
         match result {
             Ok((ingest, quality)) => {
@@ -350,11 +386,19 @@ impl ReturnScopeApp {
         }
     }
 
-    fn restored(&mut self, analysis: Option<Analysis>, path: &Path, result: Result<Restored, AppError>) {
+    fn restored(
+        &mut self,
+        analysis: Option<Analysis>,
+        path: &Path,
+        result: Result<Restored, AppError>,
+    ) {
         match result {
             Ok(restored) => {
                 if restored.last_stage.is_none() {
-                    self.notify(NoticeKind::Info, format!("{} holds no results yet: load a CSV into it.", file_name(path)));
+                    self.notify(
+                        NoticeKind::Info,
+                        format!("{} holds no results yet: load a CSV into it.", file_name(path)),
+                    );
                 }
                 self.analysis = analysis;
                 self.wizard = Wizard::restored(restored.last_stage);
@@ -362,7 +406,8 @@ impl ReturnScopeApp {
                 self.ingest = restored.ingest;
                 self.quality = restored.quality;
                 self.continue_anyway = false;
-                self.features = restored.features.map(|(summary, table)| FeaturesView::new(summary, table));
+                self.features =
+                    restored.features.map(|(summary, table)| FeaturesView::new(summary, table));
             }
             Err(err) => self.report_failure(&format!("Opening {}", file_name(path)), &err),
         }
@@ -371,7 +416,10 @@ impl ReturnScopeApp {
     fn report_failure(&mut self, what: &str, err: &AppError) {
         if err.is_cancelled() {
             tracing::info!("{what}: cancelled by the user");
-            self.notify(NoticeKind::Info, format!("{what} was cancelled; nothing of that step was kept."));
+            self.notify(
+                NoticeKind::Info,
+                format!("{what} was cancelled; nothing of that step was kept."),
+            );
         } else {
             tracing::error!("{what} failed: {err:?}");
             self.notify(NoticeKind::Error, format!("{what} failed: {err}"));
@@ -410,8 +458,10 @@ impl ReturnScopeApp {
     fn file_menu(&mut self, ui: &mut egui::Ui) {
         let busy = self.jobs.is_busy();
         let shortcut = |s: &KeyboardShortcut| ui.ctx().format_shortcut(s);
-        let (open_text, save_text, quit_text) = (shortcut(&OPEN_CSV), shortcut(&SAVE_REPORT), shortcut(&QUIT));
-        if ui.add_enabled(!busy, egui::Button::new("Open CSV…").shortcut_text(open_text)).clicked() {
+        let (open_text, save_text, quit_text) =
+            (shortcut(&OPEN_CSV), shortcut(&SAVE_REPORT), shortcut(&QUIT));
+        if ui.add_enabled(!busy, egui::Button::new("Open CSV…").shortcut_text(open_text)).clicked()
+        {
             self.pending.push(Action::OpenCsvDialog);
         }
         if ui.add_enabled(!busy, egui::Button::new("Open analysis…")).clicked() {
@@ -427,8 +477,16 @@ impl ReturnScopeApp {
                 ui.label(RichText::new("None yet").weak());
             }
             for file in self.settings.recent_files.clone() {
-                if ui.add_enabled(!busy, egui::Button::new(file_name(&file))).on_hover_text(file.display().to_string()).clicked() {
-                    self.pending.push(if is_analysis_file(&file) { Action::OpenAnalysis(file) } else { Action::OpenCsv(file) });
+                if ui
+                    .add_enabled(!busy, egui::Button::new(file_name(&file)))
+                    .on_hover_text(file.display().to_string())
+                    .clicked()
+                {
+                    self.pending.push(if is_analysis_file(&file) {
+                        Action::OpenAnalysis(file)
+                    } else {
+                        Action::OpenCsv(file)
+                    });
                 }
             }
         });
@@ -442,8 +500,11 @@ impl ReturnScopeApp {
         let Some(job) = self.jobs.stage_job() else { return };
         let stage = job.last_update.as_ref().map(|u| u.stage.label()).unwrap_or("Starting");
         let message = job.last_update.as_ref().map(|u| u.message.clone()).unwrap_or_default();
-        let rate = job.items_per_second().map(|r| format!("{} rows/s", pages::thousands(r.round() as u64)));
-        let (fraction, stopping, elapsed) = (job.fraction(), job.cancel_requested(), job.started.elapsed().as_secs());
+        let rate = job
+            .items_per_second()
+            .map(|r| format!("{} rows/s", pages::thousands(r.round() as u64)));
+        let (fraction, stopping, elapsed) =
+            (job.fraction(), job.cancel_requested(), job.started.elapsed().as_secs());
         let title = job.title.clone();
         ui.add_space(4.0);
         ui.horizontal(|ui| {
@@ -455,7 +516,9 @@ impl ReturnScopeApp {
             }
         });
         ui.horizontal(|ui| {
-            let bar = egui::ProgressBar::new(fraction).desired_width((ui.available_width() - 260.0).max(120.0)).show_percentage();
+            let bar = egui::ProgressBar::new(fraction)
+                .desired_width((ui.available_width() - 260.0).max(120.0))
+                .show_percentage();
             ui.add(bar);
             ui.label(rate.unwrap_or_default());
             ui.label(format!("{elapsed} s"));
@@ -478,11 +541,16 @@ impl ReturnScopeApp {
             egui::Frame::group(ui.style()).stroke(egui::Stroke::new(1.0, color)).show(ui, |ui| {
                 ui.set_width(ui.available_width());
                 ui.horizontal(|ui| {
-                    if ui.small_button("✖").on_hover_text("Dismiss").clicked() {
+                    if ui.small_button("Dismiss").clicked() {
                         dismissed = Some(i);
                     }
-                    let icon = if notice.kind == NoticeKind::Error { "⚠" } else { "ℹ" };
-                    ui.add(egui::Label::new(RichText::new(format!("{icon} {}", notice.text)).color(color)).wrap());
+                    let prefix = if notice.kind == NoticeKind::Error { "Error: " } else { "" };
+                    ui.add(
+                        egui::Label::new(
+                            RichText::new(format!("{prefix}{}", notice.text)).color(color),
+                        )
+                        .wrap(),
+                    );
                 });
             });
         }
@@ -501,10 +569,20 @@ impl ReturnScopeApp {
         match self.wizard.current() {
             Step::Load => pages::load::show(ui, &self.load, &self.settings.recent_files, busy),
             Step::Validate => {
-                let view = ValidateView { ingest: self.ingest.as_ref(), quality: self.quality.as_ref(), stale: validate_stale, busy };
-                egui::ScrollArea::vertical().id_salt("validate_page").show(ui, |ui| pages::validate::show(ui, &view, &mut self.continue_anyway)).inner
+                let view = ValidateView {
+                    ingest: self.ingest.as_ref(),
+                    quality: self.quality.as_ref(),
+                    stale: validate_stale,
+                    busy,
+                };
+                egui::ScrollArea::vertical()
+                    .id_salt("validate_page")
+                    .show(ui, |ui| pages::validate::show(ui, &view, &mut self.continue_anyway))
+                    .inner
             }
-            Step::Features => pages::features::show(ui, self.features.as_mut(), features_stale, busy),
+            Step::Features => {
+                pages::features::show(ui, self.features.as_mut(), features_stale, busy)
+            }
             Step::Cluster => {
                 pages::cluster::show(ui);
                 None
@@ -553,10 +631,19 @@ fn drop_overlay(ctx: &egui::Context) {
         Some(p) => format!("Drop to load {}", file_name(&p)),
         None => "Drop a CSV of order lines".to_string(),
     };
-    let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Foreground, egui::Id::unique("drop_overlay")));
+    let painter = ctx.layer_painter(egui::LayerId::new(
+        egui::Order::Foreground,
+        egui::Id::unique("drop_overlay"),
+    ));
     let rect = ctx.content_rect();
     painter.rect_filled(rect, 0.0, egui::Color32::from_black_alpha(170));
-    painter.text(rect.center(), egui::Align2::CENTER_CENTER, text, egui::FontId::proportional(26.0), egui::Color32::WHITE);
+    painter.text(
+        rect.center(),
+        egui::Align2::CENTER_CENTER,
+        text,
+        egui::FontId::proportional(26.0),
+        egui::Color32::WHITE,
+    );
 }
 
 /// Open `dir` in the system's file manager, without waiting for it.

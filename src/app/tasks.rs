@@ -5,7 +5,9 @@
 use crate::app::backend::{self, BackendError, SampleWritten};
 use crate::app::jobs::JobPanicked;
 use crate::pipeline::config::Config;
-use crate::pipeline::model::{CsvPreview, FeatureSummary, FeatureTable, IngestSummary, QualityReport};
+use crate::pipeline::model::{
+    CsvPreview, FeatureSummary, FeatureTable, IngestSummary, QualityReport,
+};
 use crate::pipeline::progress::{Progress, Stage};
 use crate::pipeline::{Analysis, PipelineError};
 use std::path::{Path, PathBuf};
@@ -27,7 +29,11 @@ pub enum AppError {
 impl AppError {
     /// The user stopped the job.
     pub fn is_cancelled(&self) -> bool {
-        matches!(self, AppError::Pipeline(PipelineError::Cancelled) | AppError::Backend(BackendError::Pipeline(PipelineError::Cancelled)))
+        matches!(
+            self,
+            AppError::Pipeline(PipelineError::Cancelled)
+                | AppError::Backend(BackendError::Pipeline(PipelineError::Cancelled))
+        )
     }
 }
 
@@ -49,13 +55,26 @@ pub struct Restored {
 
 /// The result of one job.
 pub enum JobOutput {
-    Picked { purpose: PickPurpose, path: Option<PathBuf> },
+    Picked {
+        purpose: PickPurpose,
+        path: Option<PathBuf>,
+    },
     SampleWritten(Result<SampleWritten, AppError>),
-    Preview { csv: PathBuf, result: Result<CsvPreview, AppError> },
+    Preview {
+        csv: PathBuf,
+        result: Result<CsvPreview, AppError>,
+    },
     /// `analysis` is the handle the job opened (kept even when a later stage failed).
-    Loaded { analysis: Option<Analysis>, result: Result<(IngestSummary, QualityReport), AppError> },
+    Loaded {
+        analysis: Option<Analysis>,
+        result: Result<(IngestSummary, QualityReport), AppError>,
+    },
     Features(Result<(FeatureSummary, FeatureTable), AppError>),
-    Restored { analysis: Option<Analysis>, path: PathBuf, result: Result<Restored, AppError> },
+    Restored {
+        analysis: Option<Analysis>,
+        path: PathBuf,
+        result: Result<Restored, AppError>,
+    },
     Panicked(String),
 }
 
@@ -69,8 +88,12 @@ impl From<JobPanicked> for JobOutput {
 pub fn pick_file(purpose: PickPurpose, start_dir: Option<PathBuf>) -> JobOutput {
     let mut dialog = rfd::FileDialog::new();
     dialog = match purpose {
-        PickPurpose::OpenCsv => dialog.set_title("Open order lines (CSV)").add_filter("CSV files", &["csv", "txt", "tsv"]),
-        PickPurpose::OpenAnalysis => dialog.set_title("Open an analysis").add_filter("ReturnScope analysis", &["duckdb"]),
+        PickPurpose::OpenCsv => dialog
+            .set_title("Open order lines (CSV)")
+            .add_filter("CSV files", &["csv", "txt", "tsv"]),
+        PickPurpose::OpenAnalysis => {
+            dialog.set_title("Open an analysis").add_filter("ReturnScope analysis", &["duckdb"])
+        }
     };
     if let Some(dir) = start_dir {
         dialog = dialog.set_directory(dir);
@@ -82,7 +105,8 @@ pub fn pick_file(purpose: PickPurpose, start_dir: Option<PathBuf>) -> JobOutput 
 pub fn write_sample(data_dir: &Path) -> JobOutput {
     let csv = backend::sample_csv_path(data_dir);
     JobOutput::SampleWritten(
-        backend::write_sample(&csv, backend::SAMPLE_CUSTOMERS, backend::SAMPLE_SEED).map_err(AppError::from),
+        backend::write_sample(&csv, backend::SAMPLE_CUSTOMERS, backend::SAMPLE_SEED)
+            .map_err(AppError::from),
     )
 }
 
@@ -93,7 +117,12 @@ pub fn preview(csv: PathBuf) -> JobOutput {
 }
 
 /// Open the analysis file for `csv`, load the CSV into it and validate.
-pub fn load_and_validate(data_dir: &Path, csv: &Path, config: &Config, progress: &Progress) -> JobOutput {
+pub fn load_and_validate(
+    data_dir: &Path,
+    csv: &Path,
+    config: &Config,
+    progress: &Progress,
+) -> JobOutput {
     let analysis = match backend::open_analysis_for_csv(data_dir, csv, config) {
         Ok(a) => a,
         Err(err) => return JobOutput::Loaded { analysis: None, result: Err(err.into()) },
@@ -108,7 +137,11 @@ pub fn load_and_validate(data_dir: &Path, csv: &Path, config: &Config, progress:
 }
 
 /// Build the silver layer, then read it back for the Features page.
-pub fn build_features(analysis: Result<Analysis, PipelineError>, config: &Config, progress: &Progress) -> JobOutput {
+pub fn build_features(
+    analysis: Result<Analysis, PipelineError>,
+    config: &Config,
+    progress: &Progress,
+) -> JobOutput {
     let result = (|| -> Result<_, AppError> {
         let analysis = analysis?;
         let summary = analysis.features(config, &progress.for_stage(Stage::Features))?;
@@ -123,7 +156,9 @@ pub fn build_features(analysis: Result<Analysis, PipelineError>, config: &Config
 pub fn restore(db: PathBuf, config: &Config) -> JobOutput {
     let analysis = match Analysis::open(&db, config) {
         Ok(a) => a,
-        Err(err) => return JobOutput::Restored { analysis: None, path: db, result: Err(err.into()) },
+        Err(err) => {
+            return JobOutput::Restored { analysis: None, path: db, result: Err(err.into()) };
+        }
     };
     let result = read_stored(&analysis);
     JobOutput::Restored { analysis: Some(analysis), path: db, result }
@@ -131,8 +166,10 @@ pub fn restore(db: PathBuf, config: &Config) -> JobOutput {
 
 fn read_stored(analysis: &Analysis) -> Result<Restored, AppError> {
     let last_stage = analysis.completed_stage()?;
-    let quality = if last_stage >= Some(Stage::Validate) { analysis.quality_report()? } else { None };
-    let summary = if last_stage >= Some(Stage::Features) { analysis.feature_summary()? } else { None };
+    let quality =
+        if last_stage >= Some(Stage::Validate) { analysis.quality_report()? } else { None };
+    let summary =
+        if last_stage >= Some(Stage::Features) { analysis.feature_summary()? } else { None };
     let features = match summary {
         Some(summary) => Some((summary, analysis.feature_table()?)),
         None => None,

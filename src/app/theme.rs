@@ -35,7 +35,11 @@ pub fn warning_color(visuals: &egui::Visuals) -> Color32 {
 
 /// Colour for checks that passed.
 pub fn ok_color(visuals: &egui::Visuals) -> Color32 {
-    if visuals.dark_mode { Color32::from_rgb(120, 200, 120) } else { Color32::from_rgb(30, 130, 50) }
+    if visuals.dark_mode {
+        Color32::from_rgb(120, 200, 120)
+    } else {
+        Color32::from_rgb(30, 130, 50)
+    }
 }
 
 /// Apply the user's theme choice to the context.

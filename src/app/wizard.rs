@@ -19,7 +19,8 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 5] = [Step::Load, Step::Validate, Step::Features, Step::Cluster, Step::Report];
+    pub const ALL: [Step; 5] =
+        [Step::Load, Step::Validate, Step::Features, Step::Cluster, Step::Report];
 
     fn index(self) -> usize {
         self as usize
@@ -133,7 +134,7 @@ impl Wizard {
         ui.horizontal(|ui| {
             for (i, step) in Step::ALL.into_iter().enumerate() {
                 if i > 0 {
-                    ui.label(RichText::new("→").weak());
+                    ui.label(RichText::new("›").weak());
                 }
                 let state = self.state(step);
                 let selected = self.current() == step;
@@ -145,9 +146,19 @@ impl Wizard {
                     self.go_to(step);
                 }
                 match state {
-                    StepState::Done => ui.label(RichText::new("✔").color(crate::app::theme::ok_color(ui.visuals()))),
-                    StepState::Stale => ui.label(RichText::new("⟳").color(crate::app::theme::warning_color(ui.visuals())))
-                        .on_hover_text("Out of date: an earlier step changed. Run this step again."),
+                    StepState::Done => ui.label(
+                        RichText::new("done")
+                            .small()
+                            .color(crate::app::theme::ok_color(ui.visuals())),
+                    ),
+                    StepState::Stale => {
+                        ui.label(
+                            RichText::new("out of date")
+                                .small()
+                                .color(crate::app::theme::warning_color(ui.visuals())),
+                        )
+                        .on_hover_text("Out of date: an earlier step changed. Run this step again.")
+                    }
                     StepState::NotDone => ui.label(" "),
                 };
             }

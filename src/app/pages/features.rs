@@ -37,7 +37,9 @@ pub struct Histogram {
 pub fn histogram(values: &[Option<f64>], bins: usize) -> Histogram {
     let defined: Vec<f64> = values.iter().flatten().copied().filter(|v| v.is_finite()).collect();
     let undefined = (values.len() - defined.len()) as u64;
-    let (min, max) = defined.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let (min, max) = defined
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     if defined.is_empty() || bins == 0 {
         return Histogram { bins: Vec::new(), undefined };
     }
@@ -50,7 +52,14 @@ pub fn histogram(values: &[Option<f64>], bins: usize) -> Histogram {
         let i = (((v - min) / width) as usize).min(bins - 1);
         counts[i] += 1;
     }
-    Histogram { bins: counts.into_iter().enumerate().map(|(i, c)| (min + i as f64 * width, width, c)).collect(), undefined }
+    Histogram {
+        bins: counts
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| (min + i as f64 * width, width, c))
+            .collect(),
+        undefined,
+    }
 }
 
 /// The Features page's data and view state.
@@ -79,8 +88,17 @@ impl FeaturesView {
 }
 
 /// Draw the page.
-pub fn show(ui: &mut egui::Ui, view: Option<&mut FeaturesView>, stale: bool, busy: bool) -> Option<Action> {
-    heading(ui, "Features", "One row per customer: the 33 return-behaviour features of the silver layer.");
+pub fn show(
+    ui: &mut egui::Ui,
+    view: Option<&mut FeaturesView>,
+    stale: bool,
+    busy: bool,
+) -> Option<Action> {
+    heading(
+        ui,
+        "Features",
+        "One row per customer: the 33 return-behaviour features of the silver layer.",
+    );
     let Some(view) = view else {
         ui.label("Build the features on the Validate page first.");
         return None;
@@ -147,9 +165,19 @@ fn histogram_panel(ui: &mut egui::Ui, view: &mut FeaturesView) {
     let color = theme::segment_color(1);
     let Some(hist) = view.selected_histogram() else { return };
     if hist.undefined > 0 {
-        ui.label(RichText::new(format!("{} customers without a value are not shown.", thousands(hist.undefined))).weak());
+        ui.label(
+            RichText::new(format!(
+                "{} customers without a value are not shown.",
+                thousands(hist.undefined)
+            ))
+            .weak(),
+        );
     }
-    let bars: Vec<Bar> = hist.bins.iter().map(|&(lo, w, c)| Bar::new(lo + w / 2.0, c as f64).width(w * 0.95)).collect();
+    let bars: Vec<Bar> = hist
+        .bins
+        .iter()
+        .map(|&(lo, w, c)| Bar::new(lo + w / 2.0, c as f64).width(w * 0.95))
+        .collect();
     Plot::new("feature_histogram")
         .height(200.0)
         .allow_scroll(false)
@@ -167,7 +195,9 @@ fn tenure_mix(ui: &mut egui::Ui, summary: &FeatureSummary) {
             let share = if total > 0 { *n as f32 / total as f32 } else { 0.0 };
             ui.label(stage);
             ui.label(thousands(*n));
-            ui.add(egui::ProgressBar::new(share).desired_width(160.0).text(percent(f64::from(share))));
+            ui.add(
+                egui::ProgressBar::new(share).desired_width(160.0).text(percent(f64::from(share))),
+            );
             ui.end_row();
         }
     });
@@ -176,7 +206,19 @@ fn tenure_mix(ui: &mut egui::Ui, summary: &FeatureSummary) {
 /// The statistics table; returns the feature whose row was clicked.
 fn statistics_table(ui: &mut egui::Ui, stats: &[FeatureStat]) -> Option<String> {
     let mut clicked = None;
-    let headers = ["Feature", "Defined", "Missing", "Mean", "Std", "Min", "P25", "Median", "P75", "Max", "Outside P1–P99"];
+    let headers = [
+        "Feature",
+        "Defined",
+        "Missing",
+        "Mean",
+        "Std",
+        "Min",
+        "P25",
+        "Median",
+        "P75",
+        "Max",
+        "Outside P1–P99",
+    ];
     TableBuilder::new(ui)
         .id_salt("feature_stats")
         .striped(true)
@@ -234,7 +276,11 @@ fn customers_table(ui: &mut egui::Ui, table: &FeatureTable) {
             .column(Column::exact(80.0))
             .columns(Column::initial(120.0).clip(true).resizable(true), table.columns.len())
             .header(20.0, |mut header| {
-                for title in ["Customer", "Eligible", "Tenure"].iter().copied().chain(table.columns.iter().map(String::as_str)) {
+                for title in ["Customer", "Eligible", "Tenure"]
+                    .iter()
+                    .copied()
+                    .chain(table.columns.iter().map(String::as_str))
+                {
                     header.col(|ui| {
                         ui.strong(title).on_hover_text(title);
                     });
@@ -247,7 +293,11 @@ fn customers_table(ui: &mut egui::Ui, table: &FeatureTable) {
                         ui.label(&table.customer_ids[r]);
                     });
                     row.col(|ui| {
-                        ui.label(if table.eligible.get(r).copied().unwrap_or(false) { "yes" } else { "no" });
+                        ui.label(if table.eligible.get(r).copied().unwrap_or(false) {
+                            "yes"
+                        } else {
+                            "no"
+                        });
                     });
                     row.col(|ui| {
                         ui.label(table.tenure_stage.get(r).map_or("", String::as_str));

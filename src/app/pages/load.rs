@@ -36,7 +36,8 @@ impl LoadPage {
         if missing.is_empty() {
             return None;
         }
-        let (noun, pronoun) = if missing.len() == 1 { ("column", "it") } else { ("columns", "them") };
+        let (noun, pronoun) =
+            if missing.len() == 1 { ("column", "it") } else { ("columns", "them") };
         Some(format!(
             "{} has no {noun} {}. ReturnScope needs {pronoun} to segment customers; export the order \
              lines again with {pronoun} included (names are matched case-insensitively).",
@@ -59,10 +60,18 @@ pub fn show(ui: &mut egui::Ui, page: &LoadPage, recent: &[PathBuf], busy: bool) 
             if ui.button("Open CSV…").on_hover_text("Ctrl+O").clicked() {
                 action = Some(Action::OpenCsvDialog);
             }
-            if ui.button(SAMPLE_BUTTON).on_hover_text("3,000 generated customers, written to the app's data folder").clicked() {
+            if ui
+                .button(SAMPLE_BUTTON)
+                .on_hover_text("3,000 generated customers, written to the app's data folder")
+                .clicked()
+            {
                 action = Some(Action::TrySample);
             }
-            if ui.button("Open analysis…").on_hover_text("Reopen a .duckdb analysis without recomputing").clicked() {
+            if ui
+                .button("Open analysis…")
+                .on_hover_text("Reopen a .duckdb analysis without recomputing")
+                .clicked()
+            {
                 action = Some(Action::OpenAnalysisDialog);
             }
         });
@@ -72,9 +81,17 @@ pub fn show(ui: &mut egui::Ui, page: &LoadPage, recent: &[PathBuf], busy: bool) 
         ui.label(RichText::new("Recent files").strong());
         ui.add_enabled_ui(!busy, |ui| {
             for file in recent.iter().take(5) {
-                let text = format!("{}   ({})", file_name(file), file.parent().map(|p| p.display().to_string()).unwrap_or_default());
+                let text = format!(
+                    "{}   ({})",
+                    file_name(file),
+                    file.parent().map(|p| p.display().to_string()).unwrap_or_default()
+                );
                 if ui.link(text).on_hover_text(file.display().to_string()).clicked() {
-                    action = Some(if is_analysis_file(file) { Action::OpenAnalysis(file.clone()) } else { Action::OpenCsv(file.clone()) });
+                    action = Some(if is_analysis_file(file) {
+                        Action::OpenAnalysis(file.clone())
+                    } else {
+                        Action::OpenCsv(file.clone())
+                    });
                 }
             }
         });
@@ -105,7 +122,10 @@ fn preview_section(ui: &mut egui::Ui, page: &LoadPage, busy: bool) -> Option<Act
     };
     let mut action = None;
     ui.horizontal(|ui| {
-        let load = ui.add_enabled(page.can_load() && !busy, egui::Button::new(RichText::new(LOAD_BUTTON).strong()));
+        let load = ui.add_enabled(
+            page.can_load() && !busy,
+            egui::Button::new(RichText::new(LOAD_BUTTON).strong()),
+        );
         if load.clicked() {
             action = Some(Action::LoadPreviewed);
         }
@@ -126,16 +146,16 @@ fn columns_section(ui: &mut egui::Ui, preview: &CsvPreview) {
     ui.label(RichText::new("Required columns").strong());
     ui.horizontal_wrapped(|ui| {
         for (required, matched) in &preview.required {
-            match matched {
-                Some(header) if header != required => {
-                    ui.colored_label(theme::ok_color(ui.visuals()), format!("✔ {required}")).on_hover_text(format!("found as \"{header}\""));
-                }
-                Some(_) => {
-                    ui.colored_label(theme::ok_color(ui.visuals()), format!("✔ {required}"));
-                }
-                None => {
-                    ui.colored_label(theme::error_color(ui.visuals()), format!("✖ {required} (missing)"));
-                }
+            // A read-only tick per required column: ticked when the header has it.
+            let mut found = matched.is_some();
+            let (text, color) = match matched {
+                Some(_) => (required.clone(), theme::ok_color(ui.visuals())),
+                None => (format!("{required} (missing)"), theme::error_color(ui.visuals())),
+            };
+            let tick = egui::Checkbox::new(&mut found, RichText::new(text).color(color));
+            let response = ui.add_enabled(false, tick);
+            if let Some(header) = matched.as_ref().filter(|h| *h != required) {
+                response.on_disabled_hover_text(format!("found as \"{header}\""));
             }
         }
     });
@@ -150,7 +170,10 @@ fn rows_table(ui: &mut egui::Ui, preview: &CsvPreview) {
         TableBuilder::new(ui)
             .id_salt("preview_rows")
             .striped(true)
-            .columns(Column::auto().at_least(60.0).at_most(260.0).clip(true).resizable(true), preview.columns.len())
+            .columns(
+                Column::auto().at_least(60.0).at_most(260.0).clip(true).resizable(true),
+                preview.columns.len(),
+            )
             .header(20.0, |mut header| {
                 for name in &preview.columns {
                     header.col(|ui| {
@@ -183,7 +206,8 @@ fn delimiter_name(d: char) -> String {
 
 /// The file's name for messages.
 pub fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name()
+        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 /// Whether `path` is an analysis file rather than a CSV.
@@ -202,7 +226,11 @@ mod tests {
             .collect();
         LoadPage {
             csv: Some("/x/orders.csv".into()),
-            preview: Some(CsvPreview { path: "/x/orders.csv".into(), required, ..Default::default() }),
+            preview: Some(CsvPreview {
+                path: "/x/orders.csv".into(),
+                required,
+                ..Default::default()
+            }),
             preview_error: None,
         }
     }

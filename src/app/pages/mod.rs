@@ -38,7 +38,10 @@ pub fn heading(ui: &mut egui::Ui, title: &str, explanation: &str) {
 pub fn stale_banner(ui: &mut egui::Ui, what_to_do: &str) {
     let color = crate::app::theme::warning_color(ui.visuals());
     egui::Frame::group(ui.style()).stroke(egui::Stroke::new(1.0, color)).show(ui, |ui| {
-        ui.colored_label(color, format!("⟳ These results are out of date: an earlier step changed. {what_to_do}"));
+        ui.colored_label(
+            color,
+            format!("These results are out of date: an earlier step changed. {what_to_do}"),
+        );
     });
     ui.add_space(6.0);
 }

@@ -9,7 +9,7 @@ pub fn show(ui: &mut egui::Ui) {
     ui.label("Coming in the next part of ReturnScope:");
     for line in [
         "• an Excel report: segment profiles, sizes, quality checks and the method used;",
-        "• an export of every customer with their segment (CSV), from File → Export results;",
+        "• an export of every customer with their segment (CSV), from File > Export results;",
         "• saving the report with Ctrl+S once customers are clustered.",
     ] {
         ui.label(line);

@@ -21,8 +21,16 @@ pub struct ValidateView<'a> {
 }
 
 /// Draw the page; `continue_anyway` is the user's acceptance of the warnings.
-pub fn show(ui: &mut egui::Ui, view: &ValidateView<'_>, continue_anyway: &mut bool) -> Option<Action> {
-    heading(ui, "Validate", "What the data looks like after cleaning, and whether it can be segmented.");
+pub fn show(
+    ui: &mut egui::Ui,
+    view: &ValidateView<'_>,
+    continue_anyway: &mut bool,
+) -> Option<Action> {
+    heading(
+        ui,
+        "Validate",
+        "What the data looks like after cleaning, and whether it can be segmented.",
+    );
     let Some(report) = view.quality else {
         ui.label("Load a CSV first.");
         return None;
@@ -57,7 +65,14 @@ fn summary(ui: &mut egui::Ui, ingest: Option<&IngestSummary>, r: &QualityReport)
             ("Clean order lines", thousands(r.clean_lines)),
             ("Customers", thousands(r.customers)),
             ("Customers with enough orders to segment", thousands(r.eligible_customers)),
-            ("Orders from", format!("{} to {}", r.first_order.as_deref().unwrap_or("?"), r.last_order.as_deref().unwrap_or("?"))),
+            (
+                "Orders from",
+                format!(
+                    "{} to {}",
+                    r.first_order.as_deref().unwrap_or("?"),
+                    r.last_order.as_deref().unwrap_or("?")
+                ),
+            ),
             ("Measured as of", r.as_of.clone().unwrap_or_else(|| "?".into())),
         ];
         for (name, value) in rows {
@@ -71,21 +86,29 @@ fn summary(ui: &mut egui::Ui, ingest: Option<&IngestSummary>, r: &QualityReport)
 fn checks(ui: &mut egui::Ui, checks: &[DatasetCheck]) {
     for check in checks {
         let (icon, color) = match check.severity {
-            Severity::Ok => ("✔", theme::ok_color(ui.visuals())),
-            Severity::Warning => ("⚠", theme::warning_color(ui.visuals())),
-            Severity::Blocking => ("⛔", theme::error_color(ui.visuals())),
+            Severity::Ok => ("OK", theme::ok_color(ui.visuals())),
+            Severity::Warning => ("Warning", theme::warning_color(ui.visuals())),
+            Severity::Blocking => ("Blocking", theme::error_color(ui.visuals())),
         };
         if check.severity == Severity::Blocking {
             egui::Frame::group(ui.style()).stroke(egui::Stroke::new(1.5, color)).show(ui, |ui| {
-                ui.colored_label(color, RichText::new(format!("{icon} {}: {}", check.name, check.message)).strong());
+                ui.colored_label(
+                    color,
+                    RichText::new(format!("{icon}: {}: {}", check.name, check.message)).strong(),
+                );
             });
         } else {
-            ui.colored_label(color, format!("{icon} {}: {}", check.name, check.message));
+            ui.colored_label(color, format!("{icon}: {}: {}", check.name, check.message));
         }
     }
 }
 
-fn next_step(ui: &mut egui::Ui, report: &QualityReport, continue_anyway: &mut bool, busy: bool) -> Option<Action> {
+fn next_step(
+    ui: &mut egui::Ui,
+    report: &QualityReport,
+    continue_anyway: &mut bool,
+    busy: bool,
+) -> Option<Action> {
     let has_warnings = report.checks.iter().any(|c| c.severity == Severity::Warning);
     let mut action = None;
     ui.add_space(6.0);
