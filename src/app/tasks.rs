@@ -54,6 +54,8 @@ pub struct Restored {
 }
 
 /// The result of one job.
+// One value per job crosses the channel, so the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum JobOutput {
     Picked {
         purpose: PickPurpose,

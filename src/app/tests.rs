@@ -90,7 +90,7 @@ fn write_orders_csv(csv: &Path, customers: usize) {
             let (month, day) = (1 + (c + 4 * o) % 12, 1 + (c * 7 + o) % 28);
             for l in 0..2 {
                 line += 1;
-                let returned = line % 5 == 0;
+                let returned = line.is_multiple_of(5);
                 let (qty, flag, date, no) = if returned {
                     ("1", "Yes", format!("2023-{month:02}-{day:02} 18:00:00"), format!("R{line}"))
                 } else {

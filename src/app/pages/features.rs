@@ -134,10 +134,9 @@ pub fn show(
     match view.tab {
         FeaturesTab::Customers => customers_table(ui, &view.table),
         FeaturesTab::Statistics => {
-            if let Some(feature) = statistics_table(ui, &view.summary.stats) {
-                if let Some(i) = view.table.columns.iter().position(|c| *c == feature) {
-                    view.selected = i;
-                }
+            let clicked = statistics_table(ui, &view.summary.stats);
+            if let Some(i) = clicked.and_then(|f| view.table.columns.iter().position(|c| *c == f)) {
+                view.selected = i;
             }
         }
     }
