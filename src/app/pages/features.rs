@@ -134,7 +134,8 @@ pub fn show(
     match view.tab {
         FeaturesTab::Customers => customers_table(ui, &view.table),
         FeaturesTab::Statistics => {
-            let clicked = statistics_table(ui, &view.summary.stats);
+            let selected = view.table.columns.get(view.selected).cloned();
+            let clicked = statistics_table(ui, &view.summary.stats, selected.as_deref());
             if let Some(i) = clicked.and_then(|f| view.table.columns.iter().position(|c| *c == f)) {
                 view.selected = i;
             }
@@ -202,8 +203,13 @@ fn tenure_mix(ui: &mut egui::Ui, summary: &FeatureSummary) {
     });
 }
 
-/// The statistics table; returns the feature whose row was clicked.
-fn statistics_table(ui: &mut egui::Ui, stats: &[FeatureStat]) -> Option<String> {
+/// The statistics table; returns the feature whose name was clicked (its histogram is shown).
+fn statistics_table(
+    ui: &mut egui::Ui,
+    stats: &[FeatureStat],
+    selected: Option<&str>,
+) -> Option<String> {
+    let height = (ui.available_height() - 24.0).max(120.0);
     let mut clicked = None;
     let headers = [
         "Feature",
@@ -221,10 +227,9 @@ fn statistics_table(ui: &mut egui::Ui, stats: &[FeatureStat]) -> Option<String> 
     TableBuilder::new(ui)
         .id_salt("feature_stats")
         .striped(true)
-        .sense(egui::Sense::click())
         .column(Column::auto().at_least(200.0))
         .columns(Column::auto().at_least(64.0), headers.len() - 1)
-        .max_scroll_height(f32::INFINITY)
+        .max_scroll_height(height)
         .header(20.0, |mut header| {
             for h in headers {
                 header.col(|ui| {
@@ -236,7 +241,14 @@ fn statistics_table(ui: &mut egui::Ui, stats: &[FeatureStat]) -> Option<String> 
             body.rows(20.0, stats.len(), |mut row| {
                 let s = &stats[row.index()];
                 row.col(|ui| {
-                    ui.label(RichText::new(&s.feature).monospace());
+                    let is_selected = selected == Some(s.feature.as_str());
+                    let name = egui::Button::selectable(
+                        is_selected,
+                        RichText::new(&s.feature).monospace(),
+                    );
+                    if ui.add(name).on_hover_text("Show its distribution above").clicked() {
+                        clicked = Some(s.feature.clone());
+                    }
                 });
                 let cells = [
                     thousands(s.count),
@@ -255,9 +267,6 @@ fn statistics_table(ui: &mut egui::Ui, stats: &[FeatureStat]) -> Option<String> 
                         ui.label(cell);
                     });
                 }
-                if row.response().clicked() {
-                    clicked = Some(s.feature.clone());
-                }
             });
         });
     clicked
@@ -269,7 +278,7 @@ fn customers_table(ui: &mut egui::Ui, table: &FeatureTable) {
         TableBuilder::new(ui)
             .id_salt("customers")
             .striped(true)
-            .max_scroll_height(height - 24.0)
+            .max_scroll_height((height - 40.0).max(120.0))
             .column(Column::initial(220.0).clip(true).resizable(true))
             .column(Column::exact(64.0))
             .column(Column::exact(80.0))

@@ -166,10 +166,12 @@ fn columns_section(ui: &mut egui::Ui, preview: &CsvPreview) {
 }
 
 fn rows_table(ui: &mut egui::Ui, preview: &CsvPreview) {
+    let height = (ui.available_height() - 28.0).max(120.0);
     egui::ScrollArea::horizontal().id_salt("preview_scroll").show(ui, |ui| {
         TableBuilder::new(ui)
             .id_salt("preview_rows")
             .striped(true)
+            .max_scroll_height(height)
             .columns(
                 Column::auto().at_least(60.0).at_most(260.0).clip(true).resizable(true),
                 preview.columns.len(),

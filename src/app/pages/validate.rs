@@ -136,7 +136,7 @@ fn counts_table(ui: &mut egui::Ui, report: &QualityReport) {
     TableBuilder::new(ui)
         .id_salt("quality_counts")
         .striped(true)
-        .column(Column::auto().at_least(160.0))
+        .column(Column::initial(220.0).at_least(160.0).clip(true).resizable(true))
         .column(Column::auto().at_least(70.0))
         .column(Column::auto().at_least(60.0))
         .column(Column::initial(320.0).at_least(120.0).clip(true).resizable(true))
