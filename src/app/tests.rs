@@ -46,7 +46,11 @@ fn step_until(
         let notices: Vec<String> = h.state().notices().iter().map(|n| n.text.clone()).collect();
         let failed = h.state().notices().iter().any(|n| n.kind == NoticeKind::Error);
         assert!(!failed, "an error was shown while waiting for {what}: {notices:?}");
-        assert!(Instant::now() < deadline, "timed out waiting for {what}; notices: {notices:?}");
+        let (step, busy) = (h.state().current_step(), h.state().has_jobs());
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what} (on {step:?}, jobs running: {busy}); notices: {notices:?}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -113,7 +117,7 @@ fn write_orders_csv(csv: &Path, customers: usize) {
 fn a_csv_goes_from_load_to_features_by_clicking() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("orders.csv");
-    write_orders_csv(&csv, 500);
+    write_orders_csv(&csv, 1_500); // above the default minimum of 1,000 segmentable customers
     let mut h = harness(dir.path());
     preview(&mut h, &csv);
     walk_from_preview_to_features(&mut h);
@@ -155,6 +159,8 @@ fn walk_from_preview_to_features(h: &mut Harness<'_, ReturnScopeApp>) {
         h.get_by_label(CONTINUE_ANYWAY).click();
         h.run_steps(2);
     }
+    assert!(h.query_by_label_contains("Blocking:").is_none(), "no blocking check for this data");
+    assert!(is_enabled(h, BUILD_FEATURES_BUTTON), "features can be built (warnings accepted)");
     h.get_by_label(BUILD_FEATURES_BUTTON).click();
     step_until(h, "the features", |h| {
         h.state().current_step() == Step::Features && !h.state().has_jobs()
