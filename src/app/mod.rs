@@ -1,2 +1,62 @@
-//! Desktop app placeholder.
-pub fn run_app(_initial: Option<std::path::PathBuf>) -> anyhow::Result<()> { Ok(()) }
+//! The desktop app: an eframe/egui wizard (Load -> Validate -> Features -> Cluster -> Report) that
+//! drives the pipeline on background threads.
+//!
+//! - [`shell`]: the app itself ([`ReturnScopeApp`]): menus, step bar, progress, notices, drops.
+//! - [`pages`]: one file per wizard page.
+//! - [`jobs`]: the one background job runner; [`tasks`]: what each job does.
+//! - [`wizard`]: steps and their done / stale state; [`settings`]: what is remembered between
+//!   runs; [`theme`]: colours; [`backend`]: adapters to code owned elsewhere.
+
+pub mod backend;
+pub mod jobs;
+pub mod pages;
+pub mod settings;
+pub mod shell;
+pub mod tasks;
+pub mod theme;
+pub mod wizard;
+
+#[cfg(test)]
+mod tests;
+
+pub use shell::ReturnScopeApp;
+
+use anyhow::Context as _;
+use eframe::egui;
+use std::path::PathBuf;
+
+/// The app icon (256x256 PNG, drawn by `assets/make_icon.py`).
+pub const ICON_PNG: &[u8] = include_bytes!("../../assets/icon.png");
+
+/// Open the ReturnScope window; `initial_csv` is previewed on the Load page. Returns when the
+/// window is closed.
+pub fn run_app(initial_csv: Option<PathBuf>) -> anyhow::Result<()> {
+    let data_dir = backend::default_data_dir()
+        .context("cannot determine a data folder for ReturnScope (is HOME set?)")?;
+    match crate::logging::init(&backend::log_dir(&data_dir)) {
+        Some(log) => tracing::info!(
+            "ReturnScope {} started; log file {}",
+            env!("CARGO_PKG_VERSION"),
+            log.display()
+        ),
+        None => eprintln!(
+            "warning: no log file: {} is not writable",
+            backend::log_dir(&data_dir).display()
+        ),
+    }
+    let app = ReturnScopeApp::new(data_dir, initial_csv);
+    let size = app.saved_window_size().unwrap_or([1280.0, 820.0]);
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title("ReturnScope")
+        .with_app_id("returnscope")
+        .with_inner_size(size)
+        .with_min_inner_size([760.0, 480.0])
+        .with_drag_and_drop(true);
+    match eframe::icon_data::from_png_bytes(ICON_PNG) {
+        Ok(icon) => viewport = viewport.with_icon(icon),
+        Err(err) => tracing::warn!("the app icon cannot be decoded: {err}"),
+    }
+    let options = eframe::NativeOptions { viewport, ..Default::default() };
+    eframe::run_native("returnscope", options, Box::new(|_cc| Ok(Box::new(app))))
+        .map_err(|err| anyhow::anyhow!("the window could not be opened: {err}"))
+}

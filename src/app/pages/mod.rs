@@ -1,0 +1,81 @@
+//! One file per wizard page. A page draws itself from plain data and returns the [`Action`] the
+//! user asked for; the app shell (`shell.rs`) carries actions out, so pages never start jobs.
+
+pub mod cluster;
+pub mod features;
+pub mod load;
+pub mod report;
+pub mod validate;
+
+use crate::app::wizard::Step;
+use eframe::egui::{self, RichText};
+use std::path::PathBuf;
+
+/// What the user asked for on a page or in a menu.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    OpenCsvDialog,
+    OpenAnalysisDialog,
+    /// Preview this CSV (from a drop, the recent list or a dialog).
+    OpenCsv(PathBuf),
+    /// Open this analysis file and restore its results.
+    OpenAnalysis(PathBuf),
+    TrySample,
+    /// Load and validate the previewed CSV.
+    LoadPreviewed,
+    BuildFeatures,
+    GoTo(Step),
+}
+
+/// A page heading with a one-line explanation under it.
+pub fn heading(ui: &mut egui::Ui, title: &str, explanation: &str) {
+    ui.heading(title);
+    ui.label(RichText::new(explanation).weak());
+    ui.add_space(8.0);
+}
+
+/// A framed notice shown when the page's results are out of date.
+pub fn stale_banner(ui: &mut egui::Ui, what_to_do: &str) {
+    let color = crate::app::theme::warning_color(ui.visuals());
+    egui::Frame::group(ui.style()).stroke(egui::Stroke::new(1.0, color)).show(ui, |ui| {
+        ui.colored_label(
+            color,
+            format!("These results are out of date: an earlier step changed. {what_to_do}"),
+        );
+    });
+    ui.add_space(6.0);
+}
+
+/// Thousands separators for counts ("1,234,567").
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// A share as a percentage with one decimal ("12.5 %"), "<0.1 %" for tiny non-zero shares.
+pub fn percent(share: f64) -> String {
+    if share > 0.0 && share < 0.0005 { "<0.1 %".into() } else { format!("{:.1} %", share * 100.0) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_shares_read_well() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(percent(0.125), "12.5 %");
+        assert_eq!(percent(0.0001), "<0.1 %");
+        assert_eq!(percent(0.0), "0.0 %");
+    }
+}

@@ -1,0 +1,267 @@
+//! UI tests that drive the real app through egui_kittest (AccessKit queries, no GPU): jobs run on
+//! their threads, and the harness is stepped until their results arrive.
+//!
+//! They need the pipeline facade's bodies and the sample generator; the lead moves them to
+//! `tests/it/app_ui.rs` later.
+
+use crate::app::ReturnScopeApp;
+use crate::app::pages::features::NEXT_BUTTON;
+use crate::app::pages::load::{LOAD_BUTTON, SAMPLE_BUTTON};
+use crate::app::pages::validate::{BUILD_FEATURES_BUTTON, CONTINUE_ANYWAY};
+use crate::app::shell::{CANCEL_BUTTON, NoticeKind};
+use crate::app::wizard::{Step, StepState};
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Longest wait for one job in a test (the dev profile is slower than release).
+const JOB_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn harness(data_dir: &Path) -> Harness<'static, ReturnScopeApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        // Plot and table internals carry unnamed nodes; names of our own widgets are asserted below.
+        .with_accessibility_check(false)
+        .build_ui_state(
+            |ui, app: &mut ReturnScopeApp| app.show(ui),
+            ReturnScopeApp::new_for_test(data_dir),
+        )
+}
+
+/// Step the harness until `done` holds, failing after [`JOB_TIMEOUT`].
+fn step_until(
+    h: &mut Harness<'_, ReturnScopeApp>,
+    what: &str,
+    done: impl Fn(&Harness<'_, ReturnScopeApp>) -> bool,
+) {
+    let deadline = Instant::now() + JOB_TIMEOUT;
+    loop {
+        h.step();
+        if done(h) {
+            h.run_steps(2); // let the page lay itself out (tables size columns on their first frame)
+            return;
+        }
+        let notices: Vec<String> = h.state().notices().iter().map(|n| n.text.clone()).collect();
+        let failed = h.state().notices().iter().any(|n| n.kind == NoticeKind::Error);
+        assert!(!failed, "an error was shown while waiting for {what}: {notices:?}");
+        let (step, busy) = (h.state().current_step(), h.state().has_jobs());
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what} (on {step:?}, jobs running: {busy}); notices: {notices:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Step until no job runs, then check that no error was reported.
+fn step_until_idle(h: &mut Harness<'_, ReturnScopeApp>, what: &str) {
+    step_until(h, what, |h| !h.state().has_jobs());
+}
+
+fn assert_no_errors(h: &Harness<'_, ReturnScopeApp>) {
+    let errors: Vec<_> = h
+        .state()
+        .notices()
+        .iter()
+        .filter(|n| n.kind == NoticeKind::Error)
+        .map(|n| n.text.clone())
+        .collect();
+    assert!(errors.is_empty(), "errors shown: {errors:?}");
+}
+
+fn is_enabled(h: &Harness<'_, ReturnScopeApp>, label: &str) -> bool {
+    !h.get_by_label(label).accesskit_node().is_disabled()
+}
+
+/// Preview `csv` (as a drop would) and wait for the preview.
+fn preview(h: &mut Harness<'_, ReturnScopeApp>, csv: &Path) {
+    h.state_mut().open_csv(csv.to_path_buf());
+    step_until(h, "the preview", |h| !h.state().is_busy());
+    step_until_idle(h, "the preview");
+}
+
+/// Write `customers` customers x 3 orders x 2 lines of well-formed order lines (every 5th line
+/// returned) to `csv`; independent of the sample generator.
+fn write_orders_csv(csv: &Path, customers: usize) {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(csv).unwrap());
+    writeln!(out, "{}", crate::pipeline::model::REQUIRED_COLUMNS.join(",")).unwrap();
+    let mut line = 0_usize;
+    for c in 0..customers {
+        for o in 0..3 {
+            let (month, day) = (1 + (c + 4 * o) % 12, 1 + (c * 7 + o) % 28);
+            for l in 0..2 {
+                line += 1;
+                let returned = line.is_multiple_of(5);
+                let (qty, flag, date, no) = if returned {
+                    ("1", "Yes", format!("2023-{month:02}-{day:02} 18:00:00"), format!("R{line}"))
+                } else {
+                    ("0", "No", String::new(), String::new())
+                };
+                writeln!(
+                    out,
+                    "SO{c}-{o},customer{c}@example.com,2023-{month:02}-{day:02} 10:00:00,{sku},1,{qty},{flag},{date},{no},,{cls},{sku},CLASS {cls},BRAND {b}",
+                    sku = 1000 + (c * 3 + l) % 97,
+                    cls = 10 + (c + l) % 7,
+                    b = c % 5,
+                )
+                .unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn a_csv_goes_from_load_to_features_by_clicking() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("orders.csv");
+    write_orders_csv(&csv, 1_500); // above the default minimum of 1,000 segmentable customers
+    let mut h = harness(dir.path());
+    preview(&mut h, &csv);
+    walk_from_preview_to_features(&mut h);
+}
+
+#[test]
+fn sample_data_goes_from_load_to_features_by_clicking() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path());
+    h.get_by_label(SAMPLE_BUTTON).click();
+    // Sample data -> preview (two jobs in a row).
+    step_until(&mut h, "the sample preview", |h| {
+        h.query_by_label(LOAD_BUTTON).is_some() && !h.state().has_jobs()
+    });
+    walk_from_preview_to_features(&mut h);
+}
+
+/// From a previewed, complete CSV: Load, check the quality table, build features, check a column.
+fn walk_from_preview_to_features(h: &mut Harness<'_, ReturnScopeApp>) {
+    assert_no_errors(h);
+    assert!(is_enabled(h, LOAD_BUTTON), "the file has every required column");
+    h.get_by_label(LOAD_BUTTON).click();
+    step_until(h, "load and validate", |h| {
+        h.state().current_step() == Step::Validate && !h.state().has_jobs()
+    });
+    assert_no_errors(h);
+    assert_eq!(h.state().step_state(Step::Load), StepState::Done);
+
+    // The quality table: its header and a count of the cleaning table by name.
+    for header in ["Case", "Count", "Share", "What it means", "What was done"] {
+        assert!(h.query_by_label(header).is_some(), "quality table header {header} missing");
+    }
+    assert!(
+        h.query_by_label("rejected_bad_order_date").is_some(),
+        "quality counts are listed by name"
+    );
+
+    if h.query_by_label(CONTINUE_ANYWAY).is_some() {
+        h.get_by_label(CONTINUE_ANYWAY).click();
+        h.run_steps(2);
+    }
+    assert!(h.query_by_label_contains("Blocking:").is_none(), "no blocking check for this data");
+    assert!(is_enabled(h, BUILD_FEATURES_BUTTON), "features can be built (warnings accepted)");
+    h.get_by_label(BUILD_FEATURES_BUTTON).click();
+    step_until(h, "the features", |h| {
+        h.state().current_step() == Step::Features && !h.state().has_jobs()
+    });
+    assert_no_errors(h);
+    assert_eq!(h.state().step_state(Step::Features), StepState::Done);
+    // A feature column of FEATURES.md (header of the customers table, and the histogram's choice).
+    assert!(
+        !h.query_all_by_label("sales_order_no_nunique").collect::<Vec<_>>().is_empty(),
+        "feature column shown"
+    );
+    assert!(h.query_by_label(NEXT_BUTTON).is_some());
+
+    // Steps stay reachable: back to Validate and forward again through the step bar.
+    h.get_by_label(&Step::Validate.bar_label()).click();
+    h.run_steps(3);
+    assert_eq!(h.state().current_step(), Step::Validate);
+    h.get_by_label(&Step::Features.bar_label()).click();
+    h.run_steps(3);
+    assert_eq!(h.state().current_step(), Step::Features);
+}
+
+#[test]
+fn a_cancelled_load_leaves_the_app_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    // Big enough that loading takes well over the few frames between Load and Cancel.
+    let csv = dir.path().join("big.csv");
+    write_orders_csv(&csv, 50_000); // 300,000 lines
+    let mut h = harness(dir.path());
+    preview(&mut h, &csv);
+    h.get_by_label(LOAD_BUTTON).click();
+    step_until(&mut h, "the load to start", |h| h.state().is_busy());
+    h.get_by_label(CANCEL_BUTTON).click();
+    step_until_idle(&mut h, "the cancelled load to stop");
+
+    let notices = h.state().notices();
+    assert!(
+        notices.iter().any(|n| n.kind == NoticeKind::Info && n.text.contains("cancelled")),
+        "the cancellation is reported: {:?}",
+        notices.iter().map(|n| &n.text).collect::<Vec<_>>()
+    );
+    assert_no_errors(&h);
+    assert_eq!(h.state().current_step(), Step::Load);
+    assert_eq!(h.state().step_state(Step::Validate), StepState::NotDone);
+
+    // Usable afterwards: the same file loads (so the analysis file was released) and validates.
+    assert!(is_enabled(&h, LOAD_BUTTON));
+    h.get_by_label(LOAD_BUTTON).click();
+    step_until(&mut h, "the second load", |h| {
+        h.state().current_step() == Step::Validate && !h.state().has_jobs()
+    });
+    assert_no_errors(&h);
+    assert!(h.query_by_label("Quality counts").is_some());
+}
+
+#[test]
+fn escape_cancels_a_running_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("big.csv");
+    write_orders_csv(&csv, 50_000);
+    let mut h = harness(dir.path());
+    preview(&mut h, &csv);
+    h.get_by_label(LOAD_BUTTON).click();
+    step_until(&mut h, "the load to start", |h| h.state().is_busy());
+    h.key_press(egui::Key::Escape);
+    step_until_idle(&mut h, "the cancelled load to stop");
+    assert!(h.state().notices().iter().any(|n| n.text.contains("cancelled")));
+    assert_eq!(h.state().current_step(), Step::Load);
+}
+
+#[test]
+fn a_csv_without_a_required_column_names_it_and_cannot_be_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("no_return_qty.csv");
+    // Every required column except RETURN_QTY.
+    std::fs::write(
+        &csv,
+        "SALES_ORDER_NO,CUSTOMER_EMAILID,ORDER_DATE,SKU,SALES_QTY,UNITS_RETURNED_FLAG,RETURN_DATE,RETURN_NO,\
+         RETURN_COMMENT,Q_CLS_ID,Q_SKU_ID,CLASS_,BRAND_\n\
+         FP1,a@example.com,2022-06-18 10:52:39.000,65959058,1.0000,No,,,,2600005,-627055524,8125:FP SHORTS,FREE PEOPLE\n",
+    )
+    .unwrap();
+    let mut h = harness(dir.path());
+    preview(&mut h, &csv);
+    assert!(
+        h.query_by_label_contains("has no column RETURN_QTY").is_some(),
+        "the message names the missing column; notices: {:?}",
+        h.state().notices().iter().map(|n| &n.text).collect::<Vec<_>>()
+    );
+    assert!(h.query_by_label("RETURN_QTY (missing)").is_some());
+    assert!(!is_enabled(&h, LOAD_BUTTON), "loading is disabled");
+    assert_eq!(h.state().current_step(), Step::Load);
+}
+
+#[test]
+fn the_step_bar_only_reaches_steps_with_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = harness(dir.path());
+    assert!(is_enabled(&h, &Step::Load.bar_label()));
+    for step in [Step::Validate, Step::Features, Step::Cluster, Step::Report] {
+        assert!(!is_enabled(&h, &step.bar_label()), "{step:?} is not reachable yet");
+    }
+    assert!(h.query_by_label("No file chosen yet.").is_some());
+}
