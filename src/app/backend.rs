@@ -1,8 +1,8 @@
 //! Adapters between the app and code that other modules own: the analysis file location, the
-//! sample-data generator and the shared segment palette.
+//! sample-data generator.
 //!
-//! Everything here is called from background jobs (never from the UI thread) except the palette
-//! and path helpers, which do no I/O.
+//! Everything here is called from background jobs (never from the UI thread) except the path
+//! helpers, which do no I/O.
 
 use crate::pipeline::config::Config;
 use crate::pipeline::sample;
@@ -99,35 +99,6 @@ pub fn write_sample(
     })
 }
 
-/// Colours of the shared palette (RGB), until `crate::palette` lands.
-///
-/// TODO(palette): forward to `crate::palette::{segment_rgb, OUTLIER_RGB, NOT_SEGMENTED_RGB}`.
-pub mod palette {
-    /// Tableau-10, the fallback palette for segments 1..=10, then repeating.
-    const SEGMENTS: [[u8; 3]; 10] = [
-        [31, 119, 180],
-        [255, 127, 14],
-        [44, 160, 44],
-        [214, 39, 40],
-        [148, 103, 189],
-        [140, 86, 75],
-        [227, 119, 194],
-        [127, 127, 127],
-        [188, 189, 34],
-        [23, 190, 207],
-    ];
-
-    /// Colour of segment `segment` (1-based).
-    pub fn segment_rgb(segment: usize) -> [u8; 3] {
-        SEGMENTS[segment.saturating_sub(1) % SEGMENTS.len()]
-    }
-
-    /// Colour of DBSCAN outliers.
-    pub const OUTLIER_RGB: [u8; 3] = [90, 90, 90];
-    /// Colour of customers that were not segmented (too few orders).
-    pub const NOT_SEGMENTED_RGB: [u8; 3] = [200, 200, 200];
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,12 +107,5 @@ mod tests {
     fn analysis_file_is_named_after_the_csv() {
         let db = analysis_path_for(Path::new("/data"), Path::new("/home/me/orders 2024.csv"));
         assert_eq!(db, Path::new("/data/analyses/orders 2024.duckdb"));
-    }
-
-    #[test]
-    fn segment_colours_are_one_based_and_repeat() {
-        assert_eq!(palette::segment_rgb(1), [31, 119, 180]);
-        assert_eq!(palette::segment_rgb(11), palette::segment_rgb(1));
-        assert_eq!(palette::segment_rgb(0), palette::segment_rgb(1));
     }
 }

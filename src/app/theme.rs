@@ -1,6 +1,6 @@
 //! Colours of the app: the shared segment palette as egui colours, and the theme choice.
 
-use crate::app::backend::palette;
+use crate::palette;
 use crate::app::settings::ThemeChoice;
 use eframe::egui::{self, Color32};
 
@@ -59,7 +59,8 @@ mod tests {
     #[test]
     fn palette_colours_convert_channel_for_channel() {
         let c = segment_color(1);
-        assert_eq!([c.r(), c.g(), c.b(), c.a()], [31, 119, 180, 255]);
+        let [r, g, b] = palette::segment_rgb(1);
+        assert_eq!([c.r(), c.g(), c.b(), c.a()], [r, g, b, 255]);
         assert_ne!(outlier_color(), not_segmented_color());
     }
 }

@@ -227,6 +227,7 @@ fn category_seasonal_and_trend() {
         ],
         "A",
     );
+    let (row, _) = silver_row(&a, "b@x.com");
     // B: classes C3 (2), C1 (1) -> diversity 2/4, loyalty (2/3)^2 + (1/3)^2 = 5/9, affinity 1.
     // Seasonal (lifetime >= 365): lines by order month May, May, June -> [0, 2, 1, 0], mean 0.75,
     // population std sqrt(2.75/4) = 0.8291562 -> 1.1055416. Returns with a date: 1 (< 2) -> NULL.

@@ -78,6 +78,10 @@ fn same_input_and_config_give_identical_results() {
     };
     for table in ["clustering_results", "cluster_summary"] {
         let sql = format!("SELECT CAST(t AS VARCHAR) FROM (SELECT * FROM {table}) t ORDER BY 1");
-        assert_eq!(dump(&x, &sql), dump(&y, &sql), "{table} differs between runs");
+        let (a, b) = (dump(&x, &sql), dump(&y, &sql));
+        assert_eq!(a.len(), b.len(), "{table}: row counts differ");
+        if let Some((l, r)) = a.iter().zip(&b).find(|(l, r)| l != r) {
+            panic!("{table} differs between runs:\n{l}\n{r}");
+        }
     }
 }

@@ -217,8 +217,42 @@ fn find_outliers(
         EpsSetting::Value(v) => (v, EpsSource::Configured),
     };
     let result = dbscan_on_tree(&tree, eps, cfg.min_samples, &sub_progress(progress, 0.15, 1.0))?;
-    let is_outlier = result.labels.iter().map(|&l| l < 0).collect();
+    let is_outlier = outliers_with_small_clusters(&result.labels, result.n_clusters, cfg.max_noise_ratio);
     Ok(Outliers { eps, eps_source, curve, is_outlier, clusters: result.n_clusters })
+}
+
+/// A DBSCAN cluster holding less than this share of the customers is a small dense group apart
+/// from everyone else (e.g. a handful of resellers); it is set aside with the noise.
+pub const SMALL_CLUSTER_SHARE: f64 = 0.02;
+
+/// DBSCAN noise, plus the members of small clusters (smallest first) as long as the outlier
+/// share stays within `max_noise_ratio`. See docs/decisions.md.
+fn outliers_with_small_clusters(labels: &[i32], n_clusters: usize, max_noise_ratio: f64) -> Vec<bool> {
+    let n = labels.len();
+    let mut is_outlier: Vec<bool> = labels.iter().map(|&l| l < 0).collect();
+    let mut sizes = vec![0usize; n_clusters];
+    for &l in labels.iter().filter(|l| **l >= 0) {
+        sizes[l as usize] += 1;
+    }
+    let largest = sizes.iter().copied().max().unwrap_or(0);
+    let mut small: Vec<usize> = (0..n_clusters)
+        .filter(|&c| (sizes[c] as f64) < SMALL_CLUSTER_SHARE * n as f64 && sizes[c] < largest)
+        .collect();
+    small.sort_by_key(|&c| (sizes[c], c));
+    let mut outliers = is_outlier.iter().filter(|o| **o).count();
+    let budget = (max_noise_ratio * n as f64).floor() as usize;
+    for c in small {
+        if outliers + sizes[c] > budget {
+            break;
+        }
+        outliers += sizes[c];
+        for (flag, &l) in is_outlier.iter_mut().zip(labels) {
+            if l == c as i32 {
+                *flag = true;
+            }
+        }
+    }
+    is_outlier
 }
 
 /// Segments numbered 1..=K by decreasing size: `new[old label]`.
@@ -387,6 +421,22 @@ fn micro_segments(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_dbscan_clusters_join_the_outliers_within_the_noise_budget() {
+        // 200 points: cluster 0 has 180, cluster 1 has 3 (1.5% < 2%), cluster 2 has 5 (2.5%),
+        // 12 noise. Budget 15% = 30 points: noise 12 + cluster 1 (3) = 15 fit; cluster 2 is not
+        // small. With a budget of 7% (14 points) cluster 1 does not fit.
+        let mut labels = vec![0i32; 180];
+        labels.extend([1; 3]);
+        labels.extend([2; 5]);
+        labels.extend([-1; 12]);
+        let flagged = outliers_with_small_clusters(&labels, 3, 0.15);
+        assert_eq!(flagged.iter().filter(|f| **f).count(), 15);
+        assert!(flagged[180..183].iter().all(|f| *f) && !flagged[183]);
+        let flagged = outliers_with_small_clusters(&labels, 3, 0.07);
+        assert_eq!(flagged.iter().filter(|f| **f).count(), 12);
+    }
     use crate::pipeline::cluster::metrics::adjusted_rand_index;
     use crate::pipeline::cluster::synthetic::synthetic_blobs;
     use crate::pipeline::config::KMeansConfig;

@@ -373,10 +373,8 @@ fn write_results(store: &Store, run: &ClusterRun) -> Result<()> {
 }
 
 fn write_summary(store: &Store, segments: &[SegmentSummary]) -> Result<()> {
-    let medians: Vec<String> = segments
-        .first()
-        .map(|s| s.medians.iter().map(|(f, _)| format!("{} DOUBLE", ident(&format!("median_{f}")))).collect())
-        .unwrap_or_default();
+    let keys: Vec<&str> = crate::pipeline::archetypes::key_features().to_vec();
+    let medians: Vec<String> = keys.iter().map(|f| format!("{} DOUBLE", ident(&format!("median_{f}")))).collect();
     let extra = if medians.is_empty() { String::new() } else { format!(", {}", medians.join(", ")) };
     store
         .conn()
@@ -400,7 +398,9 @@ fn write_summary(store: &Store, segments: &[SegmentSummary]) -> Result<()> {
             Value::Int(s.micro_segments as i32),
             Value::Double(s.returned_units_share),
         ];
-        row.extend(s.medians.iter().map(|(_, v)| if v.is_finite() { Value::Double(*v) } else { Value::Null }));
+        row.extend(keys.iter().map(|k| {
+            s.medians.iter().find(|(f, _)| f == k).filter(|(_, v)| v.is_finite()).map_or(Value::Null, |(_, v)| Value::Double(*v))
+        }));
         app.append_row(duckdb::appender_params_from_iter(row)).db("writing the summary")?;
     }
     app.flush().db("writing the summary")

@@ -25,7 +25,7 @@ pub const STABILITY_TOLERANCE: f64 = 0.02;
 pub const SUBSAMPLE_SHARE: f64 = 0.8;
 
 /// Every criterion for one K.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KSweepRow {
     pub k: usize,
     pub inertia: f64,

@@ -28,6 +28,38 @@ pub struct Pca2d {
     pub mean: Vec<f64>,
 }
 
+/// X^T X summed row by row in a fixed order. A BLAS-style product may split the sum differently
+/// from run to run, and the results tables must be byte-identical for the same input.
+fn covariance_in_row_order(centred: &Array2<f64>) -> Array2<f64> {
+    let d = centred.ncols();
+    let mut sum = Array2::<f64>::zeros((d, d));
+    for row in centred.rows() {
+        for i in 0..d {
+            let ri = row[i];
+            for j in i..d {
+                sum[[i, j]] += ri * row[j];
+            }
+        }
+    }
+    for i in 0..d {
+        for j in 0..i {
+            sum[[i, j]] = sum[[j, i]];
+        }
+    }
+    sum
+}
+
+/// Rows times the basis, each dot product in a fixed order (see [`covariance_in_row_order`]).
+fn project_in_row_order(centred: &Array2<f64>, basis: &Array2<f64>) -> Array2<f64> {
+    let mut out = Array2::<f64>::zeros((centred.nrows(), basis.ncols()));
+    for (r, row) in centred.rows().into_iter().enumerate() {
+        for c in 0..basis.ncols() {
+            out[[r, c]] = row.iter().zip(basis.column(c)).map(|(a, b)| a * b).sum();
+        }
+    }
+    out
+}
+
 /// Exact PCA to two dimensions.
 ///
 /// Errors for an empty or non-finite matrix. Degenerate inputs give defined results: one row or
@@ -37,7 +69,7 @@ pub fn pca_2d(data: ArrayView2<f64>) -> Result<Pca2d, EmbedError> {
     let (n, d) = check_matrix(data)?;
     let mean = data.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(d));
     let centred = &data - &mean.view().insert_axis(Axis(0));
-    let covariance = centred.t().dot(&centred) / (n.saturating_sub(1).max(1) as f64);
+    let covariance = covariance_in_row_order(&centred) / (n.saturating_sub(1).max(1) as f64);
     let total_variance: f64 = covariance.diag().iter().sum();
 
     let (eigenvalues, eigenvectors) = symmetric_eigen(covariance);
@@ -59,7 +91,7 @@ pub fn pca_2d(data: ArrayView2<f64>) -> Result<Pca2d, EmbedError> {
     for (slot, component) in components.iter().enumerate() {
         basis.column_mut(slot).assign(&Array1::from(component.clone()));
     }
-    let coords = if total_variance > 0.0 { centred.dot(&basis) } else { Array2::zeros((n, 2)) };
+    let coords = if total_variance > 0.0 { project_in_row_order(&centred, &basis) } else { Array2::zeros((n, 2)) };
 
     Ok(Pca2d {
         coords,

@@ -152,6 +152,33 @@ fn drop_temp_tables(store: &Store) {
     }
 }
 
+/// DuckDB's parallel aggregates may add floating-point values in a different order from run to
+/// run, changing the last bits of a mean. Silver stores every DOUBLE feature rounded to 9
+/// decimals (far below any meaningful difference) so that the same input gives byte-identical
+/// layers, and everything computed from them (gold, segments, PCA) is reproducible.
+fn rounded_silver_sql(store: &Store) -> Result<String> {
+    let mut stmt = store
+        .conn()
+        .prepare("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'f_silver' ORDER BY ordinal_position")
+        .db("reading the silver columns")?;
+    let columns: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .db("reading the silver columns")?
+        .collect::<std::result::Result<_, _>>()
+        .db("reading the silver columns")?;
+    let select: Vec<String> = columns
+        .iter()
+        .map(|(name, ty)| {
+            if ty == "DOUBLE" {
+                format!("round({col}, 9) AS {col}", col = ident(name))
+            } else {
+                ident(name)
+            }
+        })
+        .collect();
+    Ok(format!("CREATE OR REPLACE TABLE {SILVER} AS SELECT {} FROM f_silver ORDER BY customer_id; DROP TABLE f_silver;", select.join(", ")))
+}
+
 /// The numeric feature columns present in silver (with order value when the input had GROSS).
 pub fn silver_numeric_columns(store: &Store) -> Result<Vec<String>> {
     let mut stmt = store
@@ -270,6 +297,7 @@ pub fn build_features(store: &Store, config: &Config, progress: &Progress) -> Re
         }
         let range = (FAMILY_SQL.len() as f64 / steps, (steps - 1.0) / steps);
         s.execute_monitored(&fill(SILVER_SQL, &p), "Assembling the silver layer", progress, range)?;
+        s.conn().execute_batch(&rounded_silver_sql(s)?).db("storing the silver layer")?;
         let columns = silver_numeric_columns(s)?;
         s.execute_monitored(&stats_sql(&columns), "Feature statistics", progress, ((steps - 1.0) / steps, 1.0))?;
         let summary = FeatureSummary {

@@ -1,7 +1,7 @@
 -- The silver layer: one row per customer, the 33 features of FEATURES.md in its order and with its
 -- names, NULL where FEATURES.md says NULL, plus `eligible`. Placeholders: {W_DAYS}, {MIN_ORDERS},
 -- {ORDER_VALUE_COLUMNS} (the optional GROSS features, or nothing).
-CREATE OR REPLACE TABLE silver_customer_features AS
+CREATE OR REPLACE TEMP TABLE f_silver AS
 SELECT
   ck.customer_id,
   -- Volume
