@@ -15,7 +15,11 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 #[derive(Parser, Debug)]
-#[command(name = "returnscope", version, about = "Segments customers by how they return what they buy.")]
+#[command(
+    name = "returnscope",
+    version,
+    about = "Segments customers by how they return what they buy."
+)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// A CSV to open in the desktop app (as when double-clicked with "Open with ReturnScope").
@@ -138,8 +142,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Run { input, db, report, config, as_of, until, json, force }) => {
             let config = load_config(config.as_deref(), as_of)?;
             init_logging_beside(&db);
-            let report = report.or_else(|| (until == UntilStage::Report).then(|| default_report_path(&db)));
-            let opts = RunOptions { input, db, report, until: until.into(), ignore_blocking: force };
+            let report =
+                report.or_else(|| (until == UntilStage::Report).then(|| default_report_path(&db)));
+            let opts =
+                RunOptions { input, db, report, until: until.into(), ignore_blocking: force };
             let summary = run_pipeline(&opts, &config, &cli_progress())?;
             print_summary(&summary, json)?;
             Ok(exit_for(&summary))
@@ -150,7 +156,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Sample { customers, seed, out, clean }) => {
             let opts = sample::SampleOptions { customers, seed, clean };
-            let s = sample::write_sample(&out, &opts).with_context(|| format!("writing {}", out.display()))?;
+            let s = sample::write_sample(&out, &opts)
+                .with_context(|| format!("writing {}", out.display()))?;
             println!(
                 "wrote {} rows for {} customers to {} (truth: {})",
                 s.rows_written,
@@ -190,11 +197,15 @@ fn load_config(path: Option<&Path>, as_of: Option<String>) -> anyhow::Result<Con
 
 /// `clustering_results.xlsx` beside the analysis file.
 fn default_report_path(db: &Path) -> PathBuf {
-    db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("clustering_results.xlsx")
+    db.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join("clustering_results.xlsx")
 }
 
 fn init_logging_beside(db: &Path) {
-    let dir = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("logs");
+    let dir =
+        db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("logs");
     if let Some(path) = crate::logging::init(&dir) {
         tracing::info!("log file {}", path.display());
     }
@@ -213,7 +224,8 @@ fn cli_progress() -> Progress {
                 if let Some((_, old)) = guard.take() {
                     old.finish();
                 }
-                let bar = ProgressBar::new(1000).with_style(style.clone()).with_prefix(u.stage.label());
+                let bar =
+                    ProgressBar::new(1000).with_style(style.clone()).with_prefix(u.stage.label());
                 *guard = Some((u.stage, bar));
             }
             if let Some((_, bar)) = guard.as_ref() {
@@ -240,7 +252,10 @@ fn print_summary(summary: &RunSummary, json: bool) -> anyhow::Result<()> {
         "Rows:       {} loaded, {} malformed, {} clean lines",
         summary.rows_loaded, summary.malformed_rows, summary.clean_lines
     );
-    println!("Customers:  {} ({} eligible for segmentation)", summary.customers, summary.eligible_customers);
+    println!(
+        "Customers:  {} ({} eligible for segmentation)",
+        summary.customers, summary.eligible_customers
+    );
     if let Some(as_of) = &summary.as_of {
         println!("As of:      {as_of}");
     }
@@ -280,13 +295,15 @@ fn print_summary(summary: &RunSummary, json: bool) -> anyhow::Result<()> {
     if let Some(path) = &summary.report_path {
         println!("Report:     {path}");
     }
-    let timings: Vec<String> = summary.timings.iter().map(|(s, t)| format!("{s} {t:.2}s")).collect();
+    let timings: Vec<String> =
+        summary.timings.iter().map(|(s, t)| format!("{s} {t:.2}s")).collect();
     println!("Timings:    {}", timings.join(", "));
     Ok(())
 }
 
 fn validate_only(input: &Path, config: &Config, json: bool) -> anyhow::Result<ExitCode> {
-    let scratch = std::env::temp_dir().join(format!("returnscope-validate-{}.duckdb", std::process::id()));
+    let scratch =
+        std::env::temp_dir().join(format!("returnscope-validate-{}.duckdb", std::process::id()));
     let opts = RunOptions {
         input: input.to_path_buf(),
         db: scratch.clone(),

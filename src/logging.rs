@@ -8,7 +8,8 @@ use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 /// `YYYYMMDD_HHMMSS` in UTC, without pulling in a date crate.
 pub fn utc_timestamp() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
+    let secs =
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil-from-days (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -27,12 +28,16 @@ pub fn utc_timestamp() -> String {
 /// log file in `log_dir`. Returns the log file path, or None if the folder is not writable.
 pub fn init(log_dir: &Path) -> Option<PathBuf> {
     let file_path = log_dir.join(format!("pipeline_execution_{}.log", utc_timestamp()));
-    let file = std::fs::create_dir_all(log_dir).ok().and_then(|_| std::fs::File::create(&file_path).ok());
+    let file =
+        std::fs::create_dir_all(log_dir).ok().and_then(|_| std::fs::File::create(&file_path).ok());
     match file {
         Some(f) => {
-            let writer = std::io::stderr.with_max_level(tracing::Level::WARN).and(std::sync::Mutex::new(f));
+            let writer =
+                std::io::stderr.with_max_level(tracing::Level::WARN).and(std::sync::Mutex::new(f));
             let _ = tracing_subscriber::fmt()
-                .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+                .with_env_filter(
+                    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+                )
                 .with_writer(writer)
                 .with_ansi(false)
                 .try_init();
@@ -40,7 +45,9 @@ pub fn init(log_dir: &Path) -> Option<PathBuf> {
         }
         None => {
             let _ = tracing_subscriber::fmt()
-                .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
+                .with_env_filter(
+                    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+                )
                 .with_writer(std::io::stderr)
                 .try_init();
             None

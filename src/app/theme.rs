@@ -1,7 +1,7 @@
 //! Colours of the app: the shared segment palette as egui colours, and the theme choice.
 
-use crate::palette;
 use crate::app::settings::ThemeChoice;
+use crate::palette;
 use eframe::egui::{self, Color32};
 
 fn rgb(c: [u8; 3]) -> Color32 {

@@ -37,7 +37,12 @@ fn peak_rss_mib() -> f64 {
 struct Table(Vec<(String, f64, String)>);
 
 impl Table {
-    fn time<T>(&mut self, name: &str, f: impl FnOnce() -> anyhow::Result<T>, note: impl Fn(&T, f64) -> String) -> anyhow::Result<T> {
+    fn time<T>(
+        &mut self,
+        name: &str,
+        f: impl FnOnce() -> anyhow::Result<T>,
+        note: impl Fn(&T, f64) -> String,
+    ) -> anyhow::Result<T> {
         let start = Instant::now();
         let out = f()?;
         let secs = start.elapsed().as_secs_f64();
@@ -65,40 +70,75 @@ fn main() -> anyhow::Result<()> {
     let rss = |s: &str| format!("{:.0} MiB | {s}", peak_rss_mib());
     let sample = t.time(
         "generate sample",
-        || Ok(write_sample(&csv, &SampleOptions { customers: args.customers, seed: 1, clean: false })?),
+        || {
+            Ok(write_sample(
+                &csv,
+                &SampleOptions { customers: args.customers, seed: 1, clean: false },
+            )?)
+        },
         |s, _| rss(&format!("{} rows, {} customers", s.rows_written, s.customers)),
     )?;
     let db = tmp.join("bench.duckdb");
     let _ = std::fs::remove_file(&db);
     let analysis = Analysis::open(&db, &config)?;
     let rows = sample.rows_written as f64;
-    t.time("load (bronze)", || Ok(analysis.ingest(&csv, &config, &p)?), |_, s| rss(&format!("{:.0} rows/s", rows / s)))?;
-    t.time("validate", || Ok(analysis.validate(&config, &p)?), |_, s| rss(&format!("{:.0} rows/s", rows / s)))?;
-    t.time("features (silver)", || Ok(analysis.features(&config, &p)?), |f, _| rss(&format!("{} customers", f.customers)))?;
-    t.time("gold", || Ok(analysis.gold(&config, &p)?), |g, _| rss(&format!("{} x {}", g.customers, g.features_kept.len())))?;
+    t.time(
+        "load (bronze)",
+        || Ok(analysis.ingest(&csv, &config, &p)?),
+        |_, s| rss(&format!("{:.0} rows/s", rows / s)),
+    )?;
+    t.time(
+        "validate",
+        || Ok(analysis.validate(&config, &p)?),
+        |_, s| rss(&format!("{:.0} rows/s", rows / s)),
+    )?;
+    t.time(
+        "features (silver)",
+        || Ok(analysis.features(&config, &p)?),
+        |f, _| rss(&format!("{} customers", f.customers)),
+    )?;
+    t.time(
+        "gold",
+        || Ok(analysis.gold(&config, &p)?),
+        |g, _| rss(&format!("{} x {}", g.customers, g.features_kept.len())),
+    )?;
     let run = t.time(
         "cluster (DBSCAN + K sweep + metrics + sub-DBSCAN + PCA)",
         || Ok(analysis.cluster(&config, &p, false)?),
         |r, _| {
             let o = &r.outcome;
-            let phases: Vec<String> = o.timings.iter().map(|(n, s)| format!("{n} {s:.1}s")).collect();
-            rss(&format!("K={} noise {:.1}% [{}]", o.chosen_k, o.noise_ratio * 100.0, phases.join(", ")))
+            let phases: Vec<String> =
+                o.timings.iter().map(|(n, s)| format!("{n} {s:.1}s")).collect();
+            rss(&format!(
+                "K={} noise {:.1}% [{}]",
+                o.chosen_k,
+                o.noise_ratio * 100.0,
+                phases.join(", ")
+            ))
         },
     )?;
     let report = tmp.join("bench.xlsx");
-    t.time("report (real data)", || Ok(analysis.write_report(&report, &config, &p)?), |_, _| rss(""))?;
+    t.time(
+        "report (real data)",
+        || Ok(analysis.write_report(&report, &config, &p)?),
+        |_, _| rss(""),
+    )?;
     if args.extras {
         let n = run.matrix.nrows().min(20_000);
         let sub = run.matrix.slice(ndarray::s![..n, ..]).to_owned();
         let params = embed::UmapParams::default();
         t.time(
             "UMAP-style embedding",
-            || Ok(embed::umap(sub.view(), &params, &p, None).context("umap")?),
+            || embed::umap(sub.view(), &params, &p, None).context("umap"),
             |_, _| rss(&format!("{} x {}", sub.nrows(), sub.ncols())),
         )?;
         let data = ReportData::example(100_000, 8);
         let path = tmp.join("example.xlsx");
-        t.time("report (100k synthetic customers)", || Ok(write_report(&data, &path, &p).context("report")?), |_, _| rss(""))?;
+        t.time(
+            "report (100k synthetic customers)",
+            || write_report(&data, &path, &p).context("report"),
+            |_, _| rss(""),
+        )?;
     }
     t.print();
     Ok(())

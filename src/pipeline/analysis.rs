@@ -5,13 +5,13 @@
 //! DuckDB connections are `Send` but not `Sync`: a worker thread takes its own handle with
 //! [`Analysis::try_clone`].
 
+use crate::pipeline::cluster::stage::{self, ClusterOutcome, ClusterRun};
 use crate::pipeline::config::Config;
 use crate::pipeline::error::Result;
+use crate::pipeline::gold::{self, GoldSummary};
 use crate::pipeline::model::*;
 use crate::pipeline::progress::{Progress, Stage};
 use crate::pipeline::store::Store;
-use crate::pipeline::cluster::stage::{self, ClusterOutcome, ClusterRun};
-use crate::pipeline::gold::{self, GoldSummary};
 use crate::pipeline::{features, ingest, report, validate};
 use std::path::Path;
 
@@ -69,7 +69,12 @@ impl Analysis {
     }
 
     /// Load the CSV into `bronze_return_order_data` (replacing any earlier load).
-    pub fn ingest(&self, csv: &Path, config: &Config, progress: &Progress) -> Result<IngestSummary> {
+    pub fn ingest(
+        &self,
+        csv: &Path,
+        config: &Config,
+        progress: &Progress,
+    ) -> Result<IngestSummary> {
         ingest::ingest(&self.store, csv, config, &progress.for_stage(Stage::Ingest))
     }
 
@@ -90,22 +95,53 @@ impl Analysis {
 
     /// Segment the customers and store `clustering_results`, `cluster_summary` and the
     /// metadata; `with_umap` also computes the UMAP-style view (the app may run it separately).
-    pub fn cluster(&self, config: &Config, progress: &Progress, with_umap: bool) -> Result<ClusterRun> {
-        stage::cluster_and_store(&self.store, config, &progress.for_stage(Stage::Cluster), with_umap)
+    pub fn cluster(
+        &self,
+        config: &Config,
+        progress: &Progress,
+        with_umap: bool,
+    ) -> Result<ClusterRun> {
+        stage::cluster_and_store(
+            &self.store,
+            config,
+            &progress.for_stage(Stage::Cluster),
+            with_umap,
+        )
     }
 
     /// Re-segment with another K (phase 1 kept) and store.
-    pub fn recluster(&self, config: &Config, previous: &ClusterRun, k: usize, progress: &Progress) -> Result<ClusterRun> {
-        stage::recluster_and_store(&self.store, config, previous, k, &progress.for_stage(Stage::Cluster))
+    pub fn recluster(
+        &self,
+        config: &Config,
+        previous: &ClusterRun,
+        k: usize,
+        progress: &Progress,
+    ) -> Result<ClusterRun> {
+        stage::recluster_and_store(
+            &self.store,
+            config,
+            previous,
+            k,
+            &progress.for_stage(Stage::Cluster),
+        )
     }
 
     /// Write the Excel report; returns the path written.
-    pub fn write_report(&self, path: &Path, config: &Config, progress: &Progress) -> Result<std::path::PathBuf> {
+    pub fn write_report(
+        &self,
+        path: &Path,
+        config: &Config,
+        progress: &Progress,
+    ) -> Result<std::path::PathBuf> {
         let progress = progress.for_stage(Stage::Report);
         progress.update(0.0, "Reading results");
         let data = report::from_store::report_data(&self.store, config)?;
-        let outcome = report::write_report(&data, path, &progress.sub(0.1, 1.0))
-            .map_err(|e| crate::pipeline::PipelineError::Write { path: path.display().to_string(), reason: e.to_string() })?;
+        let outcome = report::write_report(&data, path, &progress.sub(0.1, 1.0)).map_err(|e| {
+            crate::pipeline::PipelineError::Write {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            }
+        })?;
         Ok(outcome.path)
     }
 

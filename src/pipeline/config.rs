@@ -212,7 +212,12 @@ impl Default for GoldConfig {
 
 impl Default for DbscanConfig {
     fn default() -> Self {
-        Self { eps: EpsSetting::Auto, min_samples: 5, max_noise_ratio: 0.15, kdistance_sample: 20_000 }
+        Self {
+            eps: EpsSetting::Auto,
+            min_samples: 5,
+            max_noise_ratio: 0.15,
+            kdistance_sample: 20_000,
+        }
     }
 }
 
@@ -256,7 +261,11 @@ fn bad(key: &'static str, message: impl Into<String>) -> ConfigError {
 }
 
 fn check_fraction(key: &'static str, v: f64) -> Result<(), ConfigError> {
-    if (0.0..=1.0).contains(&v) { Ok(()) } else { Err(bad(key, format!("{v} is not between 0 and 1"))) }
+    if (0.0..=1.0).contains(&v) {
+        Ok(())
+    } else {
+        Err(bad(key, format!("{v} is not between 0 and 1")))
+    }
 }
 
 fn check_positive(key: &'static str, v: f64) -> Result<(), ConfigError> {

@@ -32,7 +32,9 @@ pub enum PipelineError {
     #[error("the analysis file {path} cannot be opened: {reason}")]
     DatabaseOpen { path: String, reason: String },
 
-    #[error("{stage} needs {needs} first: run the earlier stages (returnscope run ... --until {until}).")]
+    #[error(
+        "{stage} needs {needs} first: run the earlier stages (returnscope run ... --until {until})."
+    )]
     MissingLayer { stage: &'static str, needs: &'static str, until: &'static str },
 
     #[error("{0}")]

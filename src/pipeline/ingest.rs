@@ -60,8 +60,14 @@ pub fn map_columns(header: &[String]) -> std::result::Result<ColumnMapping, Vec<
         }
         let mut stored = h.trim().trim_start_matches('\u{feff}').to_string();
         let upper = stored.to_ascii_uppercase();
-        if stored.is_empty() || reserved.contains(&upper) || crate::pipeline::validate::is_derived_column(&stored) {
-            stored = format!("extra_{}", if stored.is_empty() { format!("col{}", i + 1) } else { stored });
+        if stored.is_empty()
+            || reserved.contains(&upper)
+            || crate::pipeline::validate::is_derived_column(&stored)
+        {
+            stored = format!(
+                "extra_{}",
+                if stored.is_empty() { format!("col{}", i + 1) } else { stored }
+            );
         }
         while extra.iter().any(|(s, _): &(String, String)| s.eq_ignore_ascii_case(&stored)) {
             stored.push('_');
@@ -159,9 +165,8 @@ fn looks_like_utf8(path: &Path) -> bool {
 }
 
 fn describe_columns(conn: &duckdb::Connection, source: &str) -> Result<Vec<String>> {
-    let mut stmt = conn
-        .prepare(&format!("DESCRIBE SELECT * FROM {source}"))
-        .db("reading the CSV header")?;
+    let mut stmt =
+        conn.prepare(&format!("DESCRIBE SELECT * FROM {source}")).db("reading the CSV header")?;
     let names = stmt
         .query_map([], |r| r.get::<_, String>(0))
         .db("reading the CSV header")?
@@ -207,12 +212,15 @@ pub fn preview_csv(path: &Path, rows: usize) -> Result<CsvPreview> {
         .filter(|h| !REQUIRED_COLUMNS.contains(&normalize_header(h).as_str()))
         .cloned()
         .collect();
-    let select: Vec<String> = columns.iter().map(|c| format!("coalesce({}, '')", ident(c))).collect();
+    let select: Vec<String> =
+        columns.iter().map(|c| format!("coalesce({}, '')", ident(c))).collect();
     let sql = format!("SELECT {} FROM {source} LIMIT {rows}", select.join(", "));
     let mut stmt = conn.prepare(&sql).map_err(|e| map_read_error(path, e))?;
     let n = columns.len();
     let data = stmt
-        .query_map([], |r| (0..n).map(|i| r.get::<_, String>(i)).collect::<duckdb::Result<Vec<_>>>())
+        .query_map([], |r| {
+            (0..n).map(|i| r.get::<_, String>(i)).collect::<duckdb::Result<Vec<_>>>()
+        })
         .map_err(|e| map_read_error(path, e))?
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| map_read_error(path, e))?;
@@ -237,7 +245,13 @@ fn bronze_select(mapping: &ColumnMapping) -> String {
     cols.join(", ")
 }
 
-fn load_bronze(store: &Store, path: &Path, encoding: &str, mapping: &ColumnMapping, progress: &Progress) -> Result<()> {
+fn load_bronze(
+    store: &Store,
+    path: &Path,
+    encoding: &str,
+    mapping: &ColumnMapping,
+    progress: &Progress,
+) -> Result<()> {
     let source = read_csv_call(path, encoding, true);
     let sql = format!(
         "DROP TABLE IF EXISTS temp.rs_reject_errors; DROP TABLE IF EXISTS temp.rs_reject_scans;
@@ -258,17 +272,24 @@ fn has_invalid_unicode(store: &Store) -> Result<bool> {
 }
 
 /// Load the CSV into bronze (replacing any earlier load) in one transaction.
-pub fn ingest(store: &Store, csv: &Path, _config: &Config, progress: &Progress) -> Result<IngestSummary> {
+pub fn ingest(
+    store: &Store,
+    csv: &Path,
+    _config: &Config,
+    progress: &Progress,
+) -> Result<IngestSummary> {
     let started = Instant::now();
     check_readable(csv)?;
     progress.update(0.0, "Reading header");
     let hash_path = csv.to_path_buf();
     let hasher = std::thread::spawn(move || sha256_file(&hash_path));
     let mut encoding = encoding_for(csv);
-    let header = describe_columns(store.conn(), &read_csv_call(csv, encoding, false)).map_err(|e| match e {
-        PipelineError::Db { source, .. } => map_read_error(csv, source),
-        other => other,
-    })?;
+    let header = describe_columns(store.conn(), &read_csv_call(csv, encoding, false)).map_err(
+        |e| match e {
+            PipelineError::Db { source, .. } => map_read_error(csv, source),
+            other => other,
+        },
+    )?;
     let mapping = map_columns(&header).map_err(|missing| PipelineError::MissingColumn {
         path: csv.display().to_string(),
         column: missing.join(", "),

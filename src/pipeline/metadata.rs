@@ -11,18 +11,28 @@ use std::path::PathBuf;
 
 /// Versions of ReturnScope and of the DuckDB engine.
 pub fn versions(store: &Store) -> Vec<(String, String)> {
-    let duckdb: String =
-        store.conn().query_row("SELECT version()", [], |r| r.get(0)).unwrap_or_else(|_| "unknown".into());
+    let duckdb: String = store
+        .conn()
+        .query_row("SELECT version()", [], |r| r.get(0))
+        .unwrap_or_else(|_| "unknown".into());
     vec![("returnscope".into(), env!("CARGO_PKG_VERSION").into()), ("duckdb".into(), duckdb)]
 }
 
 /// Where the metadata goes: beside the DuckDB file.
 pub fn metadata_path(store: &Store) -> PathBuf {
-    store.path().parent().map(|p| p.join("clustering_metadata.json")).unwrap_or_else(|| "clustering_metadata.json".into())
+    store
+        .path()
+        .parent()
+        .map(|p| p.join("clustering_metadata.json"))
+        .unwrap_or_else(|| "clustering_metadata.json".into())
 }
 
 /// Build the metadata document.
-pub fn metadata_json(store: &Store, config: &Config, outcome: &ClusterOutcome) -> Result<serde_json::Value> {
+pub fn metadata_json(
+    store: &Store,
+    config: &Config,
+    outcome: &ClusterOutcome,
+) -> Result<serde_json::Value> {
     let ingest = ingest::stored_ingest(store)?.map(|(s, _)| s);
     let quality = validate::stored_report(store)?;
     let feats = features::stored_summary(store)?;
@@ -78,7 +88,11 @@ pub fn metadata_json(store: &Store, config: &Config, outcome: &ClusterOutcome) -
 pub fn write_metadata(store: &Store, config: &Config, outcome: &ClusterOutcome) -> Result<PathBuf> {
     let path = metadata_path(store);
     let json = metadata_json(store, config, outcome)?;
-    let text = serde_json::to_string_pretty(&json).map_err(|e| PipelineError::Data(e.to_string()))?;
-    std::fs::write(&path, text).map_err(|e| PipelineError::Write { path: path.display().to_string(), reason: e.to_string() })?;
+    let text =
+        serde_json::to_string_pretty(&json).map_err(|e| PipelineError::Data(e.to_string()))?;
+    std::fs::write(&path, text).map_err(|e| PipelineError::Write {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
     Ok(path)
 }

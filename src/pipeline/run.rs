@@ -2,8 +2,8 @@
 //! `returnscope run` uses it. The app calls the same [`Analysis`] methods one page at a time.
 
 use crate::pipeline::analysis::Analysis;
-use crate::pipeline::config::Config;
 use crate::pipeline::cluster::stage::ClusterOutcome;
+use crate::pipeline::config::Config;
 use crate::pipeline::error::Result;
 use crate::pipeline::model::{FeatureSummary, IngestSummary, QualityReport};
 use crate::pipeline::progress::{Progress, Stage};
@@ -63,8 +63,12 @@ impl RunSummary {
         self.quality = q.counts.iter().map(|c| (c.name.clone(), c.count)).collect();
         for check in &q.checks {
             match check.severity {
-                crate::pipeline::model::Severity::Blocking => self.blocking.push(check.message.clone()),
-                crate::pipeline::model::Severity::Warning => self.warnings.push(check.message.clone()),
+                crate::pipeline::model::Severity::Blocking => {
+                    self.blocking.push(check.message.clone())
+                }
+                crate::pipeline::model::Severity::Warning => {
+                    self.warnings.push(check.message.clone())
+                }
                 crate::pipeline::model::Severity::Ok => {}
             }
         }
@@ -89,7 +93,8 @@ pub fn run_pipeline(opts: &RunOptions, config: &Config, progress: &Progress) -> 
         ..Default::default()
     };
     let analysis = Analysis::open(&opts.db, config)?;
-    let ingest = timed(&mut summary, Stage::Ingest, || analysis.ingest(&opts.input, config, progress))?;
+    let ingest =
+        timed(&mut summary, Stage::Ingest, || analysis.ingest(&opts.input, config, progress))?;
     summary.rows_loaded = ingest.rows_loaded;
     summary.malformed_rows = ingest.malformed_rows;
     summary.ingest = Some(ingest);
@@ -116,7 +121,8 @@ pub fn run_pipeline(opts: &RunOptions, config: &Config, progress: &Progress) -> 
         return Ok(summary);
     }
     if let Some(path) = &opts.report {
-        let written = timed(&mut summary, Stage::Report, || analysis.write_report(path, config, progress))?;
+        let written =
+            timed(&mut summary, Stage::Report, || analysis.write_report(path, config, progress))?;
         summary.report_path = Some(written.display().to_string());
     }
     Ok(summary)

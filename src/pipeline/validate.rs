@@ -42,22 +42,47 @@ pub const DERIVED_COLUMNS: [&str; 22] = [
 ];
 
 pub fn is_derived_column(name: &str) -> bool {
-    DERIVED_COLUMNS.iter().any(|d| d.eq_ignore_ascii_case(name)) || name.eq_ignore_ascii_case("after_as_of")
+    DERIVED_COLUMNS.iter().any(|d| d.eq_ignore_ascii_case(name))
+        || name.eq_ignore_ascii_case("after_as_of")
 }
 
 /// The quality counts in FEATURES.md order: (name, meaning, what was done).
 pub const QUALITY_COUNTS: [(&str, &str, &str); 12] = [
-    ("rejected_bad_order_date", "ORDER_DATE missing or not a date", "row rejected (kept in bronze with its reason)"),
-    ("rejected_bad_sales_qty", "SALES_QTY missing, not a number, or not above 0", "row rejected (kept in bronze with its reason)"),
-    ("rejected_missing_key", "CUSTOMER_EMAILID or SALES_ORDER_NO empty", "row rejected (kept in bronze with its reason)"),
-    ("duplicate_rows", "row identical to an earlier row in every column", "dropped (drop_duplicate_rows)"),
+    (
+        "rejected_bad_order_date",
+        "ORDER_DATE missing or not a date",
+        "row rejected (kept in bronze with its reason)",
+    ),
+    (
+        "rejected_bad_sales_qty",
+        "SALES_QTY missing, not a number, or not above 0",
+        "row rejected (kept in bronze with its reason)",
+    ),
+    (
+        "rejected_missing_key",
+        "CUSTOMER_EMAILID or SALES_ORDER_NO empty",
+        "row rejected (kept in bronze with its reason)",
+    ),
+    (
+        "duplicate_rows",
+        "row identical to an earlier row in every column",
+        "dropped (drop_duplicate_rows)",
+    ),
     ("fixed_bad_return_qty", "RETURN_QTY not a number or below 0", "set to 0"),
     ("fixed_return_qty_over_sold", "RETURN_QTY above SALES_QTY", "set to SALES_QTY"),
     ("flag_mismatch", "UNITS_RETURNED_FLAG disagrees with RETURN_QTY", "RETURN_QTY wins"),
-    ("fixed_invalid_return_date", "RETURN_DATE not a date, or before ORDER_DATE", "set to unknown (NULL)"),
+    (
+        "fixed_invalid_return_date",
+        "RETURN_DATE not a date, or before ORDER_DATE",
+        "set to unknown (NULL)",
+    ),
     ("missing_return_date", "returned line without a RETURN_DATE", "kept; return timing unknown"),
     ("missing_class", "CLASS_ empty", "kept; no category for the line"),
-    ("malformed_rows", "row with the wrong number of fields", "skipped; kept with its line number in bronze_rejects_malformed"),
+    (
+        "malformed_rows",
+        "row with the wrong number of fields",
+        "skipped; kept with its line number in bronze_rejects_malformed",
+    ),
     ("after_as_of", "line ordered after as_of", "left out of the features"),
 ];
 
@@ -88,7 +113,12 @@ pub fn install_macros(store: &Store) -> Result<()> {
 }
 
 fn raw_columns(mapping: &ColumnMapping) -> Vec<String> {
-    mapping.required.iter().map(|(c, _)| c.clone()).chain(mapping.extra.iter().map(|(s, _)| s.clone())).collect()
+    mapping
+        .required
+        .iter()
+        .map(|(c, _)| c.clone())
+        .chain(mapping.extra.iter().map(|(s, _)| s.clone()))
+        .collect()
 }
 
 fn parse_sql(mapping: &ColumnMapping) -> String {
@@ -189,7 +219,11 @@ fn resolve_as_of(store: &Store, config: &Config) -> Result<Option<String>> {
         Some(text) => {
             let parsed: Option<String> = store
                 .conn()
-                .query_row(&format!("SELECT CAST(rs_ts(rs_trim({})) AS VARCHAR)", literal(text)), [], |r| r.get(0))
+                .query_row(
+                    &format!("SELECT CAST(rs_ts(rs_trim({})) AS VARCHAR)", literal(text)),
+                    [],
+                    |r| r.get(0),
+                )
                 .db("reading as_of")?;
             parsed.map(Some).ok_or_else(|| {
                 PipelineError::Data(format!(
@@ -199,7 +233,11 @@ fn resolve_as_of(store: &Store, config: &Config) -> Result<Option<String>> {
         }
         None => store
             .conn()
-            .query_row("SELECT CAST(max(order_ts) AS VARCHAR) FROM rs_flagged WHERE reject_reason IS NULL", [], |r| r.get(0))
+            .query_row(
+                "SELECT CAST(max(order_ts) AS VARCHAR) FROM rs_flagged WHERE reject_reason IS NULL",
+                [],
+                |r| r.get(0),
+            )
             .db("finding the latest order date"),
     }
 }
@@ -225,7 +263,9 @@ fn count_row(store: &Store) -> Result<Vec<u64>> {
     );
     store
         .conn()
-        .query_row(&sql, [], |r| (0..14).map(|i| r.get::<_, i64>(i).map(|v| v.max(0) as u64)).collect())
+        .query_row(&sql, [], |r| {
+            (0..14).map(|i| r.get::<_, i64>(i).map(|v| v.max(0) as u64)).collect()
+        })
         .db("counting quality cases")
 }
 
@@ -259,13 +299,24 @@ fn customer_counts(store: &Store, config: &Config) -> Result<CustomerCounts> {
 
 /// Required columns that every line should fill (the return fields are empty on lines that were
 /// not returned, by design, so they are not checked for emptiness).
-const ALWAYS_FILLED: [&str; 9] =
-    ["SALES_ORDER_NO", "CUSTOMER_EMAILID", "ORDER_DATE", "SKU", "SALES_QTY", "Q_CLS_ID", "Q_SKU_ID", "CLASS_", "BRAND_"];
+const ALWAYS_FILLED: [&str; 9] = [
+    "SALES_ORDER_NO",
+    "CUSTOMER_EMAILID",
+    "ORDER_DATE",
+    "SKU",
+    "SALES_QTY",
+    "Q_CLS_ID",
+    "Q_SKU_ID",
+    "CLASS_",
+    "BRAND_",
+];
 
 /// Share of rows where each always-filled required column is empty.
 fn missing_shares(store: &Store) -> Result<Vec<(String, f64)>> {
-    let exprs: Vec<String> =
-        ALWAYS_FILLED.iter().map(|c| format!("avg(CASE WHEN rs_trim({}) IS NULL THEN 1.0 ELSE 0.0 END)", ident(c))).collect();
+    let exprs: Vec<String> = ALWAYS_FILLED
+        .iter()
+        .map(|c| format!("avg(CASE WHEN rs_trim({}) IS NULL THEN 1.0 ELSE 0.0 END)", ident(c)))
+        .collect();
     let sql = format!("SELECT {} FROM {BRONZE}", exprs.join(", "));
     let values: Vec<Option<f64>> = store
         .conn()
@@ -277,10 +328,18 @@ fn missing_shares(store: &Store) -> Result<Vec<(String, f64)>> {
 /// Columns whose emptiness blocks segmentation (every row would be rejected or featureless).
 const KEY_COLUMNS: [&str; 4] = ["SALES_ORDER_NO", "CUSTOMER_EMAILID", "ORDER_DATE", "SALES_QTY"];
 
-fn dataset_checks(report: &QualityReport, missing: &[(String, f64)], config: &Config) -> Vec<DatasetCheck> {
+fn dataset_checks(
+    report: &QualityReport,
+    missing: &[(String, f64)],
+    config: &Config,
+) -> Vec<DatasetCheck> {
     let q = &config.quality;
     let mut checks = Vec::new();
-    let check = |name: &str, severity: Severity, message: String| DatasetCheck { name: name.into(), severity, message };
+    let check = |name: &str, severity: Severity, message: String| DatasetCheck {
+        name: name.into(),
+        severity,
+        message,
+    };
     if report.clean_lines == 0 {
         checks.push(check(
             "clean_lines",
@@ -304,11 +363,16 @@ fn dataset_checks(report: &QualityReport, missing: &[(String, f64)], config: &Co
         checks.push(check(
             "enough_customers",
             Severity::Ok,
-            format!("{} customers have at least {} orders.", report.eligible_customers, q.min_orders_per_customer),
+            format!(
+                "{} customers have at least {} orders.",
+                report.eligible_customers, q.min_orders_per_customer
+            ),
         ));
     }
-    let rejected: u64 = report.counts.iter().filter(|c| c.name.starts_with("rejected_")).map(|c| c.count).sum();
-    let rejected_share = if report.rows_loaded > 0 { rejected as f64 / report.rows_loaded as f64 } else { 0.0 };
+    let rejected: u64 =
+        report.counts.iter().filter(|c| c.name.starts_with("rejected_")).map(|c| c.count).sum();
+    let rejected_share =
+        if report.rows_loaded > 0 { rejected as f64 / report.rows_loaded as f64 } else { 0.0 };
     if rejected_share > q.max_missing_data_ratio {
         checks.push(check(
             "rejected_share",
@@ -409,7 +473,12 @@ pub fn validate(store: &Store, config: &Config, progress: &Progress) -> Result<Q
     progress.update(0.02, "Parsing dates and quantities");
     store.in_transaction(|s| {
         s.clear_stages(&["validate", "features", "gold", "cluster"])?;
-        s.execute_monitored(&parse_sql(&mapping), "Parsing dates and quantities", progress, (0.02, 0.6))?;
+        s.execute_monitored(
+            &parse_sql(&mapping),
+            "Parsing dates and quantities",
+            progress,
+            (0.02, 0.6),
+        )?;
         let as_of = resolve_as_of(s, config)?;
         let sql = final_bronze_sql(&mapping, config, as_of.as_deref());
         s.execute_monitored(&sql, "Applying the cleaning rules", progress, (0.6, 0.85))?;

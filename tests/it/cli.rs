@@ -17,8 +17,11 @@ fn json(out: &Output) -> serde_json::Value {
 #[test]
 fn validate_reports_exactly_what_the_generator_planted() {
     let dir = tempfile::tempdir().unwrap();
-    let options = returnscope::pipeline::sample::SampleOptions { customers: 20_000, seed: 7, clean: false };
-    let planted = returnscope::pipeline::sample::write_sample(&dir.path().join("s.csv"), &options).unwrap().planted;
+    let options =
+        returnscope::pipeline::sample::SampleOptions { customers: 20_000, seed: 7, clean: false };
+    let planted = returnscope::pipeline::sample::write_sample(&dir.path().join("s.csv"), &options)
+        .unwrap()
+        .planted;
     assert!(planted.values().sum::<u64>() > 0, "the generator plants dirty rows");
     let out = returnscope(&["validate", "s.csv", "--json"], dir.path());
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
@@ -34,7 +37,11 @@ fn validate_reports_exactly_what_the_generator_planted() {
 #[test]
 fn validate_exits_2_and_says_why_when_data_cannot_be_segmented() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "tiny.csv", &format!("{HEADER}\nO1,a@x.com,2024-01-01,S,1,0,No,,,,1,1,C,B\n"));
+    write(
+        dir.path(),
+        "tiny.csv",
+        &format!("{HEADER}\nO1,a@x.com,2024-01-01,S,1,0,No,,,,1,1,C,B\n"),
+    );
     let out = returnscope(&["validate", "tiny.csv"], dir.path());
     assert_eq!(out.status.code(), Some(2));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -44,9 +51,13 @@ fn validate_exits_2_and_says_why_when_data_cannot_be_segmented() {
 #[test]
 fn run_json_has_counts_timings_and_cluster_results() {
     let dir = tempfile::tempdir().unwrap();
-    let out = returnscope(&["sample", "--customers", "1500", "--out", "s.csv", "--clean"], dir.path());
+    let out =
+        returnscope(&["sample", "--customers", "1500", "--out", "s.csv", "--clean"], dir.path());
     assert!(out.status.success());
-    let out = returnscope(&["run", "s.csv", "--db", "a.duckdb", "--until", "cluster", "--json"], dir.path());
+    let out = returnscope(
+        &["run", "s.csv", "--db", "a.duckdb", "--until", "cluster", "--json"],
+        dir.path(),
+    );
     let v = json(&out);
     assert!(v["rows_loaded"].as_u64().unwrap() > 10_000);
     assert_eq!(v["quality"]["duplicate_rows"].as_u64(), Some(0));

@@ -36,15 +36,25 @@ pub fn run_to_features(dir: &Path, csv_text: &str, config: &Config) -> Analysis 
 /// One customer's silver row: numeric features as f64 (None = NULL), plus the tenure label.
 pub fn silver_row(analysis: &Analysis, customer: &str) -> (HashMap<String, Option<f64>>, String) {
     let table = analysis.feature_table().unwrap();
-    let i = table.customer_ids.iter().position(|c| c == customer).unwrap_or_else(|| {
-        panic!("customer {customer} not in silver: {:?}", table.customer_ids)
-    });
-    let values = table.columns.iter().enumerate().map(|(c, name)| (name.clone(), table.values[c][i])).collect();
+    let i =
+        table.customer_ids.iter().position(|c| c == customer).unwrap_or_else(|| {
+            panic!("customer {customer} not in silver: {:?}", table.customer_ids)
+        });
+    let values = table
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(c, name)| (name.clone(), table.values[c][i]))
+        .collect();
     (values, table.tenure_stage[i].clone())
 }
 
 /// Assert every expected feature value (None = NULL) to 1e-6.
-pub fn assert_features(row: &HashMap<String, Option<f64>>, expected: &[(&str, Option<f64>)], who: &str) {
+pub fn assert_features(
+    row: &HashMap<String, Option<f64>>,
+    expected: &[(&str, Option<f64>)],
+    who: &str,
+) {
     for (name, want) in expected {
         let got = row.get(*name).unwrap_or_else(|| panic!("no feature {name}"));
         match (got, want) {

@@ -80,5 +80,9 @@ fn adjacency_window_is_configurable() {
     let a = run_to_features(dir.path(), &csv(), &config);
     let (e, _) = silver_row(&a, "e@x.com");
     // 14 days apart > 13.5 -> no adjacency for E.
-    assert_features(&e, &[("sku_adjacency_orders", Some(0.0)), ("sku_adjacency_timing", None)], "E");
+    assert_features(
+        &e,
+        &[("sku_adjacency_orders", Some(0.0)), ("sku_adjacency_timing", None)],
+        "E",
+    );
 }

@@ -49,18 +49,18 @@ fn quality_counts_match_the_planted_cases() {
     assert_eq!(q.rows_loaded, 16);
     assert_eq!(q.clean_lines, 12);
     for (name, want) in [
-        ("rejected_bad_order_date", 1), // Q3: 2024-02-30 is impossible
-        ("rejected_bad_sales_qty", 1),  // Q4: "1,000" is not a number
-        ("rejected_missing_key", 1),    // Q5: empty email
-        ("duplicate_rows", 1),          // second Q2 row
-        ("fixed_bad_return_qty", 1),    // A O1 S2: "abc"
+        ("rejected_bad_order_date", 1),    // Q3: 2024-02-30 is impossible
+        ("rejected_bad_sales_qty", 1),     // Q4: "1,000" is not a number
+        ("rejected_missing_key", 1),       // Q5: empty email
+        ("duplicate_rows", 1),             // second Q2 row
+        ("fixed_bad_return_qty", 1),       // A O1 S2: "abc"
         ("fixed_return_qty_over_sold", 1), // B P2: 3 returned of 1 sold
-        ("flag_mismatch", 1),           // B P2: flag No, returned 1 ("maybe" never mismatches)
-        ("fixed_invalid_return_date", 1), // C Q1 S5: returned before ordered
-        ("missing_return_date", 1),     // A O4
-        ("missing_class", 1),           // C Q1 S6
-        ("malformed_rows", 1),          // Q6: 4 fields
-        ("after_as_of", 1),             // B P4
+        ("flag_mismatch", 1),              // B P2: flag No, returned 1 ("maybe" never mismatches)
+        ("fixed_invalid_return_date", 1),  // C Q1 S5: returned before ordered
+        ("missing_return_date", 1),        // A O4
+        ("missing_class", 1),              // C Q1 S6
+        ("malformed_rows", 1),             // Q6: 4 fields
+        ("after_as_of", 1),                // B P4
     ] {
         assert_eq!(q.count(name), want, "{name}");
     }
@@ -68,7 +68,10 @@ fn quality_counts_match_the_planted_cases() {
     assert_eq!(q.eligible_customers, 3);
     assert_eq!(q.as_of.as_deref(), Some(AS_OF));
     // Rejected rows stay in bronze with their reason.
-    assert_eq!(scalar(&a, "SELECT count(*) FROM bronze_return_order_data WHERE reject_reason IS NOT NULL"), 3);
+    assert_eq!(
+        scalar(&a, "SELECT count(*) FROM bronze_return_order_data WHERE reject_reason IS NOT NULL"),
+        3
+    );
     assert_eq!(scalar(&a, "SELECT count(*) FROM bronze_rejects_malformed"), 1);
 }
 

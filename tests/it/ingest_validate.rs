@@ -9,7 +9,11 @@ use std::process::Command;
 const ROW1: &str = "O1,a@x.com,2024-01-01 10:00:00,S1,1,0,No,,,,1,1,C1,BR";
 const ROW2: &str = "O2,a@x.com,2024-01-05 10:00:00,S2,2,1,Yes,2024-01-09 10:00:00,R,,1,1,C1,BR";
 
-fn load(dir: &std::path::Path, name: &str, bytes: &[u8]) -> Result<(Analysis, u64, u64), PipelineError> {
+fn load(
+    dir: &std::path::Path,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(Analysis, u64, u64), PipelineError> {
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
     let config = small_config(None);
@@ -36,23 +40,35 @@ fn every_delimiter_is_sniffed() {
 fn header_variants_bom_and_crlf() {
     let dir = tempfile::tempdir().unwrap();
     // Lower case, surrounding spaces, a UTF-8 BOM, CRLF line ends and an extra column.
-    let header = HEADER.split(',').map(|h| format!(" {} ", h.to_lowercase())).collect::<Vec<_>>().join(",");
+    let header =
+        HEADER.split(',').map(|h| format!(" {} ", h.to_lowercase())).collect::<Vec<_>>().join(",");
     let text = format!("\u{feff}{header},Extra Col\r\n{ROW1},e1\r\n{ROW2},e2\r\n");
     let (a, rows, clean) = load(dir.path(), "variants.csv", text.as_bytes()).unwrap();
     assert_eq!((rows, clean), (2, 2));
     // Extra columns are kept in bronze as loaded.
-    assert_eq!(scalar(&a, "SELECT count(*) FROM bronze_return_order_data WHERE \"Extra Col\" = 'e2'"), 1);
-    assert_eq!(scalar(&a, "SELECT count(*) FROM bronze_return_order_data WHERE customer_id = 'a@x.com'"), 2);
+    assert_eq!(
+        scalar(&a, "SELECT count(*) FROM bronze_return_order_data WHERE \"Extra Col\" = 'e2'"),
+        1
+    );
+    assert_eq!(
+        scalar(&a, "SELECT count(*) FROM bronze_return_order_data WHERE customer_id = 'a@x.com'"),
+        2
+    );
 }
 
 #[test]
 fn quoted_newline_and_latin1_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let text = format!("{HEADER}\n{ROW1}\nO2,a@x.com,2024-01-05 10:00:00,S2,1,1,Yes,2024-01-09,R,\"too\nsmall\",1,1,C1,BR\n");
+    let text = format!(
+        "{HEADER}\n{ROW1}\nO2,a@x.com,2024-01-05 10:00:00,S2,1,1,Yes,2024-01-09,R,\"too\nsmall\",1,1,C1,BR\n"
+    );
     let (a, rows, _) = load(dir.path(), "newline.csv", text.as_bytes()).unwrap();
     assert_eq!(rows, 2);
     assert_eq!(
-        scalar(&a, "SELECT count(*) FROM bronze_return_order_data WHERE \"RETURN_COMMENT\" = 'too' || chr(10) || 'small'"),
+        scalar(
+            &a,
+            "SELECT count(*) FROM bronze_return_order_data WHERE \"RETURN_COMMENT\" = 'too' || chr(10) || 'small'"
+        ),
         1
     );
     // "Café" in Latin-1: byte 0xE9 is not UTF-8.
@@ -60,7 +76,13 @@ fn quoted_newline_and_latin1_bytes() {
     bytes.extend_from_slice(b"O2,a@x.com,2024-01-05 10:00:00,S2,1,0,No,,,Caf\xe9,1,1,C1,BR\n");
     let (a, rows, clean) = load(dir.path(), "latin1.csv", &bytes).unwrap();
     assert_eq!((rows, clean), (2, 2));
-    assert_eq!(scalar(&a, "SELECT count(*) FROM bronze_return_order_data WHERE \"RETURN_COMMENT\" = 'Café'"), 1);
+    assert_eq!(
+        scalar(
+            &a,
+            "SELECT count(*) FROM bronze_return_order_data WHERE \"RETURN_COMMENT\" = 'Café'"
+        ),
+        1
+    );
     assert_eq!(a.ingest_summary().unwrap().unwrap().encoding, "latin-1");
 }
 
@@ -83,12 +105,15 @@ fn empty_file_header_only_and_missing_column() {
     let err = load(dir.path(), "empty.csv", b"").err().expect("empty file must fail");
     assert!(err.to_string().contains("empty"), "{err}");
 
-    let (_, rows, _) = load(dir.path(), "header_only.csv", format!("{HEADER}\n").as_bytes()).unwrap();
+    let (_, rows, _) =
+        load(dir.path(), "header_only.csv", format!("{HEADER}\n").as_bytes()).unwrap();
     assert_eq!(rows, 0);
 
     let header = HEADER.replace("RETURN_QTY,", "");
     let row = ROW1.replacen(",0,No", ",No", 1);
-    let err = load(dir.path(), "missing.csv", format!("{header}\n{row}\n").as_bytes()).err().expect("must fail");
+    let err = load(dir.path(), "missing.csv", format!("{header}\n{row}\n").as_bytes())
+        .err()
+        .expect("must fail");
     assert!(err.to_string().contains("RETURN_QTY"), "the message names the column: {err}");
 }
 
@@ -130,13 +155,21 @@ fn timestamps_and_numbers_follow_the_contract() {
     let t: String = a
         .store()
         .conn()
-        .query_row("SELECT CAST(order_ts AS VARCHAR) FROM bronze_return_order_data WHERE order_no = 'T3'", [], |r| r.get(0))
+        .query_row(
+            "SELECT CAST(order_ts AS VARCHAR) FROM bronze_return_order_data WHERE order_no = 'T3'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(t, "2024-01-02 03:04:00");
     let frac: String = a
         .store()
         .conn()
-        .query_row("SELECT CAST(order_ts AS VARCHAR) FROM bronze_return_order_data WHERE order_no = 'T1'", [], |r| r.get(0))
+        .query_row(
+            "SELECT CAST(order_ts AS VARCHAR) FROM bronze_return_order_data WHERE order_no = 'T1'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     // Timestamps keep microseconds: the 7th..9th fraction digits are dropped.
     assert_eq!(frac, "2024-01-02 03:04:05.123456");

@@ -33,16 +33,18 @@ fn report_matches_the_tables_and_has_native_charts() {
     // Every customer of silver appears once in Customer Assignments, with its DuckDB segment.
     let sheet = book.worksheet_range("Customer Assignments").unwrap();
     let rows: Vec<&[Data]> = sheet.rows().collect();
-    let header = rows.iter().position(|r| r.iter().any(|c| c.to_string() == "Customer ID")).expect("a header row");
-    let id_col = rows[header].iter().position(|c| c.to_string() == "Customer ID").unwrap();
-    let seg_col = rows[header].iter().position(|c| c.to_string() == "Segment").unwrap();
+    let header =
+        rows.iter().position(|r| r.iter().any(|c| *c == "Customer ID")).expect("a header row");
+    let id_col = rows[header].iter().position(|c| *c == "Customer ID").unwrap();
+    let seg_col = rows[header].iter().position(|c| *c == "Segment").unwrap();
     let customers: Vec<(String, String)> = rows[header + 1..]
         .iter()
         .filter(|r| !r[id_col].to_string().is_empty())
         .map(|r| (r[id_col].to_string(), r[seg_col].to_string()))
         .collect();
     let conn = analysis.store().conn();
-    let silver: i64 = conn.query_row("SELECT count(*) FROM silver_customer_features", [], |r| r.get(0)).unwrap();
+    let silver: i64 =
+        conn.query_row("SELECT count(*) FROM silver_customer_features", [], |r| r.get(0)).unwrap();
     assert_eq!(customers.len() as i64, silver);
     for (id, seg) in customers.iter().step_by(97) {
         let db: Option<i32> = conn
@@ -59,7 +61,11 @@ fn report_matches_the_tables_and_has_native_charts() {
     // Native charts: at least one chart part per charted sheet.
     let file = std::fs::File::open(&path).unwrap();
     let mut zip = zip::ZipArchive::new(file).unwrap();
-    let charts = zip.file_names().filter_map(|n| n.ok()).filter(|n| n.starts_with("xl/charts/chart")).count();
+    let charts = zip
+        .file_names()
+        .filter_map(|n| n.ok())
+        .filter(|n| n.starts_with("xl/charts/chart"))
+        .count();
     assert!(charts >= 5, "only {charts} charts");
     let mut workbook_xml = String::new();
     zip.by_name("xl/workbook.xml").unwrap().read_to_string(&mut workbook_xml).unwrap();

@@ -6,7 +6,11 @@ use returnscope::pipeline::{Analysis, Config};
 use std::collections::HashMap;
 
 /// Run the whole pipeline on a planted sample; return (analysis, truth: customer -> archetype).
-pub fn clustered_sample(dir: &std::path::Path, customers: usize, seed: u64) -> (Analysis, HashMap<String, String>) {
+pub fn clustered_sample(
+    dir: &std::path::Path,
+    customers: usize,
+    seed: u64,
+) -> (Analysis, HashMap<String, String>) {
     let csv = dir.join("sample.csv");
     let summary = write_sample(&csv, &SampleOptions { customers, seed, clean: false }).unwrap();
     let truth = read_truth(&summary.truth_path);
@@ -59,10 +63,17 @@ fn planted_archetypes_land_in_segments_with_their_name() {
     }
     let mut report = String::new();
     for (archetype, (hit, n)) in &per_archetype {
-        report.push_str(&format!("{archetype}: {hit}/{n} ({:.0}%)\n", 100.0 * *hit as f64 / *n as f64));
+        report.push_str(&format!(
+            "{archetype}: {hit}/{n} ({:.0}%)\n",
+            100.0 * *hit as f64 / *n as f64
+        ));
     }
     for (archetype, (hit, n)) in &per_archetype {
-        assert!(*hit as f64 >= 0.8 * *n as f64, "{archetype} recovered below 80%:\n{report}\nsegments: {:#?}", outcome.segments);
+        assert!(
+            *hit as f64 >= 0.8 * *n as f64,
+            "{archetype} recovered below 80%:\n{report}\nsegments: {:#?}",
+            outcome.segments
+        );
     }
 }
 

@@ -217,7 +217,8 @@ fn find_outliers(
         EpsSetting::Value(v) => (v, EpsSource::Configured),
     };
     let result = dbscan_on_tree(&tree, eps, cfg.min_samples, &sub_progress(progress, 0.15, 1.0))?;
-    let is_outlier = outliers_with_small_clusters(&result.labels, result.n_clusters, cfg.max_noise_ratio);
+    let is_outlier =
+        outliers_with_small_clusters(&result.labels, result.n_clusters, cfg.max_noise_ratio);
     Ok(Outliers { eps, eps_source, curve, is_outlier, clusters: result.n_clusters })
 }
 
@@ -227,7 +228,11 @@ pub const SMALL_CLUSTER_SHARE: f64 = 0.02;
 
 /// DBSCAN noise, plus the members of small clusters (smallest first) as long as the outlier
 /// share stays within `max_noise_ratio`. See docs/decisions.md.
-fn outliers_with_small_clusters(labels: &[i32], n_clusters: usize, max_noise_ratio: f64) -> Vec<bool> {
+fn outliers_with_small_clusters(
+    labels: &[i32],
+    n_clusters: usize,
+    max_noise_ratio: f64,
+) -> Vec<bool> {
     let n = labels.len();
     let mut is_outlier: Vec<bool> = labels.iter().map(|&l| l < 0).collect();
     let mut sizes = vec![0usize; n_clusters];

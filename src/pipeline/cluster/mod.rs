@@ -21,8 +21,8 @@ pub mod hybrid;
 pub mod kdistance;
 pub mod kmeans;
 pub mod metrics;
-pub mod sweep;
 pub mod stage;
+pub mod sweep;
 pub mod synthetic;
 
 pub use dbscan::{DbscanResult, dbscan, preview_dbscan};

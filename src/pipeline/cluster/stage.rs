@@ -142,7 +142,11 @@ fn micro_segment_counts(hybrid: &HybridClustering) -> Vec<usize> {
     sets.into_iter().map(|s| s.len()).collect()
 }
 
-fn summaries(profiles: &[SegmentProfile], hybrid: &HybridClustering, raw: &RawFeatures) -> Vec<SegmentSummary> {
+fn summaries(
+    profiles: &[SegmentProfile],
+    hybrid: &HybridClustering,
+    raw: &RawFeatures,
+) -> Vec<SegmentSummary> {
     let (shares, outlier_share) = returned_units_shares(raw, hybrid);
     let micro = micro_segment_counts(hybrid);
     profiles
@@ -155,9 +159,13 @@ fn summaries(profiles: &[SegmentProfile], hybrid: &HybridClustering, raw: &RawFe
             share: p.share,
             description: p.description.clone(),
             action: p.action.clone(),
-            silhouette: p.segment.and_then(|s| hybrid.segment_silhouette.get(s - 1).copied().flatten()),
+            silhouette: p
+                .segment
+                .and_then(|s| hybrid.segment_silhouette.get(s - 1).copied().flatten()),
             micro_segments: p.segment.map_or(0, |s| micro.get(s - 1).copied().unwrap_or(0)),
-            returned_units_share: p.segment.map_or(outlier_share, |s| shares.get(s - 1).copied().unwrap_or(0.0)),
+            returned_units_share: p
+                .segment
+                .map_or(outlier_share, |s| shares.get(s - 1).copied().unwrap_or(0.0)),
             medians: p.medians.clone(),
         })
         .collect()
@@ -181,9 +189,14 @@ fn compute_umap(
     progress: &Progress,
     on_epoch: Option<embed::umap::EpochCallback<'_>>,
 ) -> Result<Vec<(usize, f64, f64)>> {
-    let groups: Vec<i64> =
-        hybrid.segment.iter().zip(&hybrid.is_outlier).map(|(&s, &o)| if o { -1 } else { s as i64 }).collect();
-    let sample = embed::stratified_sample(&groups, config.embedding.umap_sample, config.embedding.seed);
+    let groups: Vec<i64> = hybrid
+        .segment
+        .iter()
+        .zip(&hybrid.is_outlier)
+        .map(|(&s, &o)| if o { -1 } else { s as i64 })
+        .collect();
+    let sample =
+        embed::stratified_sample(&groups, config.embedding.umap_sample, config.embedding.seed);
     let sub = matrix.select(Axis(0), &sample);
     let params = UmapParams {
         n_neighbors: config.embedding.n_neighbors,
@@ -197,8 +210,14 @@ fn compute_umap(
 }
 
 fn trust(matrix: &Array2<f64>, low: &Array2<f64>, config: &Config) -> Option<f64> {
-    embed::trustworthiness_sampled(matrix.view(), low.view(), 10, config.embedding.trustworthiness_sample, config.embedding.seed)
-        .ok()
+    embed::trustworthiness_sampled(
+        matrix.view(),
+        low.view(),
+        10,
+        config.embedding.trustworthiness_sample,
+        config.embedding.seed,
+    )
+    .ok()
 }
 
 fn umap_trust(matrix: &Array2<f64>, umap: &[(usize, f64, f64)], config: &Config) -> Option<f64> {
@@ -207,24 +226,43 @@ fn umap_trust(matrix: &Array2<f64>, umap: &[(usize, f64, f64)], config: &Config)
     }
     let rows: Vec<usize> = umap.iter().map(|(i, _, _)| *i).collect();
     let high = matrix.select(Axis(0), &rows);
-    let low = Array2::from_shape_fn((umap.len(), 2), |(r, c)| if c == 0 { umap[r].1 } else { umap[r].2 });
+    let low =
+        Array2::from_shape_fn((umap.len(), 2), |(r, c)| if c == 0 { umap[r].1 } else { umap[r].2 });
     trust(&high, &low, config)
 }
 
 /// Run phases 1-3, name the segments, compute the 2-D views and store everything.
-pub fn cluster_and_store(store: &Store, config: &Config, progress: &Progress, with_umap: bool) -> Result<ClusterRun> {
+pub fn cluster_and_store(
+    store: &Store,
+    config: &Config,
+    progress: &Progress,
+    with_umap: bool,
+) -> Result<ClusterRun> {
     let started = Instant::now();
     let (ids, names, matrix) = read_gold(store)?;
     progress.update(0.02, "Clustering");
-    let hybrid = hybrid_cluster(matrix.view(), config, &progress.sub(0.02, 0.6)).map_err(cluster_error)?;
+    let hybrid =
+        hybrid_cluster(matrix.view(), config, &progress.sub(0.02, 0.6)).map_err(cluster_error)?;
     finish_run(store, config, progress, ids, names, matrix, hybrid, with_umap, started)
 }
 
 /// Re-segment with a K the user picked (phase 1 kept), and store.
-pub fn recluster_and_store(store: &Store, config: &Config, previous: &ClusterRun, k: usize, progress: &Progress) -> Result<ClusterRun> {
+pub fn recluster_and_store(
+    store: &Store,
+    config: &Config,
+    previous: &ClusterRun,
+    k: usize,
+    progress: &Progress,
+) -> Result<ClusterRun> {
     let started = Instant::now();
-    let hybrid = recluster_with_k(previous.matrix.view(), &previous.hybrid, k, config, &progress.sub(0.0, 0.6))
-        .map_err(cluster_error)?;
+    let hybrid = recluster_with_k(
+        previous.matrix.view(),
+        &previous.hybrid,
+        k,
+        config,
+        &progress.sub(0.0, 0.6),
+    )
+    .map_err(cluster_error)?;
     let with_umap = !previous.umap.is_empty();
     finish_run(
         store,
@@ -344,7 +382,13 @@ fn write_results(store: &Store, run: &ClusterRun) -> Result<()> {
         ))
         .db("creating the results table")?;
     let archetype_of: Vec<String> = (1..=run.hybrid.chosen_k)
-        .map(|s| run.profiles.iter().find(|p| p.segment == Some(s)).map(|p| p.archetype.clone()).unwrap_or_default())
+        .map(|s| {
+            run.profiles
+                .iter()
+                .find(|p| p.segment == Some(s))
+                .map(|p| p.archetype.clone())
+                .unwrap_or_default()
+        })
         .collect();
     let mut umap = vec![None; run.customer_ids.len()];
     for (i, x, y) in &run.umap {
@@ -353,8 +397,13 @@ fn write_results(store: &Store, run: &ClusterRun) -> Result<()> {
     let h = &run.hybrid;
     let mut app = store.conn().appender(RESULTS).db("writing the results")?;
     for (i, id) in run.customer_ids.iter().enumerate() {
-        let archetype = if h.is_outlier[i] { OUTLIERS.to_string() } else { archetype_of[h.segment[i] - 1].clone() };
-        let (ux, uy) = umap[i].map_or((Value::Null, Value::Null), |(x, y)| (Value::Double(x), Value::Double(y)));
+        let archetype = if h.is_outlier[i] {
+            OUTLIERS.to_string()
+        } else {
+            archetype_of[h.segment[i] - 1].clone()
+        };
+        let (ux, uy) = umap[i]
+            .map_or((Value::Null, Value::Null), |(x, y)| (Value::Double(x), Value::Double(y)));
         let row = vec![
             Value::Text(id.clone()),
             Value::Int(h.segment[i] as i32),
@@ -374,8 +423,10 @@ fn write_results(store: &Store, run: &ClusterRun) -> Result<()> {
 
 fn write_summary(store: &Store, segments: &[SegmentSummary]) -> Result<()> {
     let keys: Vec<&str> = crate::pipeline::archetypes::key_features().to_vec();
-    let medians: Vec<String> = keys.iter().map(|f| format!("{} DOUBLE", ident(&format!("median_{f}")))).collect();
-    let extra = if medians.is_empty() { String::new() } else { format!(", {}", medians.join(", ")) };
+    let medians: Vec<String> =
+        keys.iter().map(|f| format!("{} DOUBLE", ident(&format!("median_{f}")))).collect();
+    let extra =
+        if medians.is_empty() { String::new() } else { format!(", {}", medians.join(", ")) };
     store
         .conn()
         .execute_batch(&format!(
@@ -399,7 +450,11 @@ fn write_summary(store: &Store, segments: &[SegmentSummary]) -> Result<()> {
             Value::Double(s.returned_units_share),
         ];
         row.extend(keys.iter().map(|k| {
-            s.medians.iter().find(|(f, _)| f == k).filter(|(_, v)| v.is_finite()).map_or(Value::Null, |(_, v)| Value::Double(*v))
+            s.medians
+                .iter()
+                .find(|(f, _)| f == k)
+                .filter(|(_, v)| v.is_finite())
+                .map_or(Value::Null, |(_, v)| Value::Double(*v))
         }));
         app.append_row(duckdb::appender_params_from_iter(row)).db("writing the summary")?;
     }
@@ -414,7 +469,11 @@ pub fn stored_outcome(store: &Store) -> Result<Option<ClusterOutcome>> {
 /// Export the per-customer results with the key raw features to a CSV.
 pub fn export_results_csv(store: &Store, out: &std::path::Path) -> Result<()> {
     if !store.table_exists(RESULTS)? {
-        return Err(PipelineError::MissingLayer { stage: "Export", needs: "clustering", until: "cluster" });
+        return Err(PipelineError::MissingLayer {
+            stage: "Export",
+            needs: "clustering",
+            until: "cluster",
+        });
     }
     let columns = crate::pipeline::features::silver_numeric_columns(store)?;
     let keys: Vec<String> = crate::pipeline::archetypes::key_features()
@@ -429,8 +488,8 @@ pub fn export_results_csv(store: &Store, out: &std::path::Path) -> Result<()> {
         crate::pipeline::features::SILVER,
         crate::pipeline::store::literal(&out.to_string_lossy())
     );
-    store
-        .conn()
-        .execute_batch(&sql)
-        .map_err(|e| PipelineError::Write { path: out.display().to_string(), reason: e.to_string() })
+    store.conn().execute_batch(&sql).map_err(|e| PipelineError::Write {
+        path: out.display().to_string(),
+        reason: e.to_string(),
+    })
 }

@@ -91,7 +91,11 @@ pub fn pca_2d(data: ArrayView2<f64>) -> Result<Pca2d, EmbedError> {
     for (slot, component) in components.iter().enumerate() {
         basis.column_mut(slot).assign(&Array1::from(component.clone()));
     }
-    let coords = if total_variance > 0.0 { project_in_row_order(&centred, &basis) } else { Array2::zeros((n, 2)) };
+    let coords = if total_variance > 0.0 {
+        project_in_row_order(&centred, &basis)
+    } else {
+        Array2::zeros((n, 2))
+    };
 
     Ok(Pca2d {
         coords,

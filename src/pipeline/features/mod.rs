@@ -127,11 +127,15 @@ fn params(store: &Store, config: &Config) -> Result<Params> {
         until: "validate",
     })?;
     let as_of = report.as_of.ok_or_else(|| {
-        PipelineError::Data("no clean line has an order date, so there is nothing to build features from".into())
+        PipelineError::Data(
+            "no clean line has an order date, so there is nothing to build features from".into(),
+        )
     })?;
     let as_of_us: i64 = store
         .conn()
-        .query_row(&format!("SELECT epoch_us(CAST({} AS TIMESTAMP))", literal(&as_of)), [], |r| r.get(0))
+        .query_row(&format!("SELECT epoch_us(CAST({} AS TIMESTAMP))", literal(&as_of)), [], |r| {
+            r.get(0)
+        })
         .db("reading as_of")?;
     let has_gross = ingest::stored_ingest(store)?.is_some_and(|(s, _)| s.has_gross);
     let us_per_day = 86_400_000_000.0;
@@ -176,7 +180,10 @@ fn rounded_silver_sql(store: &Store) -> Result<String> {
             }
         })
         .collect();
-    Ok(format!("CREATE OR REPLACE TABLE {SILVER} AS SELECT {} FROM f_silver ORDER BY customer_id; DROP TABLE f_silver;", select.join(", ")))
+    Ok(format!(
+        "CREATE OR REPLACE TABLE {SILVER} AS SELECT {} FROM f_silver ORDER BY customer_id; DROP TABLE f_silver;",
+        select.join(", ")
+    ))
 }
 
 /// The numeric feature columns present in silver (with order value when the input had GROSS).
@@ -285,7 +292,11 @@ fn tenure_mix(store: &Store) -> Result<Vec<(String, u64)>> {
 }
 
 /// Build `silver_customer_features` and its statistics in one transaction.
-pub fn build_features(store: &Store, config: &Config, progress: &Progress) -> Result<FeatureSummary> {
+pub fn build_features(
+    store: &Store,
+    config: &Config,
+    progress: &Progress,
+) -> Result<FeatureSummary> {
     let started = Instant::now();
     let p = params(store, config)?;
     let steps = FAMILY_SQL.len() as f64 + 2.0;
@@ -299,16 +310,24 @@ pub fn build_features(store: &Store, config: &Config, progress: &Progress) -> Re
         s.execute_monitored(&fill(SILVER_SQL, &p), "Assembling the silver layer", progress, range)?;
         s.conn().execute_batch(&rounded_silver_sql(s)?).db("storing the silver layer")?;
         let columns = silver_numeric_columns(s)?;
-        s.execute_monitored(&stats_sql(&columns), "Feature statistics", progress, ((steps - 1.0) / steps, 1.0))?;
+        s.execute_monitored(
+            &stats_sql(&columns),
+            "Feature statistics",
+            progress,
+            ((steps - 1.0) / steps, 1.0),
+        )?;
         let summary = FeatureSummary {
             customers: s.scalar_i64(&format!("SELECT count(*) FROM {SILVER}"))?.max(0) as u64,
-            eligible_customers: s.scalar_i64(&format!("SELECT count(*) FROM {SILVER} WHERE eligible"))?.max(0) as u64,
+            eligible_customers: s
+                .scalar_i64(&format!("SELECT count(*) FROM {SILVER} WHERE eligible"))?
+                .max(0) as u64,
             as_of: p.as_of.clone(),
             stats: read_stats(s)?,
             tenure_stages: tenure_mix(s)?,
             seconds: started.elapsed().as_secs_f64(),
         };
-        let details = serde_json::to_value(&summary).map_err(|e| PipelineError::Data(e.to_string()))?;
+        let details =
+            serde_json::to_value(&summary).map_err(|e| PipelineError::Data(e.to_string()))?;
         s.mark_stage_complete("features", &details)?;
         Ok(summary)
     });
@@ -326,15 +345,24 @@ pub fn stored_summary(store: &Store) -> Result<Option<FeatureSummary>> {
 /// The silver layer as columns, ordered by customer_id.
 pub fn feature_table(store: &Store) -> Result<FeatureTable> {
     if !store.table_exists(SILVER)? {
-        return Err(PipelineError::MissingLayer { stage: "The features table", needs: "features", until: "features" });
+        return Err(PipelineError::MissingLayer {
+            stage: "The features table",
+            needs: "features",
+            until: "features",
+        });
     }
     let columns = silver_numeric_columns(store)?;
-    let select: Vec<String> = columns.iter().map(|c| format!("CAST({} AS DOUBLE)", ident(c))).collect();
+    let select: Vec<String> =
+        columns.iter().map(|c| format!("CAST({} AS DOUBLE)", ident(c))).collect();
     let sql = format!(
         "SELECT customer_id, eligible, {TENURE_LABEL}, {} FROM {SILVER} ORDER BY customer_id",
         select.join(", ")
     );
-    let mut table = FeatureTable { columns: columns.clone(), values: vec![Vec::new(); columns.len()], ..Default::default() };
+    let mut table = FeatureTable {
+        columns: columns.clone(),
+        values: vec![Vec::new(); columns.len()],
+        ..Default::default()
+    };
     let mut stmt = store.conn().prepare(&sql).db("reading the features")?;
     let mut rows = stmt.query([]).db("reading the features")?;
     while let Some(row) = rows.next().db("reading the features")? {
@@ -351,7 +379,11 @@ pub fn feature_table(store: &Store) -> Result<FeatureTable> {
 /// Export the silver layer for analysts: Parquet or CSV by the file's extension.
 pub fn export_silver(store: &Store, out: &std::path::Path) -> Result<()> {
     if !store.table_exists(SILVER)? {
-        return Err(PipelineError::MissingLayer { stage: "Export", needs: "features", until: "features" });
+        return Err(PipelineError::MissingLayer {
+            stage: "Export",
+            needs: "features",
+            until: "features",
+        });
     }
     let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let format = match ext.as_str() {
@@ -370,5 +402,8 @@ pub fn export_silver(store: &Store, out: &std::path::Path) -> Result<()> {
             "COPY (SELECT * FROM {SILVER} ORDER BY customer_id) TO {} ({format})",
             literal(&out.to_string_lossy())
         ))
-        .map_err(|e| PipelineError::Write { path: out.display().to_string(), reason: e.to_string() })
+        .map_err(|e| PipelineError::Write {
+            path: out.display().to_string(),
+            reason: e.to_string(),
+        })
 }

@@ -39,14 +39,22 @@ pub struct GoldSummary {
 /// Order-value features are included only when `with_order_value`.
 pub fn read_raw_features(store: &Store, with_order_value: bool) -> Result<RawFeatures> {
     if !store.table_exists(SILVER)? {
-        return Err(PipelineError::MissingLayer { stage: "Gold", needs: "features", until: "features" });
+        return Err(PipelineError::MissingLayer {
+            stage: "Gold",
+            needs: "features",
+            until: "features",
+        });
     }
     let names: Vec<String> = silver_numeric_columns(store)?
         .into_iter()
         .filter(|c| with_order_value || !ORDER_VALUE_FEATURES.contains(&c.as_str()))
         .collect();
-    let select: Vec<String> = names.iter().map(|c| format!("CAST({} AS DOUBLE)", ident(c))).collect();
-    let sql = format!("SELECT customer_id, {} FROM {SILVER} WHERE eligible ORDER BY customer_id", select.join(", "));
+    let select: Vec<String> =
+        names.iter().map(|c| format!("CAST({} AS DOUBLE)", ident(c))).collect();
+    let sql = format!(
+        "SELECT customer_id, {} FROM {SILVER} WHERE eligible ORDER BY customer_id",
+        select.join(", ")
+    );
     let mut stmt = store.conn().prepare(&sql).db("reading silver features")?;
     let mut rows = stmt.query([]).db("reading silver features")?;
     let mut ids = Vec::new();
@@ -54,11 +62,14 @@ pub fn read_raw_features(store: &Store, with_order_value: bool) -> Result<RawFea
     while let Some(row) = rows.next().db("reading silver features")? {
         ids.push(row.get::<_, String>(0).db("reading silver features")?);
         for c in 0..names.len() {
-            flat.push(row.get::<_, Option<f64>>(c + 1).db("reading silver features")?.unwrap_or(f64::NAN));
+            flat.push(
+                row.get::<_, Option<f64>>(c + 1).db("reading silver features")?.unwrap_or(f64::NAN),
+            );
         }
     }
-    let values = Array2::from_shape_vec((ids.len(), names.len()), flat)
-        .map_err(|e| PipelineError::Data(format!("silver features have an inconsistent shape: {e}")))?;
+    let values = Array2::from_shape_vec((ids.len(), names.len()), flat).map_err(|e| {
+        PipelineError::Data(format!("silver features have an inconsistent shape: {e}"))
+    })?;
     Ok(RawFeatures { customer_ids: ids, names, values })
 }
 
@@ -66,7 +77,10 @@ fn write_matrix(store: &Store, gold: &GoldMatrix) -> Result<()> {
     let columns: Vec<String> = gold.names.iter().map(|n| format!("{} DOUBLE", ident(n))).collect();
     store
         .conn()
-        .execute_batch(&format!("CREATE OR REPLACE TABLE {GOLD} (customer_id VARCHAR, {})", columns.join(", ")))
+        .execute_batch(&format!(
+            "CREATE OR REPLACE TABLE {GOLD} (customer_id VARCHAR, {})",
+            columns.join(", ")
+        ))
         .db("creating the gold table")?;
     let mut app = store.conn().appender(GOLD).db("writing the gold matrix")?;
     for (i, id) in gold.customer_ids.iter().enumerate() {
@@ -129,7 +143,11 @@ fn summarize(gold: &GoldMatrix) -> GoldSummary {
 }
 
 /// Build and store the gold matrix (one transaction).
-pub fn build_gold_layer(store: &Store, config: &Config, progress: &Progress) -> Result<GoldSummary> {
+pub fn build_gold_layer(
+    store: &Store,
+    config: &Config,
+    progress: &Progress,
+) -> Result<GoldSummary> {
     progress.update(0.05, "Reading features");
     let raw = read_raw_features(store, config.data.include_order_value)?;
     progress.check_cancel()?;
@@ -143,7 +161,8 @@ pub fn build_gold_layer(store: &Store, config: &Config, progress: &Progress) -> 
         s.clear_stages(&["gold", "cluster"])?;
         write_matrix(s, &gold)?;
         write_transforms(s, &gold.transforms)?;
-        let details = serde_json::to_value(&summary).map_err(|e| PipelineError::Data(e.to_string()))?;
+        let details =
+            serde_json::to_value(&summary).map_err(|e| PipelineError::Data(e.to_string()))?;
         s.mark_stage_complete("gold", &details)
     })?;
     progress.update_items(1.0, "Matrix ready", summary.customers as u64);
@@ -153,7 +172,11 @@ pub fn build_gold_layer(store: &Store, config: &Config, progress: &Progress) -> 
 /// Read the stored gold matrix (ids, feature names, matrix).
 pub fn read_gold(store: &Store) -> Result<(Vec<String>, Vec<String>, Array2<f64>)> {
     if !store.table_exists(GOLD)? || store.stage_details("gold")?.is_none() {
-        return Err(PipelineError::MissingLayer { stage: "Clustering", needs: "the gold matrix", until: "gold" });
+        return Err(PipelineError::MissingLayer {
+            stage: "Clustering",
+            needs: "the gold matrix",
+            until: "gold",
+        });
     }
     let summary: GoldSummary = store
         .stage_details("gold")?
@@ -172,8 +195,9 @@ pub fn read_gold(store: &Store) -> Result<(Vec<String>, Vec<String>, Array2<f64>
             flat.push(row.get::<_, f64>(c + 1).db("reading the gold matrix")?);
         }
     }
-    let matrix = Array2::from_shape_vec((ids.len(), names.len()), flat)
-        .map_err(|e| PipelineError::Data(format!("the gold matrix has an inconsistent shape: {e}")))?;
+    let matrix = Array2::from_shape_vec((ids.len(), names.len()), flat).map_err(|e| {
+        PipelineError::Data(format!("the gold matrix has an inconsistent shape: {e}"))
+    })?;
     Ok((ids, names, matrix))
 }
 

@@ -63,19 +63,28 @@ fn quality(store: &Store) -> Result<(Vec<QualityCount>, Vec<DatasetCheck>)> {
 
 fn present_key_features(store: &Store) -> Result<Vec<String>> {
     let columns = crate::pipeline::features::silver_numeric_columns(store)?;
-    Ok(key_features().iter().filter(|f| columns.iter().any(|c| c == *f)).map(|f| f.to_string()).collect())
+    Ok(key_features()
+        .iter()
+        .filter(|f| columns.iter().any(|c| c == *f))
+        .map(|f| f.to_string())
+        .collect())
 }
 
 fn not_segmented_row(store: &Store, keys: &[String], total: u64) -> Result<Option<SegmentRow>> {
-    let size = store.scalar_i64(&format!("SELECT count(*) FROM {SILVER} WHERE NOT eligible"))?.max(0) as u64;
+    let size = store
+        .scalar_i64(&format!("SELECT count(*) FROM {SILVER} WHERE NOT eligible"))?
+        .max(0) as u64;
     if size == 0 {
         return Ok(None);
     }
-    let medians: Vec<String> = keys.iter().map(|k| format!("median(CAST({} AS DOUBLE))", ident(k))).collect();
+    let medians: Vec<String> =
+        keys.iter().map(|k| format!("median(CAST({} AS DOUBLE))", ident(k))).collect();
     let sql = format!("SELECT {} FROM {SILVER} WHERE NOT eligible", medians.join(", "));
     let values: Vec<f64> = store
         .conn()
-        .query_row(&sql, [], |r| (0..keys.len()).map(|i| r.get::<_, Option<f64>>(i).map(nan)).collect())
+        .query_row(&sql, [], |r| {
+            (0..keys.len()).map(|i| r.get::<_, Option<f64>>(i).map(nan)).collect()
+        })
         .db("profiling customers who were not segmented")?;
     let returned_total = store.conn().query_row(
         &format!("SELECT sum(items_returned_count) FILTER (NOT eligible) / nullif(sum(items_returned_count), 0) FROM {SILVER}"),
@@ -88,7 +97,8 @@ fn not_segmented_row(store: &Store, keys: &[String], total: u64) -> Result<Optio
         size,
         share: if total > 0 { size as f64 / total as f64 } else { 0.0 },
         archetype: NOT_SEGMENTED_LABEL.into(),
-        description: "Too few orders to be segmented (below quality.min_orders_per_customer).".into(),
+        description: "Too few orders to be segmented (below quality.min_orders_per_customer)."
+            .into(),
         action: "Nurture toward a second order; re-segment them once they qualify.".into(),
         key_feature_medians: values,
         silhouette: None,
@@ -121,7 +131,8 @@ fn segment_rows(outcome: &ClusterOutcome, keys: &[String], total: u64) -> Vec<Se
 }
 
 fn customers(store: &Store, keys: &[String]) -> Result<Vec<CustomerRow>> {
-    let key_cols: Vec<String> = keys.iter().map(|k| format!("CAST(s.{} AS DOUBLE)", ident(k))).collect();
+    let key_cols: Vec<String> =
+        keys.iter().map(|k| format!("CAST(s.{} AS DOUBLE)", ident(k))).collect();
     let sql = format!(
         "SELECT s.customer_id, r.segment, coalesce(r.archetype, '{NOT_SEGMENTED_LABEL}'), coalesce(r.micro_segment, ''),
                 coalesce(r.is_outlier, false), r.distance_to_centroid, r.pca_x, r.pca_y, r.umap_x, r.umap_y, {}
@@ -145,7 +156,10 @@ fn customers(store: &Store, keys: &[String]) -> Result<Vec<CustomerRow>> {
             pca_y: get(7).db("reading customer results")?,
             umap_x: get(8).db("reading customer results")?,
             umap_y: get(9).db("reading customer results")?,
-            key_features: (0..keys.len()).map(|k| get(10 + k)).collect::<duckdb::Result<_>>().db("reading customer results")?,
+            key_features: (0..keys.len())
+                .map(|k| get(10 + k))
+                .collect::<duckdb::Result<_>>()
+                .db("reading customer results")?,
         });
     }
     Ok(out)
@@ -162,7 +176,8 @@ fn feature_importance(store: &Store, features: &[String]) -> Result<Vec<(String,
              SELECT (SELECT sum(n * (sm - gm) ^ 2) FROM s, m) / nullif((SELECT sum((x - gm) ^ 2) FROM j, m), 0)",
             col = ident(f)
         );
-        let v: Option<f64> = store.conn().query_row(&sql, [], |r| r.get(0)).db("measuring feature importance")?;
+        let v: Option<f64> =
+            store.conn().query_row(&sql, [], |r| r.get(0)).db("measuring feature importance")?;
         out.push((f.clone(), v.unwrap_or(0.0)));
     }
     out.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -249,7 +264,10 @@ pub fn report_data(store: &Store, config: &Config) -> Result<ReportData> {
         noise_ratio: outcome.noise_ratio,
         k_distance_knee: knee_index(&k_distance, outcome.kdistance_knee),
         k_distance,
-        trustworthiness: Trustworthiness { pca: outcome.trustworthiness_pca, umap: outcome.trustworthiness_umap },
+        trustworthiness: Trustworthiness {
+            pca: outcome.trustworthiness_pca,
+            umap: outcome.trustworthiness_umap,
+        },
         parameters: parameters_from_config(config),
         versions: metadata::versions(store),
         timings: timings(store, &outcome)?,
