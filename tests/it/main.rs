@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod features_adjacency;
 mod features_families;
+mod features_invariance;
 mod ingest_validate;
 mod report;
 mod segments;
