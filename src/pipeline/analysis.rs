@@ -20,15 +20,6 @@ pub struct Analysis {
     store: Store,
 }
 
-/// Stage names as recorded in `pipeline_state`, in pipeline order.
-const RECORDED_STAGES: [(Stage, &str); 5] = [
-    (Stage::Ingest, "ingest"),
-    (Stage::Validate, "validate"),
-    (Stage::Features, "features"),
-    (Stage::Gold, "gold"),
-    (Stage::Cluster, "cluster"),
-];
-
 impl Analysis {
     /// Open (or create) the analysis file. A file locked by another process gives
     /// `PipelineError::DatabaseLocked`.
@@ -53,8 +44,8 @@ impl Analysis {
     /// The last stage whose layer is complete in this file (None for a new file).
     pub fn completed_stage(&self) -> Result<Option<Stage>> {
         let mut last = None;
-        for (stage, name) in RECORDED_STAGES {
-            if self.store.stage_details(name)?.is_some() {
+        for stage in Stage::RECORDED {
+            if self.store.stage_details(stage)?.is_some() {
                 last = Some(stage);
             } else {
                 break;

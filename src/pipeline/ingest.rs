@@ -10,7 +10,7 @@
 use crate::pipeline::config::Config;
 use crate::pipeline::error::{DbContext, PipelineError, Result};
 use crate::pipeline::model::{CsvPreview, IngestSummary, REQUIRED_COLUMNS};
-use crate::pipeline::progress::Progress;
+use crate::pipeline::progress::{Progress, Stage};
 use crate::pipeline::store::{Store, ident, literal};
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -99,19 +99,58 @@ pub fn detect_delimiter(path: &Path) -> char {
     counts.iter().max_by_key(|(_, n)| *n).filter(|(_, n)| *n > 0).map_or(',', |(d, _)| *d)
 }
 
-fn read_csv_call(path: &Path, encoding: &str, store_rejects: bool) -> String {
-    let delimiter = detect_delimiter(path);
-    let mut options = format!(
-        "{}, header = true, all_varchar = true, auto_detect = true, delim = {}, quote = '\"', \
-         encoding = {}, null_padding = false, ignore_errors = true, max_line_size = 4194304",
-        literal(&path.to_string_lossy()),
-        literal(&delimiter.to_string()),
-        literal(encoding)
-    );
-    if store_rejects {
-        options.push_str(", store_rejects = true, rejects_table = 'rs_reject_errors', rejects_scan = 'rs_reject_scans'");
+/// A CSV file with its dialect, sniffed once: every read of the file uses the same settings.
+struct CsvSource<'a> {
+    path: &'a Path,
+    delimiter: char,
+    encoding: &'static str,
+}
+
+impl<'a> CsvSource<'a> {
+    fn sniff(path: &'a Path) -> Self {
+        let encoding = if looks_like_utf8(path) { "utf-8" } else { "latin-1" };
+        Self { path, delimiter: detect_delimiter(path), encoding }
     }
-    format!("read_csv({options})")
+
+    /// The `read_csv(...)` table function call; with `store_rejects`, ragged rows are kept in
+    /// the temp tables `rs_reject_errors` / `rs_reject_scans`.
+    fn read_csv(&self, store_rejects: bool) -> String {
+        let mut options = format!(
+            "{}, header = true, all_varchar = true, auto_detect = true, delim = {}, quote = '\"', \
+             encoding = {}, null_padding = false, ignore_errors = true, max_line_size = 4194304",
+            literal(&self.path.to_string_lossy()),
+            literal(&self.delimiter.to_string()),
+            literal(self.encoding)
+        );
+        if store_rejects {
+            options.push_str(
+                ", store_rejects = true, rejects_table = 'rs_reject_errors', rejects_scan = 'rs_reject_scans'",
+            );
+        }
+        format!("read_csv({options})")
+    }
+
+    /// The header as DuckDB reads it.
+    fn header(&self, conn: &duckdb::Connection) -> Result<Vec<String>> {
+        let sql = format!("DESCRIBE SELECT * FROM {}", self.read_csv(false));
+        let mut stmt = conn.prepare(&sql).map_err(|e| self.read_error(e))?;
+        stmt.query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.read_error(e))?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| self.read_error(e))
+    }
+
+    fn read_error(&self, e: duckdb::Error) -> PipelineError {
+        let message = e.to_string();
+        let path = self.path.display().to_string();
+        if message.contains("No such file") || message.contains("No files found") {
+            PipelineError::InputUnreadable { path, reason: message }
+        } else {
+            PipelineError::Data(format!(
+                "cannot read {path} as a CSV file: {message}. Check that it is a CSV export of order lines."
+            ))
+        }
+    }
 }
 
 fn check_readable(path: &Path) -> Result<u64> {
@@ -164,42 +203,12 @@ fn looks_like_utf8(path: &Path) -> bool {
     }
 }
 
-fn describe_columns(conn: &duckdb::Connection, source: &str) -> Result<Vec<String>> {
-    let mut stmt =
-        conn.prepare(&format!("DESCRIBE SELECT * FROM {source}")).db("reading the CSV header")?;
-    let names = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .db("reading the CSV header")?
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .db("reading the CSV header")?;
-    Ok(names)
-}
-
-fn map_read_error(path: &Path, e: duckdb::Error) -> PipelineError {
-    let message = e.to_string();
-    if message.contains("No such file") || message.contains("No files found") {
-        PipelineError::InputUnreadable { path: path.display().to_string(), reason: message }
-    } else {
-        PipelineError::Data(format!(
-            "cannot read {} as a CSV file: {message}. Check that it is a CSV export of order lines.",
-            path.display()
-        ))
-    }
-}
-
-fn encoding_for(path: &Path) -> &'static str {
-    if looks_like_utf8(path) { "utf-8" } else { "latin-1" }
-}
-
 /// Header, delimiter and first rows of a CSV, on a throwaway in-memory connection.
 pub fn preview_csv(path: &Path, rows: usize) -> Result<CsvPreview> {
     check_readable(path)?;
     let conn = duckdb::Connection::open_in_memory().db("opening a scratch database")?;
-    let source = read_csv_call(path, encoding_for(path), false);
-    let columns = describe_columns(&conn, &source).map_err(|e| match e {
-        PipelineError::Db { source, .. } => map_read_error(path, source),
-        other => other,
-    })?;
+    let csv = CsvSource::sniff(path);
+    let columns = csv.header(&conn)?;
     let required = REQUIRED_COLUMNS
         .iter()
         .map(|req| {
@@ -214,19 +223,19 @@ pub fn preview_csv(path: &Path, rows: usize) -> Result<CsvPreview> {
         .collect();
     let select: Vec<String> =
         columns.iter().map(|c| format!("coalesce({}, '')", ident(c))).collect();
-    let sql = format!("SELECT {} FROM {source} LIMIT {rows}", select.join(", "));
-    let mut stmt = conn.prepare(&sql).map_err(|e| map_read_error(path, e))?;
+    let sql = format!("SELECT {} FROM {} LIMIT {rows}", select.join(", "), csv.read_csv(false));
+    let mut stmt = conn.prepare(&sql).map_err(|e| csv.read_error(e))?;
     let n = columns.len();
     let data = stmt
         .query_map([], |r| {
             (0..n).map(|i| r.get::<_, String>(i)).collect::<duckdb::Result<Vec<_>>>()
         })
-        .map_err(|e| map_read_error(path, e))?
+        .map_err(|e| csv.read_error(e))?
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| map_read_error(path, e))?;
+        .map_err(|e| csv.read_error(e))?;
     Ok(CsvPreview {
         path: path.to_path_buf(),
-        delimiter: detect_delimiter(path),
+        delimiter: csv.delimiter,
         columns,
         required,
         extra,
@@ -247,12 +256,11 @@ fn bronze_select(mapping: &ColumnMapping) -> String {
 
 fn load_bronze(
     store: &Store,
-    path: &Path,
-    encoding: &str,
+    csv: &CsvSource,
     mapping: &ColumnMapping,
     progress: &Progress,
 ) -> Result<()> {
-    let source = read_csv_call(path, encoding, true);
+    let source = csv.read_csv(true);
     let sql = format!(
         "DROP TABLE IF EXISTS temp.rs_reject_errors; DROP TABLE IF EXISTS temp.rs_reject_scans;
          CREATE OR REPLACE TABLE {BRONZE} AS SELECT {} FROM {source};
@@ -283,13 +291,8 @@ pub fn ingest(
     progress.update(0.0, "Reading header");
     let hash_path = csv.to_path_buf();
     let hasher = std::thread::spawn(move || sha256_file(&hash_path));
-    let mut encoding = encoding_for(csv);
-    let header = describe_columns(store.conn(), &read_csv_call(csv, encoding, false)).map_err(
-        |e| match e {
-            PipelineError::Db { source, .. } => map_read_error(csv, source),
-            other => other,
-        },
-    )?;
+    let mut source = CsvSource::sniff(csv);
+    let header = source.header(store.conn())?;
     let mapping = map_columns(&header).map_err(|missing| PipelineError::MissingColumn {
         path: csv.display().to_string(),
         column: missing.join(", "),
@@ -297,13 +300,13 @@ pub fn ingest(
         found: header.join(", "),
     })?;
     store.in_transaction(|s| {
-        s.clear_stages(&["ingest", "validate", "features", "gold", "cluster"])?;
-        load_bronze(s, csv, encoding, &mapping, progress)
+        s.forget_stage_and_later(Stage::Ingest)?;
+        load_bronze(s, &source, &mapping, progress)
     })?;
-    if encoding == "utf-8" && has_invalid_unicode(store)? {
+    if source.encoding == "utf-8" && has_invalid_unicode(store)? {
         tracing::warn!("{} is not valid UTF-8; reading it as Latin-1", csv.display());
-        encoding = "latin-1";
-        store.in_transaction(|s| load_bronze(s, csv, encoding, &mapping, progress))?;
+        source.encoding = "latin-1";
+        store.in_transaction(|s| load_bronze(s, &source, &mapping, progress))?;
     }
     let rows_loaded = store.scalar_i64(&format!("SELECT count(*) FROM {BRONZE}"))? as u64;
     let malformed_rows = store.scalar_i64(&format!("SELECT count(*) FROM {MALFORMED}"))? as u64;
@@ -316,18 +319,18 @@ pub fn ingest(
         malformed_rows,
         extra_columns: mapping.extra.iter().map(|(s, _)| s.clone()).collect(),
         has_gross: mapping.extra.iter().any(|(s, _)| s.eq_ignore_ascii_case("GROSS")),
-        encoding: encoding.to_string(),
+        encoding: source.encoding.to_string(),
         seconds: started.elapsed().as_secs_f64(),
     };
     let details = serde_json::json!({ "summary": summary, "mapping": mapping });
-    store.in_transaction(|s| s.mark_stage_complete("ingest", &details))?;
+    store.in_transaction(|s| s.mark_stage_complete(Stage::Ingest, &details))?;
     progress.update_items(1.0, "Loaded", rows_loaded);
     Ok(summary)
 }
 
 /// The stored ingest summary and column mapping.
 pub fn stored_ingest(store: &Store) -> Result<Option<(IngestSummary, ColumnMapping)>> {
-    let Some(details) = store.stage_details("ingest")? else { return Ok(None) };
+    let Some(details) = store.stage_details(Stage::Ingest)? else { return Ok(None) };
     let summary = serde_json::from_value(details["summary"].clone()).ok();
     let mapping = serde_json::from_value(details["mapping"].clone()).ok();
     Ok(summary.zip(mapping))

@@ -24,6 +24,23 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// The stages whose layer is recorded as complete in the analysis file, in pipeline order.
+    pub const RECORDED: [Stage; 5] =
+        [Stage::Ingest, Stage::Validate, Stage::Features, Stage::Gold, Stage::Cluster];
+
+    /// Machine name, as stored in `pipeline_state` and accepted by `--until`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Stage::Ingest => "ingest",
+            Stage::Validate => "validate",
+            Stage::Features => "features",
+            Stage::Gold => "gold",
+            Stage::Cluster => "cluster",
+            Stage::Embed => "embed",
+            Stage::Report => "report",
+        }
+    }
+
     /// Human label for progress bars and logs.
     pub fn label(self) -> &'static str {
         match self {

@@ -5,7 +5,7 @@ use crate::pipeline::analysis::Analysis;
 use crate::pipeline::cluster::stage::ClusterOutcome;
 use crate::pipeline::config::Config;
 use crate::pipeline::error::Result;
-use crate::pipeline::model::{FeatureSummary, IngestSummary, QualityReport};
+use crate::pipeline::model::QualityReport;
 use crate::pipeline::progress::{Progress, Stage};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -46,12 +46,6 @@ pub struct RunSummary {
     pub cluster: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report_path: Option<String>,
-    #[serde(skip)]
-    pub ingest: Option<IngestSummary>,
-    #[serde(skip)]
-    pub quality_report: Option<QualityReport>,
-    #[serde(skip)]
-    pub features: Option<FeatureSummary>,
 }
 
 impl RunSummary {
@@ -72,7 +66,6 @@ impl RunSummary {
                 crate::pipeline::model::Severity::Ok => {}
             }
         }
-        self.quality_report = Some(q.clone());
     }
 }
 
@@ -97,7 +90,6 @@ pub fn run_pipeline(opts: &RunOptions, config: &Config, progress: &Progress) -> 
         timed(&mut summary, Stage::Ingest, || analysis.ingest(&opts.input, config, progress))?;
     summary.rows_loaded = ingest.rows_loaded;
     summary.malformed_rows = ingest.malformed_rows;
-    summary.ingest = Some(ingest);
     if opts.until == Stage::Ingest {
         return Ok(summary);
     }
@@ -106,8 +98,7 @@ pub fn run_pipeline(opts: &RunOptions, config: &Config, progress: &Progress) -> 
     if opts.until == Stage::Validate || (!quality.can_segment() && !opts.ignore_blocking) {
         return Ok(summary);
     }
-    let features = timed(&mut summary, Stage::Features, || analysis.features(config, progress))?;
-    summary.features = Some(features);
+    timed(&mut summary, Stage::Features, || analysis.features(config, progress))?;
     if opts.until == Stage::Features {
         return Ok(summary);
     }

@@ -7,7 +7,7 @@
 
 use crate::pipeline::config::StoreConfig;
 use crate::pipeline::error::{DbContext, PipelineError, Result};
-use crate::pipeline::progress::Progress;
+use crate::pipeline::progress::{Progress, Stage};
 use duckdb::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -170,33 +170,33 @@ impl Store {
     }
 
     /// Record that `stage` completed, with its summary as JSON (inside the stage's transaction).
-    pub fn mark_stage_complete(&self, stage: &str, details: &serde_json::Value) -> Result<()> {
+    pub fn mark_stage_complete(&self, stage: Stage, details: &serde_json::Value) -> Result<()> {
         self.conn
             .execute(
                 "INSERT OR REPLACE INTO pipeline_state VALUES (?, now()::TIMESTAMP, ?)",
-                duckdb::params![stage, details.to_string()],
+                duckdb::params![stage.key(), details.to_string()],
             )
             .db("recording the stage")?;
         Ok(())
     }
 
-    /// Forget stages (a re-run of an earlier stage makes later layers stale).
-    pub fn clear_stages(&self, stages: &[&str]) -> Result<()> {
-        for s in stages {
+    /// Forget `stage` and every later one: re-running a stage makes the later layers stale.
+    pub fn forget_stage_and_later(&self, stage: Stage) -> Result<()> {
+        for later in Stage::RECORDED.iter().filter(|s| **s >= stage) {
             self.conn
-                .execute("DELETE FROM pipeline_state WHERE stage = ?", [s])
+                .execute("DELETE FROM pipeline_state WHERE stage = ?", [later.key()])
                 .db("clearing stale stages")?;
         }
         Ok(())
     }
 
     /// The stored summary of a completed stage.
-    pub fn stage_details(&self, stage: &str) -> Result<Option<serde_json::Value>> {
+    pub fn stage_details(&self, stage: Stage) -> Result<Option<serde_json::Value>> {
         let mut stmt = self
             .conn
             .prepare("SELECT details FROM pipeline_state WHERE stage = ?")
             .db("reading the pipeline state")?;
-        let mut rows = stmt.query([stage]).db("reading the pipeline state")?;
+        let mut rows = stmt.query([stage.key()]).db("reading the pipeline state")?;
         match rows.next().db("reading the pipeline state")? {
             Some(row) => {
                 let text: String = row.get(0).db("reading the pipeline state")?;

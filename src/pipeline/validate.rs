@@ -10,7 +10,7 @@ use crate::pipeline::config::Config;
 use crate::pipeline::error::{DbContext, PipelineError, Result};
 use crate::pipeline::ingest::{self, BRONZE, ColumnMapping, MALFORMED};
 use crate::pipeline::model::{DatasetCheck, QualityCount, QualityReport, Severity};
-use crate::pipeline::progress::Progress;
+use crate::pipeline::progress::{Progress, Stage};
 use crate::pipeline::store::{Store, ident, literal};
 
 /// Columns that validation adds to bronze (an extra input column may not take these names).
@@ -459,7 +459,7 @@ fn store_report(store: &Store, report: &QualityReport) -> Result<()> {
     }
     drop(app);
     let details = serde_json::to_value(report).map_err(|e| PipelineError::Data(e.to_string()))?;
-    store.mark_stage_complete("validate", &details)
+    store.mark_stage_complete(Stage::Validate, &details)
 }
 
 /// Apply the cleaning table to bronze, count everything, and run the dataset checks.
@@ -472,7 +472,7 @@ pub fn validate(store: &Store, config: &Config, progress: &Progress) -> Result<Q
     install_macros(store)?;
     progress.update(0.02, "Parsing dates and quantities");
     store.in_transaction(|s| {
-        s.clear_stages(&["validate", "features", "gold", "cluster"])?;
+        s.forget_stage_and_later(Stage::Validate)?;
         s.execute_monitored(
             &parse_sql(&mapping),
             "Parsing dates and quantities",
@@ -492,5 +492,5 @@ pub fn validate(store: &Store, config: &Config, progress: &Progress) -> Result<Q
 
 /// The stored report of the last validation.
 pub fn stored_report(store: &Store) -> Result<Option<QualityReport>> {
-    Ok(store.stage_details("validate")?.and_then(|d| serde_json::from_value(d).ok()))
+    Ok(store.stage_details(Stage::Validate)?.and_then(|d| serde_json::from_value(d).ok()))
 }

@@ -96,3 +96,21 @@ fn same_input_and_config_give_identical_results() {
         }
     }
 }
+
+#[test]
+fn another_k_resegments_and_keeps_the_views() {
+    let dir = tempfile::tempdir().unwrap();
+    let (analysis, _) = clustered_sample(dir.path(), 1500, 8);
+    let config = Config::default();
+    let first = analysis.cluster(&config, &Progress::none(), false).unwrap();
+    let k = first.outcome.chosen_k + 1;
+    let again = analysis.recluster(&config, &first, k, &Progress::none()).unwrap();
+    assert_eq!(again.outcome.chosen_k, k);
+    assert_eq!(again.pca, first.pca, "the 2-D views do not depend on K");
+    let segments: i64 = analysis
+        .store()
+        .conn()
+        .query_row("SELECT count(DISTINCT segment) FROM clustering_results", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(segments as usize, k, "the stored results follow the new K");
+}

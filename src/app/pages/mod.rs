@@ -46,17 +46,9 @@ pub fn stale_banner(ui: &mut egui::Ui, what_to_do: &str) {
     ui.add_space(6.0);
 }
 
-/// Thousands separators for counts ("1,234,567").
+/// Thousands separators for counts ("1,234,567"), as the report writes them.
 pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
+    usize::try_from(n).map_or_else(|_| n.to_string(), crate::pipeline::report::fmt_count)
 }
 
 /// A share as a percentage with one decimal ("12.5 %"), "<0.1 %" for tiny non-zero shares.

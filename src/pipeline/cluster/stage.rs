@@ -10,7 +10,7 @@ use crate::pipeline::config::Config;
 use crate::pipeline::embed::{self, UmapParams};
 use crate::pipeline::error::{DbContext, PipelineError, Result};
 use crate::pipeline::gold::{RawFeatures, read_gold, read_raw_features};
-use crate::pipeline::progress::Progress;
+use crate::pipeline::progress::{Progress, Stage};
 use crate::pipeline::store::{Store, ident};
 use duckdb::types::Value;
 use ndarray::{Array2, Axis};
@@ -231,6 +231,61 @@ fn umap_trust(matrix: &Array2<f64>, umap: &[(usize, f64, f64)], config: &Config)
     trust(&high, &low, config)
 }
 
+/// What clustering reads: the gold matrix and, row for row, the raw silver values.
+struct Inputs {
+    ids: Vec<String>,
+    names: Vec<String>,
+    matrix: Array2<f64>,
+    raw: RawFeatures,
+}
+
+fn load_inputs(store: &Store, config: &Config) -> Result<Inputs> {
+    let (ids, names, matrix) = read_gold(store)?;
+    let raw = read_raw_features(store, config.data.include_order_value)?;
+    if raw.customer_ids != ids {
+        return Err(PipelineError::Data(
+            "the features changed since the clustering matrix was built: rebuild the matrix".into(),
+        ));
+    }
+    Ok(Inputs { ids, names, matrix, raw })
+}
+
+/// The 2-D views of the gold matrix; they do not depend on K, so a re-segmentation keeps them.
+#[derive(Clone)]
+struct Views {
+    pca: Array2<f64>,
+    pca_explained: [f64; 2],
+    umap: Vec<(usize, f64, f64)>,
+    trust_pca: Option<f64>,
+    trust_umap: Option<f64>,
+    seconds: f64,
+}
+
+fn compute_views(
+    matrix: &Array2<f64>,
+    hybrid: &HybridClustering,
+    config: &Config,
+    progress: &Progress,
+    with_umap: bool,
+) -> Result<Views> {
+    progress.update(0.65, "PCA view");
+    let started = Instant::now();
+    let pca = embed::pca_2d(matrix.view()).map_err(embed_error)?;
+    let umap = if with_umap && config.embedding.umap_enabled {
+        compute_umap(matrix, hybrid, config, &progress.sub(0.68, 0.95), None)?
+    } else {
+        Vec::new()
+    };
+    Ok(Views {
+        trust_pca: trust(matrix, &pca.coords, config),
+        trust_umap: umap_trust(matrix, &umap, config),
+        pca: pca.coords,
+        pca_explained: pca.explained_variance_ratio,
+        umap,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
 /// Run phases 1-3, name the segments, compute the 2-D views and store everything.
 pub fn cluster_and_store(
     store: &Store,
@@ -239,14 +294,15 @@ pub fn cluster_and_store(
     with_umap: bool,
 ) -> Result<ClusterRun> {
     let started = Instant::now();
-    let (ids, names, matrix) = read_gold(store)?;
+    let inputs = load_inputs(store, config)?;
     progress.update(0.02, "Clustering");
-    let hybrid =
-        hybrid_cluster(matrix.view(), config, &progress.sub(0.02, 0.6)).map_err(cluster_error)?;
-    finish_run(store, config, progress, ids, names, matrix, hybrid, with_umap, started)
+    let hybrid = hybrid_cluster(inputs.matrix.view(), config, &progress.sub(0.02, 0.6))
+        .map_err(cluster_error)?;
+    let views = compute_views(&inputs.matrix, &hybrid, config, progress, with_umap)?;
+    finish_run(store, config, progress, inputs, hybrid, views, started)
 }
 
-/// Re-segment with a K the user picked (phase 1 kept), and store.
+/// Re-segment with a K the user picked (phase 1 and the 2-D views kept), and store.
 pub fn recluster_and_store(
     store: &Store,
     config: &Config,
@@ -263,18 +319,21 @@ pub fn recluster_and_store(
         &progress.sub(0.0, 0.6),
     )
     .map_err(cluster_error)?;
-    let with_umap = !previous.umap.is_empty();
-    finish_run(
-        store,
-        config,
-        progress,
-        previous.customer_ids.clone(),
-        previous.feature_names.clone(),
-        previous.matrix.clone(),
-        hybrid,
-        with_umap,
-        started,
-    )
+    let inputs = Inputs {
+        ids: previous.customer_ids.clone(),
+        names: previous.feature_names.clone(),
+        matrix: previous.matrix.clone(),
+        raw: previous.raw.clone(),
+    };
+    let views = Views {
+        pca: previous.pca.clone(),
+        pca_explained: previous.pca_explained,
+        umap: previous.umap.clone(),
+        trust_pca: previous.outcome.trustworthiness_pca,
+        trust_umap: previous.outcome.trustworthiness_umap,
+        seconds: 0.0,
+    };
+    finish_run(store, config, progress, inputs, hybrid, views, started)
 }
 
 fn cluster_error(e: super::ClusterError) -> PipelineError {
@@ -284,36 +343,19 @@ fn cluster_error(e: super::ClusterError) -> PipelineError {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn finish_run(
     store: &Store,
     config: &Config,
     progress: &Progress,
-    ids: Vec<String>,
-    names: Vec<String>,
-    matrix: Array2<f64>,
+    inputs: Inputs,
     hybrid: HybridClustering,
-    with_umap: bool,
+    views: Views,
     started: Instant,
 ) -> Result<ClusterRun> {
-    progress.update(0.6, "Naming segments");
-    let raw = read_raw_features(store, config.data.include_order_value)?;
-    if raw.customer_ids != ids {
-        return Err(PipelineError::Data(
-            "the features changed since the clustering matrix was built: rebuild the matrix".into(),
-        ));
-    }
+    progress.update(0.95, "Naming segments");
+    let Inputs { ids, names, matrix, raw } = inputs;
     let profiles = profile_segments(&raw, &hybrid.segment, &hybrid.is_outlier);
     progress.check_cancel()?;
-    progress.update(0.65, "PCA view");
-    let embed_started = Instant::now();
-    let pca = embed::pca_2d(matrix.view()).map_err(embed_error)?;
-    let umap = if with_umap && config.embedding.umap_enabled {
-        compute_umap(&matrix, &hybrid, config, &progress.sub(0.68, 0.95), None)?
-    } else {
-        Vec::new()
-    };
-    let embed_s = embed_started.elapsed().as_secs_f64();
     let mut outcome = ClusterOutcome {
         customers: ids.len(),
         features: names.clone(),
@@ -333,16 +375,16 @@ fn finish_run(
         segments: summaries(&profiles, &hybrid, &raw),
         kdistance_curve: hybrid.kdistance_curve.clone(),
         kdistance_knee: hybrid.kdistance_knee,
-        pca_explained: pca.explained_variance_ratio,
-        trustworthiness_pca: trust(&matrix, &pca.coords, config),
-        trustworthiness_umap: umap_trust(&matrix, &umap, config),
-        umap_points: umap.len(),
+        pca_explained: views.pca_explained,
+        trustworthiness_pca: views.trust_pca,
+        trustworthiness_umap: views.trust_umap,
+        umap_points: views.umap.len(),
         warnings: hybrid.warnings.clone(),
         timings: vec![
             ("dbscan".into(), hybrid.timings.dbscan_s),
             ("kmeans_sweep".into(), hybrid.timings.kmeans_s),
             ("subclusters".into(), hybrid.timings.subcluster_s),
-            ("embeddings".into(), embed_s),
+            ("embeddings".into(), views.seconds),
         ],
         metadata_path: None,
     };
@@ -354,18 +396,18 @@ fn finish_run(
         raw,
         hybrid,
         profiles,
-        pca: pca.coords,
-        pca_explained: pca.explained_variance_ratio,
-        umap,
+        pca: views.pca,
+        pca_explained: views.pca_explained,
+        umap: views.umap,
         outcome: ClusterOutcome::default(),
     };
     outcome.timings.push(("cluster_stage_total".into(), started.elapsed().as_secs_f64()));
     store.in_transaction(|s| {
-        s.clear_stages(&["cluster"])?;
+        s.forget_stage_and_later(Stage::Cluster)?;
         write_results(s, &run)?;
         write_summary(s, &outcome.segments)?;
         let details = serde_json::to_value(&outcome).map_err(data_error)?;
-        s.mark_stage_complete("cluster", &details)
+        s.mark_stage_complete(Stage::Cluster, &details)
     })?;
     outcome.metadata_path = crate::pipeline::metadata::write_metadata(store, config, &outcome).ok();
     progress.update_items(1.0, "Segments ready", outcome.customers as u64);
@@ -463,7 +505,7 @@ fn write_summary(store: &Store, segments: &[SegmentSummary]) -> Result<()> {
 
 /// The stored outcome of the last clustering.
 pub fn stored_outcome(store: &Store) -> Result<Option<ClusterOutcome>> {
-    Ok(store.stage_details("cluster")?.and_then(|d| serde_json::from_value(d).ok()))
+    Ok(store.stage_details(Stage::Cluster)?.and_then(|d| serde_json::from_value(d).ok()))
 }
 
 /// Export the per-customer results with the key raw features to a CSV.

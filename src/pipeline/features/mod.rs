@@ -7,7 +7,7 @@
 use crate::pipeline::config::Config;
 use crate::pipeline::error::{DbContext, PipelineError, Result};
 use crate::pipeline::model::{FeatureStat, FeatureSummary, FeatureTable};
-use crate::pipeline::progress::Progress;
+use crate::pipeline::progress::{Progress, Stage};
 use crate::pipeline::store::{Store, ident, literal};
 use crate::pipeline::{ingest, validate};
 use std::time::Instant;
@@ -301,7 +301,7 @@ pub fn build_features(
     let p = params(store, config)?;
     let steps = FAMILY_SQL.len() as f64 + 2.0;
     let result = store.in_transaction(|s| {
-        s.clear_stages(&["features", "gold", "cluster"])?;
+        s.forget_stage_and_later(Stage::Features)?;
         for (i, (label, sql)) in FAMILY_SQL.iter().enumerate() {
             let range = (i as f64 / steps, (i as f64 + 1.0) / steps);
             s.execute_monitored(&fill(sql, &p), label, progress, range)?;
@@ -328,7 +328,7 @@ pub fn build_features(
         };
         let details =
             serde_json::to_value(&summary).map_err(|e| PipelineError::Data(e.to_string()))?;
-        s.mark_stage_complete("features", &details)?;
+        s.mark_stage_complete(Stage::Features, &details)?;
         Ok(summary)
     });
     drop_temp_tables(store);
@@ -339,7 +339,7 @@ pub fn build_features(
 
 /// The stored summary of the last features build.
 pub fn stored_summary(store: &Store) -> Result<Option<FeatureSummary>> {
-    Ok(store.stage_details("features")?.and_then(|d| serde_json::from_value(d).ok()))
+    Ok(store.stage_details(Stage::Features)?.and_then(|d| serde_json::from_value(d).ok()))
 }
 
 /// The silver layer as columns, ordered by customer_id.

@@ -12,7 +12,7 @@ pub use transform::{FeatureTransform, GoldError, GoldMatrix, RawFeatures, build_
 use crate::pipeline::config::Config;
 use crate::pipeline::error::{DbContext, PipelineError, Result};
 use crate::pipeline::features::{ORDER_VALUE_FEATURES, SILVER, silver_numeric_columns};
-use crate::pipeline::progress::Progress;
+use crate::pipeline::progress::{Progress, Stage};
 use crate::pipeline::store::{Store, ident};
 use duckdb::types::Value;
 use ndarray::Array2;
@@ -158,12 +158,12 @@ pub fn build_gold_layer(
     progress.update(0.7, "Storing the matrix");
     let summary = summarize(&gold);
     store.in_transaction(|s| {
-        s.clear_stages(&["gold", "cluster"])?;
+        s.forget_stage_and_later(Stage::Gold)?;
         write_matrix(s, &gold)?;
         write_transforms(s, &gold.transforms)?;
         let details =
             serde_json::to_value(&summary).map_err(|e| PipelineError::Data(e.to_string()))?;
-        s.mark_stage_complete("gold", &details)
+        s.mark_stage_complete(Stage::Gold, &details)
     })?;
     progress.update_items(1.0, "Matrix ready", summary.customers as u64);
     Ok(summary)
@@ -171,17 +171,15 @@ pub fn build_gold_layer(
 
 /// Read the stored gold matrix (ids, feature names, matrix).
 pub fn read_gold(store: &Store) -> Result<(Vec<String>, Vec<String>, Array2<f64>)> {
-    if !store.table_exists(GOLD)? || store.stage_details("gold")?.is_none() {
-        return Err(PipelineError::MissingLayer {
-            stage: "Clustering",
-            needs: "the gold matrix",
-            until: "gold",
-        });
-    }
-    let summary: GoldSummary = store
-        .stage_details("gold")?
-        .and_then(|d| serde_json::from_value(d).ok())
-        .unwrap_or_default();
+    let missing = PipelineError::MissingLayer {
+        stage: "Clustering",
+        needs: "the gold matrix",
+        until: "gold",
+    };
+    let summary = match stored_summary(store)? {
+        Some(summary) if store.table_exists(GOLD)? => summary,
+        _ => return Err(missing),
+    };
     let names = summary.features_kept;
     let select: Vec<String> = names.iter().map(|c| ident(c)).collect();
     let sql = format!("SELECT customer_id, {} FROM {GOLD} ORDER BY customer_id", select.join(", "));
@@ -203,5 +201,5 @@ pub fn read_gold(store: &Store) -> Result<(Vec<String>, Vec<String>, Array2<f64>
 
 /// The stored gold summary.
 pub fn stored_summary(store: &Store) -> Result<Option<GoldSummary>> {
-    Ok(store.stage_details("gold")?.and_then(|d| serde_json::from_value(d).ok()))
+    Ok(store.stage_details(Stage::Gold)?.and_then(|d| serde_json::from_value(d).ok()))
 }

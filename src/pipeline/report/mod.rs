@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 use rust_xlsxwriter::{DocProperties, Workbook, XlsxError};
 
 use crate::pipeline::progress::Progress;
+pub use customers::fmt_count;
 pub use data::{
     CheckSeverity, CustomerRow, DatasetCheck, DatasetFacts, FeatureStat, KSweepRow,
     NOT_SEGMENTED_LABEL, OUTLIERS_LABEL, QualityCount, ReportData, SegmentRow, Trustworthiness,

@@ -23,7 +23,7 @@
 //! cleaning table at small known rates, each counted exactly under its quality-report name in
 //! [`SampleSummary::planted`]. A clean sample uses one timestamp form and one spelling per e-mail.
 
-mod calendar;
+pub mod calendar;
 mod catalog;
 mod dirt;
 
