@@ -112,18 +112,15 @@ pub fn install_macros(store: &Store) -> Result<()> {
     store.conn().execute_batch(MACROS).db("installing the parsing macros")
 }
 
-fn raw_columns(mapping: &ColumnMapping) -> Vec<String> {
-    mapping
-        .required
-        .iter()
-        .map(|(c, _)| c.clone())
-        .chain(mapping.extra.iter().map(|(s, _)| s.clone()))
-        .collect()
+/// The raw (as loaded) bronze columns, quoted, each prefixed with `prefix` ("b." or "").
+fn raw_column_list(mapping: &ColumnMapping, prefix: &str) -> String {
+    let required = mapping.required.iter().map(|(c, _)| c);
+    let extra = mapping.extra.iter().map(|(s, _)| s);
+    required.chain(extra).map(|c| format!("{prefix}{}", ident(c))).collect::<Vec<_>>().join(", ")
 }
 
 fn parse_sql(mapping: &ColumnMapping) -> String {
-    let raw = raw_columns(mapping);
-    let raw_list = raw.iter().map(|c| format!("b.{}", ident(c))).collect::<Vec<_>>().join(", ");
+    let raw_list = raw_column_list(mapping, "b.");
     let gross = mapping
         .extra
         .iter()
@@ -158,18 +155,17 @@ FROM {BRONZE} b
 }
 
 fn final_bronze_sql(mapping: &ColumnMapping, config: &Config, as_of: Option<&str>) -> String {
-    let raw = raw_columns(mapping);
-    let partition = raw.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+    let raw_cols = raw_column_list(mapping, "");
     // Exact duplicates: hash every raw column; only rows sharing a hash are compared column by
     // column (a window over all columns of every row would cost far more on millions of rows).
     let dupes = if config.data.drop_duplicate_rows {
         format!(
             "CREATE OR REPLACE TEMP TABLE rs_dupes AS
-             WITH h AS (SELECT row_id, hash({partition}) AS h FROM rs_flagged WHERE reject_reason IS NULL),
+             WITH h AS (SELECT row_id, hash({raw_cols}) AS h FROM rs_flagged WHERE reject_reason IS NULL),
              shared AS (SELECT h FROM h GROUP BY h HAVING count(*) > 1),
              candidates AS (SELECT f.* FROM rs_flagged f JOIN h USING (row_id) JOIN shared USING (h))
              SELECT row_id FROM (
-               SELECT row_id, row_number() OVER (PARTITION BY {partition} ORDER BY row_id) AS k FROM candidates
+               SELECT row_id, row_number() OVER (PARTITION BY {raw_cols} ORDER BY row_id) AS k FROM candidates
              ) WHERE k > 1;"
         )
     } else {
@@ -208,8 +204,7 @@ SELECT row_id, {raw_cols},
   class IS NULL AS missing_class
 FROM q;
 DROP TABLE rs_flagged; DROP TABLE rs_dupes;
-"#,
-        raw_cols = raw.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")
+"#
     )
 }
 

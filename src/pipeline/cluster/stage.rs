@@ -517,10 +517,8 @@ pub fn export_results_csv(store: &Store, out: &std::path::Path) -> Result<()> {
             until: "cluster",
         });
     }
-    let columns = crate::pipeline::features::silver_numeric_columns(store)?;
-    let keys: Vec<String> = crate::pipeline::archetypes::key_features()
+    let keys: Vec<String> = crate::pipeline::features::present_key_features(store)?
         .iter()
-        .filter(|k| columns.iter().any(|c| c == *k))
         .map(|k| format!("s.{}", ident(k)))
         .collect();
     let extra = if keys.is_empty() { String::new() } else { format!(", {}", keys.join(", ")) };

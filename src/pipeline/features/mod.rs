@@ -207,6 +207,17 @@ pub fn silver_numeric_columns(store: &Store) -> Result<Vec<String>> {
         .collect())
 }
 
+/// The key raw features of summaries and reports ([`crate::pipeline::archetypes::key_features`])
+/// that this silver layer has.
+pub fn present_key_features(store: &Store) -> Result<Vec<String>> {
+    let columns = silver_numeric_columns(store)?;
+    Ok(crate::pipeline::archetypes::key_features()
+        .iter()
+        .filter(|f| columns.iter().any(|c| c == *f))
+        .map(|f| f.to_string())
+        .collect())
+}
+
 fn stats_sql(columns: &[String]) -> String {
     let unions: Vec<String> = columns
         .iter()

@@ -2,7 +2,6 @@
 //! stored clustering outcome and the per-customer results.
 
 use super::data::*;
-use crate::pipeline::archetypes::key_features;
 use crate::pipeline::cluster::stage::{ClusterOutcome, RESULTS, stored_outcome};
 use crate::pipeline::config::Config;
 use crate::pipeline::error::{DbContext, PipelineError, Result};
@@ -59,15 +58,6 @@ fn quality(store: &Store) -> Result<(Vec<QualityCount>, Vec<DatasetCheck>)> {
         })
         .collect();
     Ok((counts, checks))
-}
-
-fn present_key_features(store: &Store) -> Result<Vec<String>> {
-    let columns = crate::pipeline::features::silver_numeric_columns(store)?;
-    Ok(key_features()
-        .iter()
-        .filter(|f| columns.iter().any(|c| c == *f))
-        .map(|f| f.to_string())
-        .collect())
 }
 
 fn not_segmented_row(store: &Store, keys: &[String], total: u64) -> Result<Option<SegmentRow>> {
@@ -229,7 +219,7 @@ pub fn report_data(store: &Store, config: &Config) -> Result<ReportData> {
     })?;
     let dataset = dataset_facts(store)?;
     let (quality_counts, dataset_checks) = quality(store)?;
-    let keys = present_key_features(store)?;
+    let keys = crate::pipeline::features::present_key_features(store)?;
     let total = store.scalar_i64(&format!("SELECT count(*) FROM {SILVER}"))?.max(0) as u64;
     let mut segments = segment_rows(&outcome, &keys, total);
     segments.extend(not_segmented_row(store, &keys, total)?);
