@@ -4,7 +4,8 @@
 //! each [`ProgressUpdate`] through a channel and wakes the UI with `ctx.request_repaint()`; the
 //! job's result comes back through the same channel. Nothing polls: the UI drains the channel once
 //! per frame ([`JobRunner::drain`]). Stage jobs are exclusive and cancellable (button or Esc via the
-//! [`CancelToken`]); dialog jobs (file pickers) run beside them and show no progress.
+//! [`CancelToken`]); dialog jobs (file pickers) and preview jobs run beside them and show no
+//! progress.
 //!
 //! The pattern follows rerun's `background_tasks.rs` and `egui_inbox`: the sender side lives on
 //! the worker, the receiver on the UI, and a repaint request is the only cross-thread wake-up.
@@ -25,6 +26,9 @@ pub enum JobKind {
     Stage,
     /// Waiting on the user (a file dialog): runs beside a stage, shows no progress.
     Dialog,
+    /// A quick computation for a page (the eps preview): runs beside a stage, reads no files,
+    /// shows no progress.
+    Preview,
 }
 
 /// A job's closure panicked; the runner turns the panic into this value for the UI.
@@ -179,9 +183,19 @@ impl<T: Send + From<JobPanicked> + 'static> JobRunner<T> {
         self.stage_job().is_some()
     }
 
+    /// Whether any job runs.
+    pub fn has_any(&self) -> bool {
+        !self.running.is_empty()
+    }
+
     /// Whether a job of `kind` runs.
     pub fn has_running(&self, kind: JobKind) -> bool {
         self.running.iter().any(|j| j.kind == kind)
+    }
+
+    /// Ask every running job of `kind` to stop.
+    pub fn cancel_kind(&self, kind: JobKind) {
+        self.running.iter().filter(|j| j.kind == kind).for_each(|j| j.cancel.cancel());
     }
 
     /// Ask the running stage job to stop; it ends at its next cancel check.

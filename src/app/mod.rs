@@ -4,12 +4,17 @@
 //! - [`shell`]: the app itself ([`ReturnScopeApp`]): menus, step bar, progress, notices, drops.
 //! - [`pages`]: one file per wizard page.
 //! - [`jobs`]: the one background job runner; [`tasks`]: what each job does.
+//! - [`cluster_view`]: the segmentation as the Cluster and Report pages show it; [`plots`]: their
+//!   plots; [`frame_stats`]: the frame-time overlay.
 //! - [`wizard`]: steps and their done / stale state; [`settings`]: what is remembered between
 //!   runs; [`theme`]: colours; [`backend`]: adapters to code owned elsewhere.
 
 pub mod backend;
+pub mod cluster_view;
+pub mod frame_stats;
 pub mod jobs;
 pub mod pages;
+pub mod plots;
 pub mod settings;
 pub mod shell;
 pub mod tasks;

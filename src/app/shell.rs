@@ -5,20 +5,27 @@
 //! file dialog.
 
 use crate::app::backend;
+use crate::app::frame_stats::FrameStats;
 use crate::app::jobs::{JobKind, JobRunner};
+use crate::app::pages::cluster::{ClusterPage, PageFlags};
 use crate::app::pages::features::FeaturesView;
 use crate::app::pages::load::{LoadPage, file_name, is_analysis_file};
+use crate::app::pages::report::ReportPage;
 use crate::app::pages::validate::ValidateView;
 use crate::app::pages::{self, Action};
 use crate::app::settings::{Settings, ThemeChoice};
-use crate::app::tasks::{self, AppError, JobOutput, PickPurpose, Restored};
+use crate::app::tasks::{self, AppError, JobOutput, MapLayout, PickPurpose, Restored, Segmented};
 use crate::app::theme;
 use crate::app::wizard::{Step, StepState, Wizard};
 use crate::pipeline::Analysis;
+use crate::pipeline::cluster::stage::ClusterRun;
 use crate::pipeline::config::Config;
 use crate::pipeline::model::{IngestSummary, QualityReport};
+use crossbeam_channel::Receiver;
 use eframe::egui::{self, Key, KeyboardShortcut, Modifiers, RichText};
+use ndarray::Array2;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const OPEN_CSV: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
 const SAVE_REPORT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::S);
@@ -56,6 +63,18 @@ pub struct ReturnScopeApp {
     quality: Option<QualityReport>,
     continue_anyway: bool,
     features: Option<FeaturesView>,
+    cluster: ClusterPage,
+    /// The last clustering run in memory (another K re-segments from it); `None` while a job
+    /// holds it or for a reopened file.
+    cluster_run: Option<Box<ClusterRun>>,
+    /// Gold rows the eps preview runs DBSCAN on.
+    preview_sample: Option<Arc<Array2<f64>>>,
+    /// The (eps, min_samples) of the preview job running, if one is.
+    preview_running: Option<(f64, usize)>,
+    /// Layouts of the UMAP-style map while its job runs.
+    map_live: Option<Receiver<MapLayout>>,
+    report: ReportPage,
+    frame_stats: FrameStats,
     notices: Vec<Notice>,
     pending: Vec<Action>,
     show_about: bool,
@@ -81,8 +100,20 @@ impl ReturnScopeApp {
             quality: None,
             continue_anyway: false,
             features: None,
+            cluster: ClusterPage::default(),
+            cluster_run: None,
+            preview_sample: None,
+            preview_running: None,
+            map_live: None,
+            report: ReportPage::default(),
+            frame_stats: FrameStats::default(),
             notices: Vec::new(),
-            pending: initial_csv.map(Action::OpenCsv).into_iter().collect(),
+            pending: initial_csv
+                .map(|f| {
+                    if is_analysis_file(&f) { Action::OpenAnalysis(f) } else { Action::OpenCsv(f) }
+                })
+                .into_iter()
+                .collect(),
             show_about: false,
         }
     }
@@ -102,14 +133,49 @@ impl ReturnScopeApp {
         self.pending.push(Action::OpenCsv(csv));
     }
 
+    /// Open an analysis file as File > Open analysis does (handled on the next frame).
+    pub fn open_analysis(&mut self, db: PathBuf) {
+        self.pending.push(Action::OpenAnalysis(db));
+    }
+
     /// Whether a pipeline stage (or preview) is running.
     pub fn is_busy(&self) -> bool {
         self.jobs.is_busy()
     }
 
-    /// Whether any job, dialogs included, is running.
+    /// Whether any job, dialogs and previews included, is running.
     pub fn has_jobs(&self) -> bool {
-        self.jobs.is_busy() || self.jobs.has_running(JobKind::Dialog)
+        self.jobs.has_any()
+    }
+
+    /// The segmentation shown on the Cluster page, if any.
+    pub fn cluster_view(&self) -> Option<&crate::app::cluster_view::ClusterView> {
+        self.cluster.view.as_deref()
+    }
+
+    /// The Cluster page's state (tests read the preview and the map from it).
+    pub fn cluster_page(&self) -> &ClusterPage {
+        &self.cluster
+    }
+
+    /// The last report written, if any.
+    pub fn saved_report(&self) -> Option<&Path> {
+        self.report.saved.as_deref()
+    }
+
+    /// Write the report to `path` as if it had been chosen in the save dialog.
+    pub fn save_report_to(&mut self, path: PathBuf) {
+        self.pending.push(Action::SaveReport(path));
+    }
+
+    /// Export the results to `path` as if it had been chosen in the save dialog.
+    pub fn export_results_to(&mut self, path: PathBuf) {
+        self.pending.push(Action::ExportResults(path));
+    }
+
+    /// Record the previous frame's CPU time (eframe's measurement).
+    pub fn record_frame_time(&mut self, cpu_seconds: Option<f32>) {
+        self.frame_stats.record(cpu_seconds);
     }
 
     /// The page shown.
@@ -133,8 +199,10 @@ impl ReturnScopeApp {
         let ctx = ui.ctx().clone();
         self.apply_theme(&ctx);
         self.receive_job_results();
+        self.receive_live_map();
         self.handle_keys_and_drops(&ctx);
         self.run_pending_actions(&ctx);
+        self.start_preview_if_needed(&ctx);
 
         egui::Panel::top("menu_and_steps").show(ui, |ui| {
             self.menu_bar(ui);
@@ -152,6 +220,12 @@ impl ReturnScopeApp {
             self.pending.extend(action);
         });
         self.about_window(&ctx);
+        let on_screen = match self.wizard.current() {
+            Step::Cluster if self.jobs.is_busy() => "Cluster page, a job running",
+            Step::Cluster => "Cluster page",
+            _ => "another page",
+        };
+        self.frame_stats.ui(&ctx, on_screen);
         drop_overlay(&ctx);
         self.remember_window_size(&ctx);
     }
@@ -177,15 +251,19 @@ impl ReturnScopeApp {
     // ---- input ----------------------------------------------------------------------------
 
     fn handle_keys_and_drops(&mut self, ctx: &egui::Context) {
-        let (open, quit, escape) = ctx.input_mut(|i| {
+        let (open, save, quit, escape) = ctx.input_mut(|i| {
             (
                 i.consume_shortcut(&OPEN_CSV),
+                i.consume_shortcut(&SAVE_REPORT),
                 i.consume_shortcut(&QUIT),
                 i.consume_key(Modifiers::NONE, Key::Escape),
             )
         });
         if open {
             self.pending.push(Action::OpenCsvDialog);
+        }
+        if save && self.cluster.view.is_some() {
+            self.pending.push(Action::SaveReportDialog);
         }
         if quit {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
@@ -216,8 +294,15 @@ impl ReturnScopeApp {
     }
 
     fn run_action(&mut self, ctx: &egui::Context, action: Action) {
-        let needs_stage =
-            !matches!(action, Action::GoTo(_) | Action::OpenCsvDialog | Action::OpenAnalysisDialog);
+        let needs_stage = !matches!(
+            action,
+            Action::GoTo(_)
+                | Action::OpenCsvDialog
+                | Action::OpenAnalysisDialog
+                | Action::SaveReportDialog
+                | Action::ExportResultsDialog
+                | Action::OpenFolder(_)
+        );
         if needs_stage && self.jobs.is_busy() {
             self.notify(
                 NoticeKind::Info,
@@ -238,6 +323,14 @@ impl ReturnScopeApp {
             }
             Action::LoadPreviewed => self.start_load(ctx),
             Action::BuildFeatures => self.start_features(ctx),
+            Action::RunClustering => self.start_clustering(ctx),
+            Action::ComputeMap => self.start_map(ctx),
+            Action::UseK(k) => self.start_resegment(ctx, k),
+            Action::SaveReportDialog => self.pick(ctx, PickPurpose::SaveReport),
+            Action::ExportResultsDialog => self.pick(ctx, PickPurpose::ExportResults),
+            Action::SaveReport(path) => self.start_save_report(ctx, path),
+            Action::ExportResults(path) => self.start_export(ctx, path),
+            Action::OpenFolder(dir) => open_folder(dir),
             Action::GoTo(step) => {
                 self.wizard.go_to(step);
             }
@@ -256,10 +349,143 @@ impl ReturnScopeApp {
                 .find(|f| !is_analysis_file(f))
                 .and_then(|f| f.parent().map(Path::to_path_buf)),
             PickPurpose::OpenAnalysis => Some(self.data_dir.join("analyses")),
+            PickPurpose::SaveReport | PickPurpose::ExportResults => self.output_dir(),
+        };
+        let file_name = match purpose {
+            PickPurpose::SaveReport => Some(format!("{} segments.xlsx", self.analysis_stem())),
+            PickPurpose::ExportResults => Some(format!("{} segments.csv", self.analysis_stem())),
+            PickPurpose::OpenCsv | PickPurpose::OpenAnalysis => None,
         };
         self.jobs.spawn(ctx, JobKind::Dialog, "Choosing a file", move |_| {
-            tasks::pick_file(purpose, start_dir)
+            tasks::pick_file_named(purpose, start_dir, file_name)
         });
+    }
+
+    /// Where save dialogs start: the folder of the last file written, else the documents folder.
+    fn output_dir(&self) -> Option<PathBuf> {
+        let last = self.report.saved.as_ref().or(self.report.exported.as_ref());
+        last.and_then(|p| p.parent().map(Path::to_path_buf)).or_else(|| {
+            directories::UserDirs::new().and_then(|d| d.document_dir().map(Path::to_path_buf))
+        })
+    }
+
+    /// The analysis file's name without extension ("orders 2024").
+    fn analysis_stem(&self) -> String {
+        self.analysis
+            .as_ref()
+            .and_then(|a| a.db_path().file_stem())
+            .map_or_else(|| "ReturnScope".into(), |s| s.to_string_lossy().into_owned())
+    }
+
+    fn analysis_handle(&mut self) -> Option<Result<Analysis, crate::pipeline::PipelineError>> {
+        match &self.analysis {
+            Some(analysis) => Some(analysis.try_clone()),
+            None => {
+                self.notify(NoticeKind::Error, "No analysis is open: load a CSV first.");
+                None
+            }
+        }
+    }
+
+    fn start_clustering(&mut self, ctx: &egui::Context) {
+        let Some(handle) = self.analysis_handle() else { return };
+        let config = self.config.clone();
+        self.cluster_run = None;
+        self.jobs.spawn(ctx, JobKind::Stage, "Segmenting customers", move |progress| {
+            tasks::segment(handle, &config, progress)
+        });
+    }
+
+    fn start_resegment(&mut self, ctx: &egui::Context, k: usize) {
+        let Some(handle) = self.analysis_handle() else { return };
+        let config = self.config.clone();
+        let previous = self.cluster_run.take();
+        self.jobs.spawn(
+            ctx,
+            JobKind::Stage,
+            format!("Re-segmenting with K = {k}"),
+            move |progress| tasks::resegment(handle, &config, previous, k, progress),
+        );
+    }
+
+    fn start_map(&mut self, ctx: &egui::Context) {
+        if !self.config.embedding.umap_enabled {
+            return;
+        }
+        let Some(run) = self.cluster_run.take() else { return };
+        let Some(index) =
+            self.cluster.view.as_deref().map(|view| tasks::scatter_index_of_gold_rows(&run, view))
+        else {
+            self.cluster_run = Some(run);
+            return;
+        };
+        let Some(handle) = self.analysis_handle() else {
+            self.cluster_run = Some(run);
+            return;
+        };
+        let index = Arc::new(index);
+        let (live_tx, live_rx) = crossbeam_channel::unbounded();
+        self.map_live = Some(live_rx);
+        self.cluster.map_running = true;
+        let config = self.config.clone();
+        let wake = ctx.clone();
+        self.jobs.spawn(ctx, JobKind::Stage, "Computing the UMAP-style map", move |progress| {
+            tasks::compute_map(handle, &config, run, index, live_tx, wake, progress)
+        });
+    }
+
+    fn start_save_report(&mut self, ctx: &egui::Context, path: PathBuf) {
+        let Some(handle) = self.analysis_handle() else { return };
+        let config = self.config.clone();
+        let title = format!("Saving the report {}", file_name(&path));
+        self.jobs.spawn(ctx, JobKind::Stage, title, move |progress| {
+            tasks::save_report(handle, &config, &path, progress)
+        });
+    }
+
+    fn start_export(&mut self, ctx: &egui::Context, path: PathBuf) {
+        let Some(handle) = self.analysis_handle() else { return };
+        let title = format!("Exporting {}", file_name(&path));
+        self.jobs.spawn(ctx, JobKind::Stage, title, move |_| tasks::export_results(handle, &path));
+    }
+
+    /// Keep the eps preview in step with the settings: one preview job at a time, the latest
+    /// setting wins.
+    fn start_preview_if_needed(&mut self, ctx: &egui::Context) {
+        if self.wizard.current() != Step::Cluster {
+            return;
+        }
+        let (Some(sample), Some(eps)) =
+            (self.preview_sample.clone(), self.cluster.eps_shown(&self.config))
+        else {
+            return;
+        };
+        let min_samples = self.config.dbscan.min_samples;
+        if let Some(running) = self.preview_running {
+            if running != (eps, min_samples) {
+                self.jobs.cancel_kind(JobKind::Preview); // superseded: the next one starts after
+            }
+            return;
+        }
+        let current =
+            self.cluster.preview.is_some_and(|p| p.eps == eps && p.min_samples == min_samples);
+        if current {
+            return;
+        }
+        self.preview_running = Some((eps, min_samples));
+        let max_noise = self.config.dbscan.max_noise_ratio;
+        self.jobs.spawn(ctx, JobKind::Preview, "Previewing DBSCAN", move |progress| {
+            tasks::preview_dbscan(&sample, eps, min_samples, max_noise, progress)
+        });
+    }
+
+    /// Move the UMAP-style map along with its job.
+    fn receive_live_map(&mut self) {
+        let Some(rx) = &self.map_live else { return };
+        let latest = rx.try_iter().last();
+        if let (Some(layout), Some(view)) = (latest, self.cluster.view.as_deref_mut()) {
+            view.scatter.set_umap(&layout);
+        }
     }
 
     fn start_preview(&mut self, ctx: &egui::Context, csv: PathBuf) {
@@ -319,6 +545,8 @@ impl ReturnScopeApp {
             JobOutput::Picked { purpose, path: Some(path) } => self.pending.push(match purpose {
                 PickPurpose::OpenCsv => Action::OpenCsv(path),
                 PickPurpose::OpenAnalysis => Action::OpenAnalysis(path),
+                PickPurpose::SaveReport => Action::SaveReport(with_extension(path, "xlsx")),
+                PickPurpose::ExportResults => Action::ExportResults(with_extension(path, "csv")),
             }),
             JobOutput::Picked { path: None, .. } => {}
             JobOutput::SampleWritten(Ok(sample)) => {
@@ -342,11 +570,53 @@ impl ReturnScopeApp {
             }
             JobOutput::Loaded { analysis, result } => self.loaded(analysis, result),
             JobOutput::Features(Ok((summary, table))) => {
+                self.cluster_run = None; // its matrix no longer matches the features
                 self.features = Some(FeaturesView::new(summary, table));
                 self.wizard.complete(Step::Features);
                 self.wizard.go_to(Step::Features);
             }
             JobOutput::Features(Err(err)) => self.report_failure("Building features", &err),
+            JobOutput::Segmented(Ok(segmented)) => self.segmented(segmented, true),
+            JobOutput::Segmented(Err(err)) => self.report_failure("Segmenting customers", &err),
+            JobOutput::Resegmented { result: Ok(segmented), .. } => {
+                self.segmented(segmented, false)
+            }
+            JobOutput::Resegmented { result: Err(err), previous } => {
+                self.cluster_run = previous;
+                self.report_failure("Re-segmenting", &err);
+            }
+            JobOutput::Map { run, result } => {
+                self.cluster_run = Some(run);
+                self.cluster.map_running = false;
+                self.map_live = None;
+                match result {
+                    Ok(layout) => {
+                        if let Some(view) = self.cluster.view.as_deref_mut() {
+                            view.scatter.set_umap(&layout);
+                        }
+                    }
+                    Err(err) => self.report_failure("The UMAP-style map", &err),
+                }
+            }
+            JobOutput::DbscanPreview(preview) => {
+                self.preview_running = None;
+                if preview.is_some() {
+                    self.cluster.preview = preview;
+                }
+            }
+            JobOutput::ReportSaved(Ok(path)) => {
+                self.notify(NoticeKind::Info, format!("Report saved to {}.", path.display()));
+                self.report.saved = Some(path);
+                self.wizard.complete(Step::Report);
+            }
+            JobOutput::ReportSaved(Err(err)) => self.report_failure("Saving the report", &err),
+            JobOutput::ResultsExported(Ok(path)) => {
+                self.notify(NoticeKind::Info, format!("Results exported to {}.", path.display()));
+                self.report.exported = Some(path);
+            }
+            JobOutput::ResultsExported(Err(err)) => {
+                self.report_failure("Exporting the results", &err)
+            }
             JobOutput::Restored { analysis, path, result } => {
                 self.restored(analysis, &path, result)
             }
@@ -357,6 +627,21 @@ impl ReturnScopeApp {
                     format!("Internal error (please report it with the log file): {message}"),
                 );
             }
+        }
+    }
+
+    /// A segmentation arrived: show it; a fresh run (not another K) also starts the map job.
+    fn segmented(&mut self, segmented: Segmented, fresh: bool) {
+        let Segmented { run, view, preview_sample, gold_rows } = segmented;
+        // Another K keeps the map that was computed (the run carries it).
+        self.cluster_run = run;
+        self.cluster.set_view(view, gold_rows);
+        self.preview_sample = Some(preview_sample);
+        self.cluster.preview = None;
+        self.wizard.complete(Step::Cluster);
+        self.wizard.go_to(Step::Cluster);
+        if fresh || !self.cluster.view.as_ref().is_some_and(|v| v.scatter.has_umap()) {
+            self.pending.push(Action::ComputeMap);
         }
     }
 
@@ -408,6 +693,13 @@ impl ReturnScopeApp {
                 self.continue_anyway = false;
                 self.features =
                     restored.features.map(|(summary, table)| FeaturesView::new(summary, table));
+                self.cluster = ClusterPage::default();
+                self.cluster_run = None;
+                self.report = ReportPage::default();
+                if let Some(segmented) = restored.segmented {
+                    self.cluster.set_view(segmented.view, segmented.gold_rows);
+                    self.preview_sample = Some(segmented.preview_sample);
+                }
             }
             Err(err) => self.report_failure(&format!("Opening {}", file_name(path)), &err),
         }
@@ -443,6 +735,8 @@ impl ReturnScopeApp {
                 if self.settings.theme != before {
                     self.settings.save_in_background(&self.settings_path);
                 }
+                ui.separator();
+                ui.checkbox(&mut self.frame_stats.show, "Show frame time");
             });
             ui.menu_button("Help", |ui| {
                 if ui.button("About ReturnScope").clicked() {
@@ -467,11 +761,21 @@ impl ReturnScopeApp {
         if ui.add_enabled(!busy, egui::Button::new("Open analysis…")).clicked() {
             self.pending.push(Action::OpenAnalysisDialog);
         }
-        let clustered = self.wizard.state(Step::Cluster) == StepState::Done;
-        ui.add_enabled(clustered, egui::Button::new("Save report…").shortcut_text(save_text))
-            .on_disabled_hover_text("Available once customers are clustered");
-        ui.add_enabled(clustered, egui::Button::new("Export results CSV…"))
-            .on_disabled_hover_text("Available once customers are clustered");
+        let clustered = self.cluster.view.is_some() && !busy;
+        if ui
+            .add_enabled(clustered, egui::Button::new("Save report…").shortcut_text(save_text))
+            .on_disabled_hover_text("Available once customers are clustered")
+            .clicked()
+        {
+            self.pending.push(Action::SaveReportDialog);
+        }
+        if ui
+            .add_enabled(clustered, egui::Button::new("Export results CSV…"))
+            .on_disabled_hover_text("Available once customers are clustered")
+            .clicked()
+        {
+            self.pending.push(Action::ExportResultsDialog);
+        }
         ui.menu_button("Recent files", |ui| {
             if self.settings.recent_files.is_empty() {
                 ui.label(RichText::new("None yet").weak());
@@ -584,12 +888,22 @@ impl ReturnScopeApp {
                 pages::features::show(ui, self.features.as_mut(), features_stale, busy)
             }
             Step::Cluster => {
-                pages::cluster::show(ui);
-                None
+                let flags = PageFlags { stale: stale(Step::Cluster), busy };
+                pages::cluster::show(ui, &mut self.cluster, &mut self.config, &flags)
             }
             Step::Report => {
-                pages::report::show(ui);
-                None
+                egui::ScrollArea::vertical()
+                    .id_salt("report_page")
+                    .show(ui, |ui| {
+                        pages::report::show(
+                            ui,
+                            &self.report,
+                            self.cluster.view.as_deref(),
+                            stale(Step::Report) || stale(Step::Cluster),
+                            busy,
+                        )
+                    })
+                    .inner
             }
         }
     }
@@ -613,7 +927,8 @@ impl ReturnScopeApp {
 }
 
 impl eframe::App for ReturnScopeApp {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        self.record_frame_time(frame.info().cpu_usage);
         self.show(ui);
     }
 
@@ -644,6 +959,11 @@ fn drop_overlay(ctx: &egui::Context) {
         egui::FontId::proportional(26.0),
         egui::Color32::WHITE,
     );
+}
+
+/// `path` with extension `ext` added when it has none (save dialogs may return a bare name).
+fn with_extension(path: PathBuf, ext: &str) -> PathBuf {
+    if path.extension().is_some() { path } else { path.with_extension(ext) }
 }
 
 /// Open `dir` in the system's file manager, without waiting for it.

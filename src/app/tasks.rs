@@ -3,14 +3,20 @@
 //! Every function here runs on a worker thread (see `jobs.rs`); none touches the UI.
 
 use crate::app::backend::{self, BackendError, SampleWritten};
+use crate::app::cluster_view::ClusterView;
 use crate::app::jobs::JobPanicked;
+use crate::pipeline::cluster::stage::ClusterRun;
 use crate::pipeline::config::Config;
 use crate::pipeline::model::{
     CsvPreview, FeatureSummary, FeatureTable, IngestSummary, QualityReport,
 };
 use crate::pipeline::progress::{Progress, Stage};
 use crate::pipeline::{Analysis, PipelineError};
+use crossbeam_channel::Sender;
+use eframe::egui;
+use ndarray::Array2;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// How many data rows the Load page previews.
 pub const PREVIEW_ROWS: usize = 20;
@@ -42,15 +48,47 @@ impl AppError {
 pub enum PickPurpose {
     OpenCsv,
     OpenAnalysis,
+    SaveReport,
+    ExportResults,
 }
 
+/// How many customers the eps preview runs DBSCAN on (all of them below this).
+pub const PREVIEW_POINTS: usize = 5_000;
+/// Seed of the preview sample.
+const PREVIEW_SEED: u64 = 7;
+
+/// A finished segmentation, ready for the Cluster page.
+pub struct Segmented {
+    /// The in-memory run (another K re-segments from it quickly); `None` for a restored file.
+    pub run: Option<Box<ClusterRun>>,
+    pub view: Box<ClusterView>,
+    /// The gold rows the eps preview runs DBSCAN on.
+    pub preview_sample: Arc<Array2<f64>>,
+    /// Customers in the gold matrix.
+    pub gold_rows: usize,
+}
+
+/// Phase 1's result at one setting, on the preview sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DbscanPreview {
+    pub eps: f64,
+    pub min_samples: usize,
+    pub outliers: crate::pipeline::cluster::OutlierPreview,
+    /// Points the preview ran on.
+    pub points: usize,
+}
+
+/// The layout of the UMAP-style map as (scatter point index, x, y).
+pub type MapLayout = Vec<(u32, f64, f64)>;
+
 /// A loaded analysis file's stored results, read without recomputing anything.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Restored {
     pub last_stage: Option<Stage>,
     pub ingest: Option<IngestSummary>,
     pub quality: Option<QualityReport>,
     pub features: Option<(FeatureSummary, FeatureTable)>,
+    pub segmented: Option<Segmented>,
 }
 
 /// The result of one job.
@@ -72,6 +110,20 @@ pub enum JobOutput {
         result: Result<(IngestSummary, QualityReport), AppError>,
     },
     Features(Result<(FeatureSummary, FeatureTable), AppError>),
+    Segmented(Result<Segmented, AppError>),
+    /// Another K: `previous` comes back when re-segmenting failed.
+    Resegmented {
+        result: Result<Segmented, AppError>,
+        previous: Option<Box<ClusterRun>>,
+    },
+    /// The UMAP-style map: the run comes back whatever happened.
+    Map {
+        run: Box<ClusterRun>,
+        result: Result<MapLayout, AppError>,
+    },
+    DbscanPreview(Option<DbscanPreview>),
+    ReportSaved(Result<PathBuf, AppError>),
+    ResultsExported(Result<PathBuf, AppError>),
     Restored {
         analysis: Option<Analysis>,
         path: PathBuf,
@@ -88,6 +140,15 @@ impl From<JobPanicked> for JobOutput {
 
 /// Show a native file dialog (blocks this worker thread only).
 pub fn pick_file(purpose: PickPurpose, start_dir: Option<PathBuf>) -> JobOutput {
+    pick_file_named(purpose, start_dir, None)
+}
+
+/// Show a native open or save dialog; `file_name` is the suggested name of a save dialog.
+pub fn pick_file_named(
+    purpose: PickPurpose,
+    start_dir: Option<PathBuf>,
+    file_name: Option<String>,
+) -> JobOutput {
     let mut dialog = rfd::FileDialog::new();
     dialog = match purpose {
         PickPurpose::OpenCsv => dialog
@@ -96,11 +157,159 @@ pub fn pick_file(purpose: PickPurpose, start_dir: Option<PathBuf>) -> JobOutput 
         PickPurpose::OpenAnalysis => {
             dialog.set_title("Open an analysis").add_filter("ReturnScope analysis", &["duckdb"])
         }
+        PickPurpose::SaveReport => {
+            dialog.set_title("Save the Excel report").add_filter("Excel workbook", &["xlsx"])
+        }
+        PickPurpose::ExportResults => {
+            dialog.set_title("Export results (CSV)").add_filter("CSV files", &["csv"])
+        }
     };
     if let Some(dir) = start_dir {
         dialog = dialog.set_directory(dir);
     }
-    JobOutput::Picked { purpose, path: dialog.pick_file() }
+    if let Some(name) = file_name {
+        dialog = dialog.set_file_name(name);
+    }
+    let path = match purpose {
+        PickPurpose::OpenCsv | PickPurpose::OpenAnalysis => dialog.pick_file(),
+        PickPurpose::SaveReport | PickPurpose::ExportResults => dialog.save_file(),
+    };
+    JobOutput::Picked { purpose, path }
+}
+
+/// Build the clustering matrix, segment the customers (PCA view only: the UMAP-style map follows
+/// in its own job), and prepare the Cluster page.
+pub fn segment(
+    analysis: Result<Analysis, PipelineError>,
+    config: &Config,
+    progress: &Progress,
+) -> JobOutput {
+    JobOutput::Segmented((|| -> Result<_, AppError> {
+        let analysis = analysis?;
+        analysis.gold(config, &progress.sub(0.0, 0.05))?;
+        progress.check_cancel().map_err(PipelineError::from)?;
+        let run = analysis.cluster(config, &progress.sub(0.05, 0.95), false)?;
+        segmented(&analysis, config, run)
+    })())
+}
+
+/// Re-segment with another K. Without a run in memory (a reopened file), segment first.
+pub fn resegment(
+    analysis: Result<Analysis, PipelineError>,
+    config: &Config,
+    previous: Option<Box<ClusterRun>>,
+    k: usize,
+    progress: &Progress,
+) -> JobOutput {
+    let result = (|| -> Result<_, AppError> {
+        let analysis = analysis?;
+        let run = match previous.as_deref() {
+            Some(base) => analysis.recluster(config, base, k, &progress.sub(0.0, 0.95))?,
+            None => {
+                let first = analysis.cluster(config, &progress.sub(0.0, 0.8), false)?;
+                analysis.recluster(config, &first, k, &progress.sub(0.8, 0.95))?
+            }
+        };
+        segmented(&analysis, config, run)
+    })();
+    let previous = if result.is_ok() { None } else { previous };
+    JobOutput::Resegmented { result, previous }
+}
+
+fn segmented(analysis: &Analysis, config: &Config, run: ClusterRun) -> Result<Segmented, AppError> {
+    let data = analysis.report_data(config)?;
+    let view = ClusterView::new(data, run.pca_explained, run.outcome.recommended_k);
+    let preview_sample =
+        crate::pipeline::cluster::sample_rows(run.matrix.view(), PREVIEW_POINTS, PREVIEW_SEED);
+    Ok(Segmented {
+        gold_rows: run.matrix.nrows(),
+        run: Some(Box::new(run)),
+        view: Box::new(view),
+        preview_sample: Arc::new(preview_sample),
+    })
+}
+
+/// Where each gold row (the run's customer order) is in the scatter's points.
+pub fn scatter_index_of_gold_rows(run: &ClusterRun, view: &ClusterView) -> Vec<Option<u32>> {
+    let position: std::collections::HashMap<&str, u32> =
+        view.scatter.ids.iter().enumerate().map(|(i, id)| (id.as_str(), i as u32)).collect();
+    run.customer_ids.iter().map(|id| position.get(id.as_str()).copied()).collect()
+}
+
+fn to_scatter(layout: &[(usize, f64, f64)], index: &[Option<u32>]) -> MapLayout {
+    layout
+        .iter()
+        .filter_map(|&(i, x, y)| index.get(i).copied().flatten().map(|p| (p, x, y)))
+        .collect()
+}
+
+/// Compute the UMAP-style map of a run and store it; every few epochs the layout so far goes
+/// through `live` (and the UI is woken) so the map moves while it is computed.
+pub fn compute_map(
+    analysis: Result<Analysis, PipelineError>,
+    config: &Config,
+    mut run: Box<ClusterRun>,
+    index: Arc<Vec<Option<u32>>>,
+    live: Sender<MapLayout>,
+    ctx: egui::Context,
+    progress: &Progress,
+) -> JobOutput {
+    let result = (|| -> Result<_, AppError> {
+        let analysis = analysis?;
+        let on_layout = |layout: &[(usize, f64, f64)]| {
+            // The page may be gone (another run started): nothing to tell.
+            let _ = live.send(to_scatter(layout, &index));
+            ctx.request_repaint();
+        };
+        let layout = analysis.umap_view(&run, config, progress, Some(&on_layout))?;
+        analysis.store_umap(config, &mut run, layout)?;
+        Ok(to_scatter(&run.umap, &index))
+    })();
+    JobOutput::Map { run, result }
+}
+
+/// Phase 1 at (`eps`, `min_samples`) on the preview sample. A superseded preview is cancelled
+/// (`None`).
+pub fn preview_dbscan(
+    sample: &Array2<f64>,
+    eps: f64,
+    min_samples: usize,
+    max_noise_ratio: f64,
+    progress: &Progress,
+) -> JobOutput {
+    let outliers = crate::pipeline::cluster::preview_outliers(
+        sample.view(),
+        eps,
+        min_samples,
+        max_noise_ratio,
+        progress,
+    );
+    JobOutput::DbscanPreview(outliers.map(|outliers| DbscanPreview {
+        eps,
+        min_samples,
+        outliers,
+        points: sample.nrows(),
+    }))
+}
+
+/// Write the Excel report to `path`.
+pub fn save_report(
+    analysis: Result<Analysis, PipelineError>,
+    config: &Config,
+    path: &Path,
+    progress: &Progress,
+) -> JobOutput {
+    JobOutput::ReportSaved((|| -> Result<_, AppError> {
+        Ok(analysis?.write_report(path, config, progress)?)
+    })())
+}
+
+/// Write every customer's segment with the key features to a CSV at `path`.
+pub fn export_results(analysis: Result<Analysis, PipelineError>, path: &Path) -> JobOutput {
+    JobOutput::ResultsExported((|| -> Result<_, AppError> {
+        analysis?.export_results_csv(path)?;
+        Ok(path.to_path_buf())
+    })())
 }
 
 /// Generate the sample CSV in the data folder.
@@ -162,11 +371,11 @@ pub fn restore(db: PathBuf, config: &Config) -> JobOutput {
             return JobOutput::Restored { analysis: None, path: db, result: Err(err.into()) };
         }
     };
-    let result = read_stored(&analysis);
+    let result = read_stored(&analysis, config);
     JobOutput::Restored { analysis: Some(analysis), path: db, result }
 }
 
-fn read_stored(analysis: &Analysis) -> Result<Restored, AppError> {
+fn read_stored(analysis: &Analysis, config: &Config) -> Result<Restored, AppError> {
     let last_stage = analysis.completed_stage()?;
     let quality =
         if last_stage >= Some(Stage::Validate) { analysis.quality_report()? } else { None };
@@ -177,5 +386,31 @@ fn read_stored(analysis: &Analysis) -> Result<Restored, AppError> {
         None => None,
     };
     let ingest = if last_stage.is_some() { analysis.ingest_summary()? } else { None };
-    Ok(Restored { last_stage, ingest, quality, features })
+    let segmented = if last_stage >= Some(Stage::Cluster) {
+        restored_segmentation(analysis, config)?
+    } else {
+        None
+    };
+    Ok(Restored { last_stage, ingest, quality, features, segmented })
+}
+
+/// The stored segmentation of a reopened file (no run in memory: another K segments again).
+fn restored_segmentation(
+    analysis: &Analysis,
+    config: &Config,
+) -> Result<Option<Segmented>, AppError> {
+    let Some(sample) = analysis.gold_sample(PREVIEW_POINTS, PREVIEW_SEED)? else { return Ok(None) };
+    let gold_rows = analysis.gold_summary()?.map_or(sample.nrows(), |g| g.customers);
+    let outcome = analysis.cluster_outcome()?.unwrap_or_default();
+    let view = ClusterView::new(
+        analysis.report_data(config)?,
+        outcome.pca_explained,
+        outcome.recommended_k,
+    );
+    Ok(Some(Segmented {
+        run: None,
+        view: Box::new(view),
+        preview_sample: Arc::new(sample),
+        gold_rows,
+    }))
 }

@@ -5,8 +5,11 @@
 //! `tests/it/app_ui.rs` later.
 
 use crate::app::ReturnScopeApp;
+use crate::app::cluster_view::MapKind;
+use crate::app::pages::cluster::{self, EPS_SLIDER, RUN_BUTTON, UMAP_CHOICE, k_button};
 use crate::app::pages::features::NEXT_BUTTON;
 use crate::app::pages::load::{LOAD_BUTTON, SAMPLE_BUTTON};
+use crate::app::pages::report::{EXPORT_BUTTON, SAVE_BUTTON};
 use crate::app::pages::validate::{BUILD_FEATURES_BUTTON, CONTINUE_ANYWAY};
 use crate::app::shell::{CANCEL_BUTTON, NoticeKind};
 use crate::app::wizard::{Step, StepState};
@@ -124,7 +127,7 @@ fn a_csv_goes_from_load_to_features_by_clicking() {
 }
 
 #[test]
-fn sample_data_goes_from_load_to_features_by_clicking() {
+fn sample_data_goes_through_the_whole_wizard_to_a_saved_report() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(dir.path());
     h.get_by_label(SAMPLE_BUTTON).click();
@@ -133,6 +136,153 @@ fn sample_data_goes_from_load_to_features_by_clicking() {
         h.query_by_label(LOAD_BUTTON).is_some() && !h.state().has_jobs()
     });
     walk_from_preview_to_features(&mut h);
+
+    // Features -> Cluster -> segment with the defaults.
+    h.get_by_label(NEXT_BUTTON).click();
+    h.run_steps(2);
+    assert_eq!(h.state().current_step(), Step::Cluster);
+    run_clustering(&mut h);
+    let view = h.state().cluster_view().unwrap();
+    let k = view.data.chosen_k;
+    assert!((3..=14).contains(&k), "K in the default range: {k}");
+    // Every segment's archetype is on the page (legend, bars, heatmap, card).
+    for (label, archetype) in view.archetypes() {
+        let name = if label == archetype { label } else { format!("{label} · {archetype}") };
+        assert!(h.query_all_by_label(&name).next().is_some(), "{name} shown");
+    }
+    // The UMAP-style map was computed in the background and can be shown.
+    assert!(view.scatter.has_umap(), "the UMAP-style map is ready after its job");
+    h.get_by_label(UMAP_CHOICE).click();
+    h.run_steps(2);
+    assert_eq!(h.state().cluster_page().map, MapKind::Umap);
+
+    // Cluster -> Report: save (the path a save dialog would return) and export.
+    // The button is below the fold: AccessKit's click needs no scrolling.
+    h.get_by_label(cluster::NEXT_BUTTON).click_accesskit();
+    h.run_steps(2);
+    assert_eq!(h.state().current_step(), Step::Report);
+    assert!(is_enabled(&h, SAVE_BUTTON) && is_enabled(&h, EXPORT_BUTTON));
+    let report = dir.path().join("out").join("segments.xlsx");
+    std::fs::create_dir_all(report.parent().unwrap()).unwrap();
+    h.state_mut().save_report_to(report.clone());
+    step_until(&mut h, "the saved report", |h| h.state().saved_report().is_some());
+    assert_no_errors(&h);
+    assert_eq!(h.state().step_state(Step::Report), StepState::Done);
+    assert!(h.query_all_by_label_contains("Report saved to").next().is_some());
+
+    // The workbook opens, has every sheet, and one row per customer in the assignments.
+    use calamine::{Reader, open_workbook_auto};
+    let mut book = open_workbook_auto(&report).expect("the saved report opens");
+    let names = book.sheet_names();
+    for sheet in crate::pipeline::report::SHEET_NAMES {
+        assert!(names.iter().any(|n| n == sheet), "sheet {sheet} in {names:?}");
+    }
+    let view = h.state().cluster_view().unwrap();
+    let (customers, clustered) = (view.data.customers.len(), view.clustered_customers());
+    let assignments = book.worksheet_range("Customer Assignments").unwrap();
+    assert!(assignments.height() > customers, "a row per customer below the header");
+
+    let csv = dir.path().join("out").join("segments.csv");
+    h.state_mut().export_results_to(csv.clone());
+    step_until_idle(&mut h, "the export");
+    assert_no_errors(&h);
+    let lines = std::fs::read_to_string(&csv).unwrap().lines().count();
+    assert_eq!(lines, clustered + 1, "header + one line per clustered customer");
+}
+
+/// Press the Cluster page's run button and wait for the segments and the map.
+fn run_clustering(h: &mut Harness<'_, ReturnScopeApp>) {
+    h.get_by_label(RUN_BUTTON).click();
+    step_until(h, "the segmentation and its map", |h| {
+        h.state().cluster_view().is_some() && !h.state().has_jobs()
+    });
+    assert_no_errors(h);
+    assert_eq!(h.state().step_state(Step::Cluster), StepState::Done);
+}
+
+/// Build an analysis up to the features with the pipeline (as `returnscope run --until features`
+/// would) and open it in the app, as File > Open analysis does.
+fn open_analysis_with_features(h: &mut Harness<'_, ReturnScopeApp>, dir: &Path) {
+    use crate::pipeline::progress::Progress;
+    let csv = dir.join("orders.csv");
+    let options = crate::pipeline::sample::SampleOptions { customers: 1_500, seed: 3, clean: true };
+    crate::pipeline::sample::write_sample(&csv, &options).unwrap();
+    let db = dir.join("orders.duckdb");
+    let config = crate::pipeline::Config::default();
+    {
+        let analysis = crate::pipeline::Analysis::open(&db, &config).unwrap();
+        analysis.ingest(&csv, &config, &Progress::none()).unwrap();
+        analysis.validate(&config, &Progress::none()).unwrap();
+        analysis.features(&config, &Progress::none()).unwrap();
+    }
+    h.state_mut().open_analysis(db);
+    step_until(h, "the reopened analysis", |h| {
+        h.state().step_state(Step::Features) == StepState::Done && !h.state().has_jobs()
+    });
+    h.get_by_label(&Step::Cluster.bar_label()).click();
+    h.run_steps(2);
+}
+
+#[test]
+fn another_k_on_the_sweep_re_segments_and_moving_eps_updates_the_preview() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path());
+    open_analysis_with_features(&mut h, dir.path());
+    run_clustering(&mut h);
+    let before = h.state().cluster_view().unwrap();
+    let (k, sizes_before) = (before.data.chosen_k, segment_sizes(before));
+    let mut ids_before = before.scatter.ids.clone();
+    ids_before.sort();
+
+    // Another K: the K-means segments change, the outliers do not.
+    let other = if k == 3 { 4 } else { k - 1 };
+    h.get_by_label(&k_button(other)).click();
+    step_until(&mut h, "the re-segmentation", |h| {
+        h.state().cluster_view().is_some_and(|v| v.data.chosen_k == other) && !h.state().has_jobs()
+    });
+    assert_no_errors(&h);
+    let after = h.state().cluster_view().unwrap();
+    assert_eq!(after.groups(), other + 1, "{other} segments and the outliers");
+    let sizes_after = segment_sizes(after);
+    assert_ne!(sizes_after, sizes_before);
+    assert_eq!(
+        sizes_after.iter().sum::<u64>(),
+        sizes_before.iter().sum::<u64>(),
+        "the same customers are segmented"
+    );
+    let mut ids_after = after.scatter.ids.clone();
+    ids_after.sort();
+    assert!(ids_after == ids_before, "the same customers are on the map");
+    assert!(after.scatter.has_umap(), "the map is kept across K");
+    assert!(h.query_by_label_contains(&format!("K={other}: chosen by the user")).is_some());
+
+    // The eps preview: at the run's eps it matches the run; a smaller eps sets more aside.
+    step_until(&mut h, "the first preview", |h| h.state().cluster_page().preview.is_some());
+    let first = h.state().cluster_page().preview.unwrap();
+    let run_eps = h.state().cluster_view().unwrap().data.eps;
+    assert!((first.eps - run_eps).abs() < 1e-9);
+    let shown = |p: &crate::app::tasks::DbscanPreview| {
+        format!("Preview: {} set aside", crate::app::pages::percent(p.outliers.outlier_share))
+    };
+    assert!(h.query_by_label_contains(&shown(&first)).is_some(), "the preview is shown");
+    h.get_by_role_and_label(egui::accesskit::Role::Slider, EPS_SLIDER)
+        .set_value_accesskit(run_eps * 0.6);
+    step_until(&mut h, "the preview at the new eps", |h| {
+        h.state().cluster_page().preview.is_some_and(|p| (p.eps - run_eps * 0.6).abs() < 0.001)
+    });
+    let second = h.state().cluster_page().preview.unwrap();
+    assert!(
+        second.outliers.noise_share > first.outliers.noise_share,
+        "a smaller eps leaves more noise: {first:?} -> {second:?}"
+    );
+    assert_ne!(shown(&first), shown(&second));
+    assert!(h.query_by_label_contains(&shown(&second)).is_some(), "the new numbers are shown");
+    assert!(h.query_by_label_contains(&shown(&first)).is_none(), "the old ones are gone");
+    assert!(h.query_by_label_contains("to use these settings").is_some());
+}
+
+fn segment_sizes(view: &crate::app::cluster_view::ClusterView) -> Vec<u64> {
+    (0..view.groups()).filter(|&g| !view.row(g).is_outliers()).map(|g| view.row(g).size).collect()
 }
 
 /// From a previewed, complete CSV: Load, check the quality table, build features, check a column.

@@ -117,6 +117,45 @@ impl Analysis {
         )
     }
 
+    /// The UMAP-style view of a finished run (the app runs it in the background after the PCA view
+    /// is shown); `on_layout` receives the layout as it improves. Stores nothing: see
+    /// [`Self::store_umap`].
+    pub fn umap_view(
+        &self,
+        run: &ClusterRun,
+        config: &Config,
+        progress: &Progress,
+        on_layout: Option<stage::LayoutCallback<'_>>,
+    ) -> Result<Vec<(usize, f64, f64)>> {
+        stage::compute_umap(
+            &run.matrix,
+            &run.hybrid,
+            config,
+            &progress.for_stage(Stage::Embed),
+            on_layout,
+        )
+    }
+
+    /// Keep a UMAP-style view in `run` and in the stored results.
+    pub fn store_umap(
+        &self,
+        config: &Config,
+        run: &mut ClusterRun,
+        umap: Vec<(usize, f64, f64)>,
+    ) -> Result<()> {
+        stage::store_umap(&self.store, config, run, umap)
+    }
+
+    /// Up to `rows` rows of the gold matrix (all of them when it is smaller), chosen with `seed`;
+    /// `None` before the matrix is built. The app previews DBSCAN settings on it.
+    pub fn gold_sample(&self, rows: usize, seed: u64) -> Result<Option<ndarray::Array2<f64>>> {
+        if self.completed_stage()? < Some(Stage::Gold) {
+            return Ok(None);
+        }
+        let (_, _, matrix) = gold::read_gold(&self.store)?;
+        Ok(Some(crate::pipeline::cluster::sample_rows(matrix.view(), rows, seed)))
+    }
+
     /// Write the Excel report; returns the path written.
     pub fn write_report(
         &self,

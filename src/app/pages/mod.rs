@@ -24,6 +24,20 @@ pub enum Action {
     /// Load and validate the previewed CSV.
     LoadPreviewed,
     BuildFeatures,
+    /// Build the clustering matrix and segment with the page's settings.
+    RunClustering,
+    /// Compute the UMAP-style map of the run in memory.
+    ComputeMap,
+    /// Re-segment with this K (phase 1 kept).
+    UseK(usize),
+    SaveReportDialog,
+    /// Write the Excel report here.
+    SaveReport(PathBuf),
+    ExportResultsDialog,
+    /// Write the results CSV here.
+    ExportResults(PathBuf),
+    /// Open this folder in the file manager.
+    OpenFolder(PathBuf),
     GoTo(Step),
 }
 

@@ -1,17 +1,131 @@
-//! Report page (placeholder): part 2 adds the Excel report and the results export.
+//! Report page: what the Excel report will contain, Save report (also File menu and Ctrl+S),
+//! Open containing folder, and the results export as CSV.
 
-use super::heading;
-use eframe::egui;
+use super::{Action, heading, percent, stale_banner, thousands};
+use crate::app::cluster_view::ClusterView;
+use crate::app::plots::row_color;
+use crate::pipeline::report::{EXCEL_MAX_ROWS, SHEET_NAMES};
+use eframe::egui::{self, RichText};
+use std::path::PathBuf;
+
+/// Label of the save button.
+pub const SAVE_BUTTON: &str = "Save report…";
+/// Label of the export button.
+pub const EXPORT_BUTTON: &str = "Export results CSV…";
+/// Label of the button that opens the folder of the last saved file.
+pub const OPEN_FOLDER_BUTTON: &str = "Open containing folder";
+
+/// What this page remembers.
+#[derive(Debug, Default)]
+pub struct ReportPage {
+    /// The last report written.
+    pub saved: Option<PathBuf>,
+    /// The last results CSV written.
+    pub exported: Option<PathBuf>,
+}
+
+/// What each sheet holds, in the workbook's order.
+fn sheet_contents(view: &ClusterView) -> [String; 8] {
+    let d = &view.data;
+    let customers = d.customers.len();
+    let overflow = if customers as u64 + 1 > u64::from(EXCEL_MAX_ROWS) {
+        " (beyond Excel's row limit the rest go to a CSV beside the workbook)"
+    } else {
+        ""
+    };
+    [
+        format!("K = {}, segment sizes, the headline per segment", d.chosen_k),
+        format!("{} segment profiles with archetype, description and action", d.segments.len()),
+        format!("{} customers with their segment{overflow}", thousands(customers as u64)),
+        format!("{} features: statistics and importance", d.feature_stats.len()),
+        format!("the K sweep ({} values of K) and the criteria", d.k_sweep.len()),
+        format!("{} cleaning counts and the dataset checks", d.quality_counts.len()),
+        "segment sizes, profiles and the maps as native Excel charts".to_string(),
+        "every parameter, versions and timings, so the run can be repeated".to_string(),
+    ]
+}
 
 /// Draw the page.
-pub fn show(ui: &mut egui::Ui) {
-    heading(ui, "Report", "Sharing the segmentation.");
-    ui.label("Coming in the next part of ReturnScope:");
-    for line in [
-        "• an Excel report: segment profiles, sizes, quality checks and the method used;",
-        "• an export of every customer with their segment (CSV), from File > Export results;",
-        "• saving the report with Ctrl+S once customers are clustered.",
-    ] {
-        ui.label(line);
+pub fn show(
+    ui: &mut egui::Ui,
+    page: &ReportPage,
+    view: Option<&ClusterView>,
+    stale: bool,
+    busy: bool,
+) -> Option<Action> {
+    let mut action = None;
+    heading(
+        ui,
+        "Report",
+        "An Excel workbook for stakeholders, and every customer's segment as CSV.",
+    );
+    let Some(view) = view else {
+        ui.label("Segment the customers first (step 4).");
+        return None;
+    };
+    if stale {
+        stale_banner(ui, "Run the clustering again before saving the report.");
     }
+    let d = &view.data;
+    ui.label(
+        RichText::new(format!(
+            "{}: {} order lines, {} customers ({} segmented), {} to {}.",
+            d.dataset.input_file,
+            thousands(d.dataset.rows_loaded),
+            thousands(d.dataset.customers),
+            thousands(view.clustered_customers() as u64),
+            d.dataset.first_order_date,
+            d.dataset.last_order_date,
+        ))
+        .strong(),
+    );
+    ui.add_space(6.0);
+    ui.horizontal_wrapped(|ui| {
+        for g in 0..view.groups() {
+            let row = view.row(g);
+            ui.colored_label(row_color(row), format!("{} ({})", row.archetype, percent(row.share)));
+        }
+    });
+    ui.add_space(8.0);
+    ui.label(RichText::new("The workbook").strong());
+    egui::Grid::new("report_sheets").num_columns(2).spacing([16.0, 4.0]).striped(true).show(
+        ui,
+        |ui| {
+            for (name, what) in SHEET_NAMES.iter().zip(sheet_contents(view)) {
+                ui.label(*name);
+                ui.label(what);
+                ui.end_row();
+            }
+        },
+    );
+    ui.add_space(10.0);
+    ui.horizontal(|ui| {
+        if ui
+            .add_enabled(!busy, egui::Button::new(RichText::new(SAVE_BUTTON).strong()))
+            .on_hover_text("Choose where to save the Excel report (Ctrl+S)")
+            .clicked()
+        {
+            action = Some(Action::SaveReportDialog);
+        }
+        if ui
+            .add_enabled(!busy, egui::Button::new(EXPORT_BUTTON))
+            .on_hover_text("Every customer with segment, archetype, outlier flag and key features")
+            .clicked()
+        {
+            action = Some(Action::ExportResultsDialog);
+        }
+    });
+    for (what, path) in [("Report saved to", &page.saved), ("Results exported to", &page.exported)]
+    {
+        let Some(path) = path else { continue };
+        ui.horizontal(|ui| {
+            ui.label(format!("{what} {}", path.display()));
+            if ui.button(OPEN_FOLDER_BUTTON).clicked()
+                && let Some(dir) = path.parent()
+            {
+                action = Some(Action::OpenFolder(dir.to_path_buf()));
+            }
+        });
+    }
+    action
 }

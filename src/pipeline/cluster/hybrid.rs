@@ -165,7 +165,7 @@ pub fn recluster_with_k(
         "K={k}: chosen by the user (silhouette {}, stability {}; the sweep suggested K={})",
         row.silhouette.map_or("n/a".into(), |v| format!("{v:.2}")),
         row.stability.map_or("n/a".into(), |v| format!("{v:.2}")),
-        previous.sweep.chosen_k
+        previous.sweep.recommended_k
     );
     let phase1 = Outliers {
         eps: previous.eps,
@@ -220,6 +220,36 @@ fn find_outliers(
     let is_outlier =
         outliers_with_small_clusters(&result.labels, result.n_clusters, cfg.max_noise_ratio);
     Ok(Outliers { eps, eps_source, curve, is_outlier, clusters: result.n_clusters })
+}
+
+/// What phase 1 would set aside at one setting, for the app's instant preview.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutlierPreview {
+    /// DBSCAN noise / points.
+    pub noise_share: f64,
+    /// Outliers as phase 1 flags them (noise plus small dense groups) / points.
+    pub outlier_share: f64,
+    /// DBSCAN clusters.
+    pub clusters: usize,
+}
+
+/// Phase 1 at (`eps`, `min_samples`) on `data` (the app passes a sample): DBSCAN, then the same
+/// small-cluster rule as [`hybrid_cluster`]. `None` when cancelled.
+pub fn preview_outliers(
+    data: ArrayView2<'_, f64>,
+    eps: f64,
+    min_samples: usize,
+    max_noise_ratio: f64,
+    progress: &Progress,
+) -> Option<OutlierPreview> {
+    let result = super::dbscan(data, eps, min_samples, progress).ok()?;
+    let flagged = outliers_with_small_clusters(&result.labels, result.n_clusters, max_noise_ratio);
+    let n = flagged.len().max(1) as f64;
+    Some(OutlierPreview {
+        noise_share: result.noise_ratio(),
+        outlier_share: flagged.iter().filter(|f| **f).count() as f64 / n,
+        clusters: result.n_clusters,
+    })
 }
 
 /// A DBSCAN cluster holding less than this share of the customers is a small dense group apart

@@ -26,7 +26,10 @@ pub mod sweep;
 pub mod synthetic;
 
 pub use dbscan::{DbscanResult, dbscan, preview_dbscan};
-pub use hybrid::{EpsSource, HybridClustering, PhaseTimings, hybrid_cluster, recluster_with_k};
+pub use hybrid::{
+    EpsSource, HybridClustering, OutlierPreview, PhaseTimings, hybrid_cluster, preview_outliers,
+    recluster_with_k,
+};
 pub use kdistance::{auto_eps, core_share_at, downsample_curve, k_distances, knee};
 pub use kmeans::{KMeansFit, assign_nearest, kmeans};
 pub use metrics::{

@@ -55,6 +55,9 @@ pub struct ClusterOutcome {
     pub noise_ratio: f64,
     pub outliers: usize,
     pub chosen_k: usize,
+    /// The K the sweep recommended (differs from `chosen_k` when the user picked another).
+    #[serde(default)]
+    pub recommended_k: usize,
     pub choice_reason: String,
     pub elbow_k: Option<usize>,
     pub weak_structure: bool,
@@ -74,6 +77,9 @@ pub struct ClusterOutcome {
     pub timings: Vec<(String, f64)>,
     pub metadata_path: Option<PathBuf>,
 }
+
+/// Receives a 2-D layout as (row index, x, y) while it is computed.
+pub type LayoutCallback<'a> = &'a (dyn Fn(&[(usize, f64, f64)]) + Sync);
 
 /// The in-memory result of a clustering run, kept by the app so another K re-segments quickly.
 pub struct ClusterRun {
@@ -182,12 +188,15 @@ fn eps_source_text(hybrid: &HybridClustering) -> String {
     }
 }
 
-fn compute_umap(
+/// The UMAP-style view of a stratified sample of `matrix` (strata: the segments and the outliers of
+/// `hybrid`), as (row index, x, y). `on_layout` sees the layout, in the same form, as it improves
+/// (the app draws it live).
+pub fn compute_umap(
     matrix: &Array2<f64>,
     hybrid: &HybridClustering,
     config: &Config,
     progress: &Progress,
-    on_epoch: Option<embed::umap::EpochCallback<'_>>,
+    on_layout: Option<LayoutCallback<'_>>,
 ) -> Result<Vec<(usize, f64, f64)>> {
     let groups: Vec<i64> = hybrid
         .segment
@@ -205,6 +214,18 @@ fn compute_umap(
         seed: config.embedding.seed,
         snapshot_every: 10,
     };
+    let snapshot = |_epoch: usize, layout: &Array2<f32>| {
+        if let Some(report) = on_layout {
+            let points: Vec<(usize, f64, f64)> = sample
+                .iter()
+                .enumerate()
+                .map(|(j, &i)| (i, f64::from(layout[[j, 0]]), f64::from(layout[[j, 1]])))
+                .collect();
+            report(&points);
+        }
+    };
+    let on_epoch: Option<embed::umap::EpochCallback<'_>> =
+        if on_layout.is_some() { Some(&snapshot) } else { None };
     let layout = embed::umap(sub.view(), &params, progress, on_epoch).map_err(embed_error)?;
     Ok(sample.iter().enumerate().map(|(j, &i)| (i, layout[[j, 0]], layout[[j, 1]])).collect())
 }
@@ -365,6 +386,7 @@ fn finish_run(
         noise_ratio: hybrid.noise_ratio,
         outliers: hybrid.is_outlier.iter().filter(|o| **o).count(),
         chosen_k: hybrid.chosen_k,
+        recommended_k: hybrid.sweep.recommended_k,
         choice_reason: hybrid.sweep.reason.clone(),
         elbow_k: hybrid.sweep.elbow_k,
         weak_structure: hybrid.sweep.weak_structure,
@@ -501,6 +523,48 @@ fn write_summary(store: &Store, segments: &[SegmentSummary]) -> Result<()> {
         app.append_row(duckdb::appender_params_from_iter(row)).db("writing the summary")?;
     }
     app.flush().db("writing the summary")
+}
+
+/// Keep a UMAP-style view computed after the run (the app computes it in the background): the run,
+/// the results table's `umap_x`/`umap_y`, the stored outcome and the metadata file all get it.
+pub fn store_umap(
+    store: &Store,
+    config: &Config,
+    run: &mut ClusterRun,
+    umap: Vec<(usize, f64, f64)>,
+) -> Result<()> {
+    run.outcome.trustworthiness_umap = umap_trust(&run.matrix, &umap, config);
+    run.outcome.umap_points = umap.len();
+    run.umap = umap;
+    store.in_transaction(|s| {
+        s.conn()
+            .execute_batch(&format!("UPDATE {RESULTS} SET umap_x = NULL, umap_y = NULL"))
+            .db("clearing the previous map")?;
+        s.conn()
+            .execute_batch(
+                "CREATE OR REPLACE TEMP TABLE umap_view (customer_id VARCHAR, x DOUBLE, y DOUBLE)",
+            )
+            .db("storing the map")?;
+        {
+            let mut app = s.conn().appender("umap_view").db("storing the map")?;
+            for (i, x, y) in &run.umap {
+                app.append_row(duckdb::params![run.customer_ids[*i], x, y])
+                    .db("storing the map")?;
+            }
+            app.flush().db("storing the map")?;
+        }
+        s.conn()
+            .execute_batch(&format!(
+                "UPDATE {RESULTS} r SET umap_x = u.x, umap_y = u.y FROM umap_view u
+                 WHERE r.customer_id = u.customer_id; DROP TABLE umap_view;"
+            ))
+            .db("storing the map")?;
+        let details = serde_json::to_value(&run.outcome).map_err(data_error)?;
+        s.mark_stage_complete(Stage::Cluster, &details)
+    })?;
+    run.outcome.metadata_path =
+        crate::pipeline::metadata::write_metadata(store, config, &run.outcome).ok();
+    Ok(())
 }
 
 /// The stored outcome of the last clustering.

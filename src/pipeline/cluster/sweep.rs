@@ -43,6 +43,8 @@ pub struct KSweep {
     /// Knee of the inertia curve (shown, not used for the choice).
     pub elbow_k: Option<usize>,
     pub chosen_k: usize,
+    /// The K the sweep's rule chose (stays when the user picks another K).
+    pub recommended_k: usize,
     /// Why `chosen_k`, in plain English.
     pub reason: String,
     /// The chosen K's silhouette is below `min_silhouette_score` (or unknown).
@@ -86,7 +88,7 @@ pub fn sweep_k(
     let (kept, n_iter) = centroids.swap_remove(chosen);
     let fit = refit_labels(data, kept, rows[chosen].inertia, n_iter);
     progress.update(1.0, format!("K-means: chose K = {chosen_k}"));
-    Ok((KSweep { rows, elbow_k, chosen_k, reason, weak_structure }, fit))
+    Ok((KSweep { rows, elbow_k, chosen_k, recommended_k: chosen_k, reason, weak_structure }, fit))
 }
 
 /// Fit K-means with a K the user picked (same seeds and runs as the sweep uses for that K).

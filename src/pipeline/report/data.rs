@@ -88,7 +88,7 @@ pub struct DatasetCheck {
 }
 
 /// One row of the segment summary: a K-means segment, the Outliers, or Not segmented.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SegmentRow {
     /// The segment number (from 1); `None` for the Outliers and the Not segmented rows, which
     /// are told apart by [`label`](Self::label) ([`OUTLIERS_LABEL`], [`NOT_SEGMENTED_LABEL`]).

@@ -1,0 +1,272 @@
+//! What the Cluster and Report pages show about a segmentation, prepared on a worker thread.
+//!
+//! [`ClusterView`] is built from the same [`ReportData`] the Excel report is written from, so the
+//! screen and the workbook always agree. On top of it, it precomputes what the pages would
+//! otherwise recompute every frame: the scatter's points grouped by segment, the subset drawn when
+//! there are many customers, each segment's profile relative to all clustered customers, and the
+//! segments' centres on each 2-D view.
+
+use crate::pipeline::report::{ReportData, SegmentRow};
+
+/// At most this many customers are drawn in the scatter; the rest are represented by them
+/// (every segment keeps its share, small segments and outliers a visible minimum).
+pub const MAX_DRAWN_POINTS: usize = 20_000;
+/// Each segment keeps at least this many drawn points (or all of its customers).
+const MIN_DRAWN_PER_SEGMENT: usize = 300;
+
+/// The 2-D views of the customers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MapKind {
+    #[default]
+    Pca,
+    Umap,
+}
+
+/// Every clustered customer as a point, grouped by segment row.
+#[derive(Debug, Clone, Default)]
+pub struct ScatterData {
+    /// Customer ids.
+    pub ids: Vec<String>,
+    /// Index into [`ClusterView::rows`] of each customer's segment (outliers have their own row).
+    pub group: Vec<usize>,
+    pub pca: Vec<[f64; 2]>,
+    /// UMAP-style position, for the customers in its sample once it is computed.
+    pub umap: Vec<Option<[f64; 2]>>,
+    /// Index into `ReportData::customers` of each point (for the hover card).
+    pub customer_row: Vec<usize>,
+    /// The points drawn, grouped: `drawn[g]` lists the points of segment row `g` that are drawn.
+    pub drawn: Vec<Vec<usize>>,
+}
+
+impl ScatterData {
+    /// The position of point `i` on `map`, if it has one.
+    pub fn position(&self, map: MapKind, i: usize) -> Option<[f64; 2]> {
+        match map {
+            MapKind::Pca => self.pca.get(i).copied(),
+            MapKind::Umap => self.umap.get(i).copied().flatten(),
+        }
+    }
+
+    /// Whether any point has a UMAP-style position.
+    pub fn has_umap(&self) -> bool {
+        self.umap.iter().any(Option::is_some)
+    }
+
+    /// Set UMAP-style positions: `(point index, x, y)`; points not listed lose theirs.
+    pub fn set_umap(&mut self, layout: &[(u32, f64, f64)]) {
+        self.umap.iter_mut().for_each(|p| *p = None);
+        for &(i, x, y) in layout {
+            if let Some(slot) = self.umap.get_mut(i as usize) {
+                *slot = Some([x, y]);
+            }
+        }
+    }
+
+    /// Median position of each group's drawn points on `map` (where its name is written).
+    pub fn centres(&self, map: MapKind) -> Vec<Option<[f64; 2]>> {
+        self.drawn
+            .iter()
+            .map(|points| {
+                let mut xs = Vec::with_capacity(points.len());
+                let mut ys = Vec::with_capacity(points.len());
+                for p in points.iter().filter_map(|&i| self.position(map, i)) {
+                    xs.push(p[0]);
+                    ys.push(p[1]);
+                }
+                Some([median(&mut xs)?, median(&mut ys)?])
+            })
+            .collect()
+    }
+}
+
+/// The segmentation as the pages show it.
+#[derive(Debug, Clone)]
+pub struct ClusterView {
+    /// Everything the report writes.
+    pub data: ReportData,
+    /// Indices into `data.segments` of the rows shown as groups: the segments in order, then
+    /// Outliers (customers who were not segmented have no point on the maps).
+    pub rows: Vec<usize>,
+    pub scatter: ScatterData,
+    /// Median of each key feature over all clustered customers.
+    pub population_medians: Vec<Option<f64>>,
+    /// For each row of `rows`, each key feature's segment median / population median.
+    pub relative: Vec<Vec<Option<f64>>>,
+    /// Share of the variance on each PCA axis.
+    pub pca_explained: [f64; 2],
+    /// The K the sweep recommended (the shown K may be one the user picked).
+    pub recommended_k: usize,
+}
+
+impl ClusterView {
+    /// Build the view (on a worker thread: it sorts and groups every customer).
+    pub fn new(data: ReportData, pca_explained: [f64; 2], recommended_k: usize) -> Self {
+        let rows: Vec<usize> =
+            (0..data.segments.len()).filter(|&i| !data.segments[i].is_not_segmented()).collect();
+        let scatter = scatter_data(&data, &rows);
+        let population_medians = population_medians(&data, &scatter);
+        let relative = rows
+            .iter()
+            .map(|&r| relative_profile(&data.segments[r], &population_medians))
+            .collect();
+        let recommended_k = if recommended_k == 0 { data.chosen_k } else { recommended_k };
+        Self { data, rows, scatter, population_medians, relative, pca_explained, recommended_k }
+    }
+
+    /// The segment row shown as group `g`.
+    pub fn row(&self, g: usize) -> &SegmentRow {
+        &self.data.segments[self.rows[g]]
+    }
+
+    /// Number of groups (segments plus Outliers).
+    pub fn groups(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The group of segment `segment` (1-based), if shown.
+    pub fn group_of_segment(&self, segment: usize) -> Option<usize> {
+        (0..self.groups()).find(|&g| self.row(g).segment == Some(segment))
+    }
+
+    /// Customers who are clustered (every point of the maps).
+    pub fn clustered_customers(&self) -> usize {
+        self.scatter.ids.len()
+    }
+
+    /// Per segment label, its archetype, e.g. `[("Segment 1", "High Returners"), ..]`.
+    pub fn archetypes(&self) -> Vec<(String, String)> {
+        (0..self.groups())
+            .map(|g| (self.row(g).label.clone(), self.row(g).archetype.clone()))
+            .collect()
+    }
+}
+
+fn scatter_data(data: &ReportData, rows: &[usize]) -> ScatterData {
+    let group_of = |c: &crate::pipeline::report::CustomerRow| -> Option<usize> {
+        rows.iter().position(|&r| {
+            let row = &data.segments[r];
+            if c.is_outlier {
+                row.is_outliers()
+            } else {
+                c.segment.is_some() && row.segment == c.segment
+            }
+        })
+    };
+    let mut s = ScatterData::default();
+    for (k, c) in data.customers.iter().enumerate() {
+        let (Some(x), Some(y), Some(g)) = (c.pca_x, c.pca_y, group_of(c)) else { continue };
+        s.ids.push(c.customer_id.clone());
+        s.group.push(g);
+        s.pca.push([x, y]);
+        s.umap.push(c.umap_x.zip(c.umap_y).map(|(x, y)| [x, y]));
+        s.customer_row.push(k);
+    }
+    s.drawn = drawn_points(&s.group, rows.len(), MAX_DRAWN_POINTS);
+    s
+}
+
+/// Which points to draw, per group: all of them when there are at most `budget`; otherwise each
+/// group keeps its share of the budget (at least [`MIN_DRAWN_PER_SEGMENT`] or all of its points),
+/// taken at an even stride so the picture keeps its shape. Deterministic.
+pub fn drawn_points(group: &[usize], groups: usize, budget: usize) -> Vec<Vec<usize>> {
+    let mut members = vec![Vec::new(); groups];
+    for (i, &g) in group.iter().enumerate() {
+        members[g].push(i);
+    }
+    let n = group.len();
+    if n <= budget {
+        return members;
+    }
+    members
+        .into_iter()
+        .map(|m| {
+            let share = (m.len() as f64 * budget as f64 / n as f64).ceil() as usize;
+            let keep = share.max(MIN_DRAWN_PER_SEGMENT).min(m.len());
+            if keep == m.len() {
+                return m;
+            }
+            (0..keep).map(|j| m[j * m.len() / keep]).collect()
+        })
+        .collect()
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    let mut finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if finite.is_empty() {
+        return None;
+    }
+    finite.sort_by(f64::total_cmp);
+    let mid = finite.len() / 2;
+    Some(if finite.len().is_multiple_of(2) {
+        (finite[mid - 1] + finite[mid]) / 2.0
+    } else {
+        finite[mid]
+    })
+}
+
+fn population_medians(data: &ReportData, scatter: &ScatterData) -> Vec<Option<f64>> {
+    (0..data.key_feature_names.len())
+        .map(|j| {
+            let mut values: Vec<f64> = scatter
+                .customer_row
+                .iter()
+                .filter_map(|&k| data.customers[k].key_features.get(j).copied().flatten())
+                .collect();
+            median(&mut values)
+        })
+        .collect()
+}
+
+/// Segment median / population median per key feature; `None` where the population median is 0
+/// or either is missing.
+pub fn relative_profile(row: &SegmentRow, population: &[Option<f64>]) -> Vec<Option<f64>> {
+    population
+        .iter()
+        .enumerate()
+        .map(|(j, pop)| {
+            let seg = row.key_feature_medians.get(j).copied().filter(|v| v.is_finite())?;
+            let pop = (*pop)?;
+            (pop.abs() > 1e-12).then(|| seg / pop)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_points_are_drawn_within_the_budget() {
+        let group = vec![0, 1, 0, 2, 1];
+        let drawn = drawn_points(&group, 3, 10);
+        assert_eq!(drawn, vec![vec![0, 2], vec![1, 4], vec![3]]);
+    }
+
+    #[test]
+    fn over_the_budget_each_group_keeps_its_share_and_small_groups_stay_whole() {
+        // 100,000 points in group 0, 50 in group 1 (outliers): budget 1,000.
+        let mut group = vec![0; 100_000];
+        group.extend(std::iter::repeat_n(1, 50));
+        let drawn = drawn_points(&group, 2, 1_000);
+        assert_eq!(drawn[1].len(), 50, "a small group is drawn whole");
+        assert_eq!(drawn[0].len(), 1_000, "ceil(100,000 x 1,000 / 100,050)");
+        assert!(drawn[0].windows(2).all(|w| w[0] < w[1]), "an even stride, in order");
+        assert_eq!(drawn[0][1] - drawn[0][0], 100);
+    }
+
+    #[test]
+    fn relative_profile_divides_by_the_population_median() {
+        let row = SegmentRow { key_feature_medians: vec![0.6, 3.0, 5.0], ..Default::default() };
+        let rel = relative_profile(&row, &[Some(0.2), Some(0.0), None]);
+        assert!((rel[0].unwrap() - 3.0).abs() < 1e-12);
+        assert_eq!(rel[1], None, "a zero population median gives no ratio");
+        assert_eq!(rel[2], None);
+    }
+
+    #[test]
+    fn medians_ignore_missing_values() {
+        assert_eq!(median(&mut [3.0, f64::NAN, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0]), Some(2.5));
+        assert_eq!(median(&mut []), None);
+    }
+}
