@@ -7,6 +7,7 @@
 //! segments' centres on each 2-D view.
 
 use crate::pipeline::report::{ReportData, SegmentRow};
+use egui_plot::PlotPoint;
 
 /// At most this many customers are drawn in the scatter; the rest are represented by them
 /// (every segment keeps its share, small segments and outliers a visible minimum).
@@ -36,6 +37,10 @@ pub struct ScatterData {
     pub customer_row: Vec<usize>,
     /// The points drawn, grouped: `drawn[g]` lists the points of segment row `g` that are drawn.
     pub drawn: Vec<Vec<usize>>,
+    /// The drawn points' positions per group on each map (what the plot borrows every frame).
+    drawn_xy: [Vec<Vec<PlotPoint>>; 2],
+    /// Each group's centre on each map (where its name is written).
+    centres: [Vec<Option<[f64; 2]>>; 2],
 }
 
 impl ScatterData {
@@ -60,10 +65,37 @@ impl ScatterData {
                 *slot = Some([x, y]);
             }
         }
+        self.prepare(MapKind::Umap);
     }
 
-    /// Median position of each group's drawn points on `map` (where its name is written).
-    pub fn centres(&self, map: MapKind) -> Vec<Option<[f64; 2]>> {
+    /// The drawn points of group `g` on `map`.
+    pub fn drawn_positions(&self, map: MapKind, g: usize) -> &[PlotPoint] {
+        self.drawn_xy[map as usize].get(g).map_or(&[], Vec::as_slice)
+    }
+
+    /// The centre of group `g` on `map`, if it has drawn points there.
+    pub fn centre(&self, map: MapKind, g: usize) -> Option<[f64; 2]> {
+        self.centres[map as usize].get(g).copied().flatten()
+    }
+
+    /// Recompute what the plot reads for `map` (after its positions change).
+    fn prepare(&mut self, map: MapKind) {
+        self.drawn_xy[map as usize] = self
+            .drawn
+            .iter()
+            .map(|points| {
+                points
+                    .iter()
+                    .filter_map(|&i| self.position(map, i))
+                    .map(|[x, y]| PlotPoint::new(x, y))
+                    .collect()
+            })
+            .collect();
+        self.centres[map as usize] = self.compute_centres(map);
+    }
+
+    /// Median position of each group's drawn points on `map`.
+    fn compute_centres(&self, map: MapKind) -> Vec<Option<[f64; 2]>> {
         self.drawn
             .iter()
             .map(|points| {
@@ -162,6 +194,8 @@ fn scatter_data(data: &ReportData, rows: &[usize]) -> ScatterData {
         s.customer_row.push(k);
     }
     s.drawn = drawn_points(&s.group, rows.len(), MAX_DRAWN_POINTS);
+    s.prepare(MapKind::Pca);
+    s.prepare(MapKind::Umap);
     s
 }
 

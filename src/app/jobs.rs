@@ -193,6 +193,11 @@ impl<T: Send + From<JobPanicked> + 'static> JobRunner<T> {
         self.running.iter().any(|j| j.kind == kind)
     }
 
+    /// Ask job `id` to stop, if it still runs.
+    pub fn cancel(&self, id: JobId) {
+        self.running.iter().filter(|j| j.id == id).for_each(|j| j.cancel.cancel());
+    }
+
     /// Ask every running job of `kind` to stop.
     pub fn cancel_kind(&self, kind: JobKind) {
         self.running.iter().filter(|j| j.kind == kind).for_each(|j| j.cancel.cancel());

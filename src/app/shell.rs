@@ -6,7 +6,7 @@
 
 use crate::app::backend;
 use crate::app::frame_stats::FrameStats;
-use crate::app::jobs::{JobKind, JobRunner};
+use crate::app::jobs::{JobId, JobKind, JobRunner};
 use crate::app::pages::cluster::{ClusterPage, PageFlags};
 use crate::app::pages::features::FeaturesView;
 use crate::app::pages::load::{LoadPage, file_name, is_analysis_file};
@@ -14,7 +14,9 @@ use crate::app::pages::report::ReportPage;
 use crate::app::pages::validate::ValidateView;
 use crate::app::pages::{self, Action};
 use crate::app::settings::{Settings, ThemeChoice};
-use crate::app::tasks::{self, AppError, JobOutput, MapLayout, PickPurpose, Restored, Segmented};
+use crate::app::tasks::{
+    self, AppError, JobOutput, MapLayout, PickPurpose, PreviewData, Restored, Segmented,
+};
 use crate::app::theme;
 use crate::app::wizard::{Step, StepState, Wizard};
 use crate::pipeline::Analysis;
@@ -23,7 +25,6 @@ use crate::pipeline::config::Config;
 use crate::pipeline::model::{IngestSummary, QualityReport};
 use crossbeam_channel::Receiver;
 use eframe::egui::{self, Key, KeyboardShortcut, Modifiers, RichText};
-use ndarray::Array2;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -67,10 +68,12 @@ pub struct ReturnScopeApp {
     /// The last clustering run in memory (another K re-segments from it); `None` while a job
     /// holds it or for a reopened file.
     cluster_run: Option<Box<ClusterRun>>,
-    /// Gold rows the eps preview runs DBSCAN on.
-    preview_sample: Option<Arc<Array2<f64>>>,
-    /// The (eps, min_samples) of the preview job running, if one is.
-    preview_running: Option<(f64, usize)>,
+    /// What the eps preview runs on.
+    preview_data: Option<Arc<PreviewData>>,
+    /// The exact preview job running, with its (eps, min_samples).
+    preview_job: Option<(JobId, (f64, usize))>,
+    /// The (eps, min_samples) of the noise estimate running, if one is.
+    estimate_running: Option<(f64, usize)>,
     /// Layouts of the UMAP-style map while its job runs.
     map_live: Option<Receiver<MapLayout>>,
     report: ReportPage,
@@ -102,8 +105,9 @@ impl ReturnScopeApp {
             features: None,
             cluster: ClusterPage::default(),
             cluster_run: None,
-            preview_sample: None,
-            preview_running: None,
+            preview_data: None,
+            preview_job: None,
+            estimate_running: None,
             map_live: None,
             report: ReportPage::default(),
             frame_stats: FrameStats::default(),
@@ -362,11 +366,14 @@ impl ReturnScopeApp {
     }
 
     /// Where save dialogs start: the folder of the last file written, else the documents folder.
+    /// Without either, the data folder's `reports`.
     fn output_dir(&self) -> Option<PathBuf> {
         let last = self.report.saved.as_ref().or(self.report.exported.as_ref());
-        last.and_then(|p| p.parent().map(Path::to_path_buf)).or_else(|| {
-            directories::UserDirs::new().and_then(|d| d.document_dir().map(Path::to_path_buf))
-        })
+        last.and_then(|p| p.parent().map(Path::to_path_buf))
+            .or_else(|| {
+                directories::UserDirs::new().and_then(|d| d.document_dir().map(Path::to_path_buf))
+            })
+            .or_else(|| Some(self.data_dir.join("reports")))
     }
 
     /// The analysis file's name without extension ("orders 2024").
@@ -389,6 +396,7 @@ impl ReturnScopeApp {
 
     fn start_clustering(&mut self, ctx: &egui::Context) {
         let Some(handle) = self.analysis_handle() else { return };
+        self.jobs.cancel_kind(JobKind::Preview); // the stage needs the cores
         let config = self.config.clone();
         self.cluster_run = None;
         self.jobs.spawn(ctx, JobKind::Stage, "Segmenting customers", move |progress| {
@@ -398,6 +406,7 @@ impl ReturnScopeApp {
 
     fn start_resegment(&mut self, ctx: &egui::Context, k: usize) {
         let Some(handle) = self.analysis_handle() else { return };
+        self.jobs.cancel_kind(JobKind::Preview); // the stage needs the cores
         let config = self.config.clone();
         let previous = self.cluster_run.take();
         self.jobs.spawn(
@@ -449,34 +458,45 @@ impl ReturnScopeApp {
         self.jobs.spawn(ctx, JobKind::Stage, title, move |_| tasks::export_results(handle, &path));
     }
 
-    /// Keep the eps preview in step with the settings: one preview job at a time, the latest
-    /// setting wins.
+    /// Keep the eps preview in step with the settings: for large data an instant estimate, and
+    /// the exact phase 1 on every customer; one job of each at a time, the latest setting wins
+    /// (a superseded exact preview is cancelled).
     fn start_preview_if_needed(&mut self, ctx: &egui::Context) {
         if self.wizard.current() != Step::Cluster {
             return;
         }
-        let (Some(sample), Some(eps)) =
-            (self.preview_sample.clone(), self.cluster.eps_shown(&self.config))
+        let (Some(data), Some(eps)) =
+            (self.preview_data.clone(), self.cluster.eps_shown(&self.config))
         else {
             return;
         };
-        let min_samples = self.config.dbscan.min_samples;
-        if let Some(running) = self.preview_running {
-            if running != (eps, min_samples) {
-                self.jobs.cancel_kind(JobKind::Preview); // superseded: the next one starts after
+        let wanted = (eps, self.config.dbscan.min_samples);
+        if self.cluster.at_run_settings(wanted) {
+            return; // the run's own numbers are shown
+        }
+        let estimated = self.cluster.estimate.is_some_and(|e| (e.eps, e.min_samples) == wanted);
+        if data.sampler.is_some() && self.estimate_running.is_none() && !estimated {
+            self.estimate_running = Some(wanted);
+            let data = data.clone();
+            self.jobs.spawn(ctx, JobKind::Preview, "Estimating DBSCAN noise", move |_| {
+                tasks::estimate_noise(&data, wanted.0, wanted.1)
+            });
+        }
+        match self.preview_job {
+            Some((id, running)) if running != wanted => self.jobs.cancel(id),
+            Some(_) => {}
+            None => {
+                let shown = self.cluster.preview.is_some_and(|p| (p.eps, p.min_samples) == wanted);
+                if !shown {
+                    let max_noise = self.config.dbscan.max_noise_ratio;
+                    let id =
+                        self.jobs.spawn(ctx, JobKind::Preview, "Previewing DBSCAN", move |p| {
+                            tasks::preview_dbscan(&data, wanted.0, wanted.1, max_noise, p)
+                        });
+                    self.preview_job = Some((id, wanted));
+                }
             }
-            return;
         }
-        let current =
-            self.cluster.preview.is_some_and(|p| p.eps == eps && p.min_samples == min_samples);
-        if current {
-            return;
-        }
-        self.preview_running = Some((eps, min_samples));
-        let max_noise = self.config.dbscan.max_noise_ratio;
-        self.jobs.spawn(ctx, JobKind::Preview, "Previewing DBSCAN", move |progress| {
-            tasks::preview_dbscan(&sample, eps, min_samples, max_noise, progress)
-        });
     }
 
     /// Move the UMAP-style map along with its job.
@@ -549,6 +569,24 @@ impl ReturnScopeApp {
                 PickPurpose::ExportResults => Action::ExportResults(with_extension(path, "csv")),
             }),
             JobOutput::Picked { path: None, .. } => {}
+            JobOutput::NoDialog { purpose, fallback: Some(path) } => {
+                tracing::warn!("no file dialog on this system; writing to {}", path.display());
+                if let Some(dir) = path.parent()
+                    && let Err(err) = backend::ensure_dir(dir)
+                {
+                    self.notify(NoticeKind::Error, err.to_string());
+                    return;
+                }
+                self.pending.push(match purpose {
+                    PickPurpose::ExportResults => Action::ExportResults(path),
+                    _ => Action::SaveReport(path),
+                });
+            }
+            JobOutput::NoDialog { .. } => self.notify(
+                NoticeKind::Error,
+                "This system has no file dialog (install xdg-desktop-portal or zenity). Drop a \
+                 file on the window, or pass it on the command line: returnscope FILE.",
+            ),
             JobOutput::SampleWritten(Ok(sample)) => {
                 self.notify(NoticeKind::Info, sample.description);
                 self.pending.push(Action::OpenCsv(sample.csv));
@@ -599,9 +637,15 @@ impl ReturnScopeApp {
                 }
             }
             JobOutput::DbscanPreview(preview) => {
-                self.preview_running = None;
+                self.preview_job = None;
                 if preview.is_some() {
                     self.cluster.preview = preview;
+                }
+            }
+            JobOutput::NoiseEstimate(estimate) => {
+                self.estimate_running = None;
+                if estimate.is_some() {
+                    self.cluster.estimate = estimate;
                 }
             }
             JobOutput::ReportSaved(Ok(path)) => {
@@ -632,12 +676,11 @@ impl ReturnScopeApp {
 
     /// A segmentation arrived: show it; a fresh run (not another K) also starts the map job.
     fn segmented(&mut self, segmented: Segmented, fresh: bool) {
-        let Segmented { run, view, preview_sample, gold_rows } = segmented;
+        let Segmented { run, view, preview } = segmented;
         // Another K keeps the map that was computed (the run carries it).
         self.cluster_run = run;
-        self.cluster.set_view(view, gold_rows);
-        self.preview_sample = Some(preview_sample);
-        self.cluster.preview = None;
+        self.cluster.set_view(view);
+        self.preview_data = Some(preview);
         self.wizard.complete(Step::Cluster);
         self.wizard.go_to(Step::Cluster);
         if fresh || !self.cluster.view.as_ref().is_some_and(|v| v.scatter.has_umap()) {
@@ -697,8 +740,8 @@ impl ReturnScopeApp {
                 self.cluster_run = None;
                 self.report = ReportPage::default();
                 if let Some(segmented) = restored.segmented {
-                    self.cluster.set_view(segmented.view, segmented.gold_rows);
-                    self.preview_sample = Some(segmented.preview_sample);
+                    self.cluster.set_view(segmented.view);
+                    self.preview_data = Some(segmented.preview);
                 }
             }
             Err(err) => self.report_failure(&format!("Opening {}", file_name(path)), &err),

@@ -52,20 +52,58 @@ pub enum PickPurpose {
     ExportResults,
 }
 
-/// How many customers the eps preview runs DBSCAN on (all of them below this).
+/// Above this many customers the eps preview also gives an instant estimate while the exact
+/// phase 1 runs.
 pub const PREVIEW_POINTS: usize = 5_000;
-/// Seed of the preview sample.
+/// Customers the estimate judges against everyone (standard error below 0.7 points).
+const ESTIMATE_SAMPLE: usize = 2_000;
+/// Seed of the estimate's sample.
 const PREVIEW_SEED: u64 = 7;
+
+/// What the eps preview runs on.
+pub struct PreviewData {
+    /// Every row of the gold matrix: the exact preview runs phase 1 on all of them.
+    pub matrix: Array2<f64>,
+    /// For more than [`PREVIEW_POINTS`] customers: the instant noise estimate.
+    pub sampler: Option<crate::pipeline::cluster::NoiseSampler>,
+}
+
+impl PreviewData {
+    /// Prepare the preview of `matrix`. For large data this builds the estimate's search tree
+    /// and its neighbour distances at `min_samples` (the slow part, done once here in the
+    /// background, so that moving eps is instant).
+    pub fn new(matrix: Array2<f64>, eps: f64, min_samples: usize) -> Self {
+        let sampler = (matrix.nrows() > PREVIEW_POINTS).then(|| {
+            let s = crate::pipeline::cluster::NoiseSampler::new(
+                matrix.view(),
+                ESTIMATE_SAMPLE,
+                PREVIEW_SEED,
+            );
+            s.noise_share(eps, min_samples);
+            s
+        });
+        Self { matrix, sampler }
+    }
+}
+
+/// The instant estimate of phase 1's noise at one setting.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NoiseEstimate {
+    pub eps: f64,
+    pub min_samples: usize,
+    pub noise_share: f64,
+    /// Customers sampled, of `population`.
+    pub sampled: usize,
+    pub population: usize,
+}
 
 /// A finished segmentation, ready for the Cluster page.
 pub struct Segmented {
     /// The in-memory run (another K re-segments from it quickly); `None` for a restored file.
     pub run: Option<Box<ClusterRun>>,
     pub view: Box<ClusterView>,
-    /// The gold rows the eps preview runs DBSCAN on.
-    pub preview_sample: Arc<Array2<f64>>,
-    /// Customers in the gold matrix.
-    pub gold_rows: usize,
+    /// What the eps preview runs on.
+    pub preview: Arc<PreviewData>,
 }
 
 /// Phase 1's result at one setting, on the preview sample.
@@ -99,6 +137,12 @@ pub enum JobOutput {
         purpose: PickPurpose,
         path: Option<PathBuf>,
     },
+    /// This system has no file dialog (Linux without the desktop portal or zenity): a save goes
+    /// to `fallback` when there is one.
+    NoDialog {
+        purpose: PickPurpose,
+        fallback: Option<PathBuf>,
+    },
     SampleWritten(Result<SampleWritten, AppError>),
     Preview {
         csv: PathBuf,
@@ -122,6 +166,7 @@ pub enum JobOutput {
         result: Result<MapLayout, AppError>,
     },
     DbscanPreview(Option<DbscanPreview>),
+    NoiseEstimate(Option<NoiseEstimate>),
     ReportSaved(Result<PathBuf, AppError>),
     ResultsExported(Result<PathBuf, AppError>),
     Restored {
@@ -149,6 +194,15 @@ pub fn pick_file_named(
     start_dir: Option<PathBuf>,
     file_name: Option<String>,
 ) -> JobOutput {
+    if !native_dialog_available() {
+        let fallback = match purpose {
+            PickPurpose::SaveReport | PickPurpose::ExportResults => {
+                start_dir.zip(file_name).map(|(dir, name)| dir.join(name))
+            }
+            PickPurpose::OpenCsv | PickPurpose::OpenAnalysis => None,
+        };
+        return JobOutput::NoDialog { purpose, fallback };
+    }
     let mut dialog = rfd::FileDialog::new();
     dialog = match purpose {
         PickPurpose::OpenCsv => dialog
@@ -175,6 +229,18 @@ pub fn pick_file_named(
         PickPurpose::SaveReport | PickPurpose::ExportResults => dialog.save_file(),
     };
     JobOutput::Picked { purpose, path }
+}
+
+/// Whether rfd can show a dialog: on Linux it needs the XDG desktop portal (over the D-Bus
+/// session bus) or its zenity fallback; elsewhere the system dialogs are always there.
+fn native_dialog_available() -> bool {
+    if !cfg!(target_os = "linux") {
+        return true;
+    }
+    let bus = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|v| !v.is_empty());
+    let zenity = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join("zenity").is_file()));
+    bus || zenity
 }
 
 /// Build the clustering matrix, segment the customers (PCA view only: the UMAP-style map follows
@@ -219,14 +285,8 @@ pub fn resegment(
 fn segmented(analysis: &Analysis, config: &Config, run: ClusterRun) -> Result<Segmented, AppError> {
     let data = analysis.report_data(config)?;
     let view = ClusterView::new(data, run.pca_explained, run.outcome.recommended_k);
-    let preview_sample =
-        crate::pipeline::cluster::sample_rows(run.matrix.view(), PREVIEW_POINTS, PREVIEW_SEED);
-    Ok(Segmented {
-        gold_rows: run.matrix.nrows(),
-        run: Some(Box::new(run)),
-        view: Box::new(view),
-        preview_sample: Arc::new(preview_sample),
-    })
+    let preview = PreviewData::new(run.matrix.clone(), run.hybrid.eps, run.hybrid.min_samples);
+    Ok(Segmented { run: Some(Box::new(run)), view: Box::new(view), preview: Arc::new(preview) })
 }
 
 /// Where each gold row (the run's customer order) is in the scatter's points.
@@ -268,17 +328,17 @@ pub fn compute_map(
     JobOutput::Map { run, result }
 }
 
-/// Phase 1 at (`eps`, `min_samples`) on the preview sample. A superseded preview is cancelled
+/// Phase 1 at (`eps`, `min_samples`) on every customer. A superseded preview is cancelled
 /// (`None`).
 pub fn preview_dbscan(
-    sample: &Array2<f64>,
+    data: &PreviewData,
     eps: f64,
     min_samples: usize,
     max_noise_ratio: f64,
     progress: &Progress,
 ) -> JobOutput {
     let outliers = crate::pipeline::cluster::preview_outliers(
-        sample.view(),
+        data.matrix.view(),
         eps,
         min_samples,
         max_noise_ratio,
@@ -288,7 +348,18 @@ pub fn preview_dbscan(
         eps,
         min_samples,
         outliers,
-        points: sample.nrows(),
+        points: data.matrix.nrows(),
+    }))
+}
+
+/// The instant noise estimate at (`eps`, `min_samples`), when the data is large enough to have one.
+pub fn estimate_noise(data: &PreviewData, eps: f64, min_samples: usize) -> JobOutput {
+    JobOutput::NoiseEstimate(data.sampler.as_ref().map(|sampler| NoiseEstimate {
+        eps,
+        min_samples,
+        noise_share: sampler.noise_share(eps, min_samples),
+        sampled: sampler.sample_size(),
+        population: sampler.population(),
     }))
 }
 
@@ -399,18 +470,13 @@ fn restored_segmentation(
     analysis: &Analysis,
     config: &Config,
 ) -> Result<Option<Segmented>, AppError> {
-    let Some(sample) = analysis.gold_sample(PREVIEW_POINTS, PREVIEW_SEED)? else { return Ok(None) };
-    let gold_rows = analysis.gold_summary()?.map_or(sample.nrows(), |g| g.customers);
+    let Some(matrix) = analysis.gold_matrix()? else { return Ok(None) };
     let outcome = analysis.cluster_outcome()?.unwrap_or_default();
     let view = ClusterView::new(
         analysis.report_data(config)?,
         outcome.pca_explained,
         outcome.recommended_k,
     );
-    Ok(Some(Segmented {
-        run: None,
-        view: Box::new(view),
-        preview_sample: Arc::new(sample),
-        gold_rows,
-    }))
+    let preview = PreviewData::new(matrix, view.data.eps, view.data.min_samples);
+    Ok(Some(Segmented { run: None, view: Box::new(view), preview: Arc::new(preview) }))
 }

@@ -256,14 +256,19 @@ fn another_k_on_the_sweep_re_segments_and_moving_eps_updates_the_preview() {
     assert!(after.scatter.has_umap(), "the map is kept across K");
     assert!(h.query_by_label_contains(&format!("K={other}: chosen by the user")).is_some());
 
-    // The eps preview: at the run's eps it matches the run; a smaller eps sets more aside.
-    step_until(&mut h, "the first preview", |h| h.state().cluster_page().preview.is_some());
-    let first = h.state().cluster_page().preview.unwrap();
+    // The eps preview: at the run's eps the run's numbers; other eps values are previewed.
+    assert!(h.query_by_label_contains("At the run's settings").is_some());
+    assert!(h.state().cluster_page().preview.is_none(), "no preview needed at the run's eps");
     let run_eps = h.state().cluster_view().unwrap().data.eps;
-    assert!((first.eps - run_eps).abs() < 1e-9);
     let shown = |p: &crate::app::tasks::DbscanPreview| {
         format!("Preview: {} set aside", crate::app::pages::percent(p.outliers.outlier_share))
     };
+    h.get_by_role_and_label(egui::accesskit::Role::Slider, EPS_SLIDER)
+        .set_value_accesskit(run_eps * 1.2);
+    step_until(&mut h, "the preview at a larger eps", |h| {
+        h.state().cluster_page().preview.is_some_and(|p| (p.eps - run_eps * 1.2).abs() < 0.001)
+    });
+    let first = h.state().cluster_page().preview.unwrap();
     assert!(h.query_by_label_contains(&shown(&first)).is_some(), "the preview is shown");
     h.get_by_role_and_label(egui::accesskit::Role::Slider, EPS_SLIDER)
         .set_value_accesskit(run_eps * 0.6);

@@ -146,14 +146,13 @@ impl Analysis {
         stage::store_umap(&self.store, config, run, umap)
     }
 
-    /// Up to `rows` rows of the gold matrix (all of them when it is smaller), chosen with `seed`;
-    /// `None` before the matrix is built. The app previews DBSCAN settings on it.
-    pub fn gold_sample(&self, rows: usize, seed: u64) -> Result<Option<ndarray::Array2<f64>>> {
+    /// The gold matrix (customers x scaled features); `None` before it is built. The app
+    /// previews DBSCAN settings on it.
+    pub fn gold_matrix(&self) -> Result<Option<ndarray::Array2<f64>>> {
         if self.completed_stage()? < Some(Stage::Gold) {
             return Ok(None);
         }
-        let (_, _, matrix) = gold::read_gold(&self.store)?;
-        Ok(Some(crate::pipeline::cluster::sample_rows(matrix.view(), rows, seed)))
+        Ok(Some(gold::read_gold(&self.store)?.2))
     }
 
     /// Write the Excel report; returns the path written.

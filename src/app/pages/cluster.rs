@@ -6,7 +6,7 @@
 use super::{Action, heading, percent, stale_banner, thousands};
 use crate::app::cluster_view::{ClusterView, MapKind};
 use crate::app::plots::{self, row_color, row_name};
-use crate::app::tasks::DbscanPreview;
+use crate::app::tasks::{DbscanPreview, NoiseEstimate};
 use crate::app::wizard::Step;
 use crate::pipeline::cluster::core_share_at;
 use crate::pipeline::config::{Config, EpsSetting};
@@ -39,23 +39,29 @@ pub struct ClusterPage {
     pub map: MapKind,
     /// Groups (segment rows) hidden on the map, by group index.
     pub hidden: Vec<bool>,
-    /// The latest DBSCAN preview on the sample.
+    /// The latest exact preview of phase 1 (every customer).
     pub preview: Option<DbscanPreview>,
-    /// Customers the preview sample was drawn from.
-    pub gold_rows: usize,
+    /// The latest instant noise estimate (large data only).
+    pub estimate: Option<NoiseEstimate>,
     /// The UMAP-style map is being computed.
     pub map_running: bool,
 }
 
 impl ClusterPage {
     /// Show new results (keeping the user's map choice).
-    pub fn set_view(&mut self, view: Box<ClusterView>, gold_rows: usize) {
+    pub fn set_view(&mut self, view: Box<ClusterView>) {
         self.hidden = vec![false; view.groups()];
-        self.gold_rows = gold_rows;
+        self.preview = None;
+        self.estimate = None;
         if !view.scatter.has_umap() && !self.map_running {
             self.map = MapKind::Pca;
         }
         self.view = Some(view);
+    }
+
+    /// Whether (eps, min_samples) are the last run's: its own numbers are exact, no preview.
+    pub fn at_run_settings(&self, (eps, min_samples): (f64, usize)) -> bool {
+        self.view.as_ref().is_some_and(|v| v.data.eps == eps && v.data.min_samples == min_samples)
     }
 
     /// The eps the k-distance line shows: the configured one, else the last run's automatic eps.
@@ -282,16 +288,18 @@ fn preview_text(ui: &mut egui::Ui, page: &ClusterPage, config: &Config) {
         ))
         .on_hover_text("Exact, from the k-distance curve of the last run");
     }
+    let wanted = (eps, min_samples);
+    if page.at_run_settings(wanted) {
+        ui.label(format!(
+            "At the run's settings: {} set aside as outliers. Move eps to preview another.",
+            percent(view.data.noise_ratio)
+        ));
+        return;
+    }
+    let estimate = page.estimate.filter(|e| (e.eps, e.min_samples) == wanted);
     match page.preview {
-        Some(p) if p.eps == eps && p.min_samples == min_samples => {
-            let basis = if p.points >= page.gold_rows {
-                "all customers".to_string()
-            } else {
-                format!(
-                    "a sample of {} (the full data is denser: expect fewer outliers)",
-                    thousands(p.points as u64)
-                )
-            };
+        Some(p) if (p.eps, p.min_samples) == wanted => {
+            let basis = format!("all {} customers", thousands(p.points as u64));
             let o = p.outliers;
             ui.label(
                 RichText::new(format!(
@@ -309,9 +317,28 @@ fn preview_text(ui: &mut egui::Ui, page: &ClusterPage, config: &Config) {
             ui.label(RichText::new(format!("DBSCAN on {basis}.")).weak());
         }
         _ => {
+            if let Some(e) = estimate {
+                ui.label(
+                    RichText::new(format!(
+                        "Estimate: about {} DBSCAN noise",
+                        percent(e.noise_share)
+                    ))
+                    .strong(),
+                )
+                .on_hover_text(format!(
+                    "{} customers, drawn at random, each judged against all {}: exact DBSCAN \
+                     rules, so the estimate is unbiased (within about a point).",
+                    thousands(e.sampled as u64),
+                    thousands(e.population as u64)
+                ));
+            }
             ui.horizontal(|ui| {
                 ui.spinner();
-                ui.label("Previewing…");
+                ui.label(if estimate.is_some() {
+                    "Running DBSCAN on every customer for the exact numbers…"
+                } else {
+                    "Previewing…"
+                });
             });
         }
     }

@@ -3,7 +3,7 @@
 
 use super::{Action, heading, percent, stale_banner, thousands};
 use crate::app::cluster_view::ClusterView;
-use crate::app::plots::row_color;
+use crate::app::plots::{row_color, row_name};
 use crate::pipeline::report::{EXCEL_MAX_ROWS, SHEET_NAMES};
 use eframe::egui::{self, RichText};
 use std::path::PathBuf;
@@ -35,7 +35,11 @@ fn sheet_contents(view: &ClusterView) -> [String; 8] {
     };
     [
         format!("K = {}, segment sizes, the headline per segment", d.chosen_k),
-        format!("{} segment profiles with archetype, description and action", d.segments.len()),
+        format!(
+            "the {} segments, the outliers and the customers not segmented: archetype, \
+             description, action, medians",
+            d.chosen_k
+        ),
         format!("{} customers with their segment{overflow}", thousands(customers as u64)),
         format!("{} features: statistics and importance", d.feature_stats.len()),
         format!("the K sweep ({} values of K) and the criteria", d.k_sweep.len()),
@@ -43,6 +47,29 @@ fn sheet_contents(view: &ClusterView) -> [String; 8] {
         "segment sizes, profiles and the maps as native Excel charts".to_string(),
         "every parameter, versions and timings, so the run can be repeated".to_string(),
     ]
+}
+
+/// The segments as the Executive Summary lists them.
+fn segments_table(ui: &mut egui::Ui, view: &ClusterView) {
+    egui::Grid::new("report_segments").num_columns(5).spacing([16.0, 4.0]).striped(true).show(
+        ui,
+        |ui| {
+            for header in ["Segment", "Customers", "Share", "Returned units", "Recommended action"]
+            {
+                ui.label(RichText::new(header).strong());
+            }
+            ui.end_row();
+            for g in 0..view.groups() {
+                let row = view.row(g);
+                ui.colored_label(row_color(row), row_name(row));
+                ui.label(thousands(row.size));
+                ui.label(percent(row.share));
+                ui.label(percent(row.returned_units_share));
+                ui.add(egui::Label::new(&row.action).wrap());
+                ui.end_row();
+            }
+        },
+    );
 }
 
 /// Draw the page.
@@ -80,12 +107,7 @@ pub fn show(
         .strong(),
     );
     ui.add_space(6.0);
-    ui.horizontal_wrapped(|ui| {
-        for g in 0..view.groups() {
-            let row = view.row(g);
-            ui.colored_label(row_color(row), format!("{} ({})", row.archetype, percent(row.share)));
-        }
-    });
+    segments_table(ui, view);
     ui.add_space(8.0);
     ui.label(RichText::new("The workbook").strong());
     egui::Grid::new("report_sheets").num_columns(2).spacing([16.0, 4.0]).striped(true).show(

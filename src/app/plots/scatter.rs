@@ -8,7 +8,7 @@
 use crate::app::cluster_view::{ClusterView, MapKind};
 use crate::app::plots::{row_color, row_name};
 use eframe::egui::{self, RichText};
-use egui_plot::{MarkerShape, Plot, PlotPoint, Points, Text};
+use egui_plot::{MarkerShape, Plot, PlotPoint, PlotPoints, Points, Text};
 
 /// How close (in points) the pointer must be to a customer to show its card.
 const HOVER_RADIUS: f32 = 10.0;
@@ -22,7 +22,6 @@ pub fn show(
     height: f32,
 ) -> Option<usize> {
     let scatter = &view.scatter;
-    let centres = scatter.centres(map);
     let text_color = ui.visuals().strong_text_color();
     let (x_label, y_label) = match map {
         MapKind::Pca => (
@@ -45,8 +44,7 @@ pub fn show(
                     continue;
                 }
                 let row = view.row(g);
-                let points: Vec<[f64; 2]> =
-                    scatter.drawn[g].iter().filter_map(|&i| scatter.position(map, i)).collect();
+                let points = PlotPoints::Borrowed(scatter.drawn_positions(map, g));
                 let item =
                     Points::new(row_name(row), points).color(row_color(row)).allow_hover(false);
                 plot.points(if row.is_outliers() {
@@ -55,8 +53,9 @@ pub fn show(
                     item.shape(MarkerShape::Circle).radius(1.6).filled(true)
                 });
             }
-            for (g, centre) in centres.iter().enumerate() {
-                let (Some([x, y]), false) = (centre, hidden.get(g).copied().unwrap_or(false))
+            for g in 0..view.groups() {
+                let (Some([x, y]), false) =
+                    (scatter.centre(map, g), hidden.get(g).copied().unwrap_or(false))
                 else {
                     continue;
                 };
@@ -66,7 +65,7 @@ pub fn show(
                 }
                 plot.text(Text::new(
                     "names",
-                    PlotPoint::new(*x, *y),
+                    PlotPoint::new(x, y),
                     RichText::new(&row.archetype).strong().size(14.0).color(text_color),
                 ));
             }

@@ -5,6 +5,7 @@
 //! - [`kmeans`]: seeded k-means++ / Lloyd with parallel assignment, best of `n_init` runs.
 //! - [`metrics`]: silhouette (exact or sampled), Calinski-Harabasz, Davies-Bouldin, adjusted Rand.
 //! - [`sweep`]: K-means for every K with all criteria and stability, and the choice of K.
+//! - [`preview`]: the app's instant estimate of phase 1's noise share at another eps.
 //! - [`hybrid`]: the three phases chained on the gold matrix, with timings and warnings.
 //! - [`synthetic`]: planted Gaussian blobs for tests and benchmarks.
 //!
@@ -21,6 +22,7 @@ pub mod hybrid;
 pub mod kdistance;
 pub mod kmeans;
 pub mod metrics;
+pub mod preview;
 pub mod stage;
 pub mod sweep;
 pub mod synthetic;
@@ -36,6 +38,7 @@ pub use metrics::{
     SilhouetteSummary, adjusted_rand_index, calinski_harabasz, davies_bouldin, silhouette,
     silhouette_per_cluster, silhouette_summary,
 };
+pub use preview::NoiseSampler;
 pub use sweep::{KSweep, KSweepRow, fit_with_k, sweep_k};
 pub use synthetic::{sample_rows, synthetic_blobs};
 
