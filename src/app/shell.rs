@@ -571,6 +571,14 @@ impl ReturnScopeApp {
             JobOutput::Picked { path: None, .. } => {}
             JobOutput::NoDialog { purpose, fallback: Some(path) } => {
                 tracing::warn!("no file dialog on this system; writing to {}", path.display());
+                self.notify(
+                    NoticeKind::Info,
+                    format!(
+                        "This system has no file dialog (install xdg-desktop-portal or zenity), \
+                         so the file goes to {}.",
+                        path.display()
+                    ),
+                );
                 if let Some(dir) = path.parent()
                     && let Err(err) = backend::ensure_dir(dir)
                 {
