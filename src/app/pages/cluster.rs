@@ -202,7 +202,7 @@ fn results(
     ui.add_space(6.0);
     let mut action = ui.columns(2, |cols| {
         eps_section(&mut cols[0], page, config);
-        sweep_section(&mut cols[1], page, flags.busy)
+        sweep_section(&mut cols[1], page, flags.busy || flags.stale)
     });
     ui.add_space(10.0);
     map_section(ui, page);
@@ -348,7 +348,8 @@ fn preview_text(ui: &mut egui::Ui, page: &ClusterPage, config: &Config) {
     }
 }
 
-fn sweep_section(ui: &mut egui::Ui, page: &ClusterPage, busy: bool) -> Option<Action> {
+/// `locked`: a job runs, or the results are out of date (another K needs a fresh run first).
+fn sweep_section(ui: &mut egui::Ui, page: &ClusterPage, locked: bool) -> Option<Action> {
     let view = page.view.as_deref()?;
     let d = &view.data;
     let mut action = None;
@@ -359,7 +360,7 @@ fn sweep_section(ui: &mut egui::Ui, page: &ClusterPage, busy: bool) -> Option<Ac
     let chosen = view.recommended_k;
     if let Some(k) = plots::sweep::show(ui, &d.k_sweep, chosen, d.chosen_k, 105.0)
         && k != d.chosen_k
-        && !busy
+        && !locked
     {
         action = Some(Action::UseK(k));
     }
@@ -374,7 +375,11 @@ fn sweep_section(ui: &mut egui::Ui, page: &ClusterPage, busy: bool) -> Option<Ac
                 row.silhouette,
                 if row.k == chosen { " (recommended)" } else { "" }
             );
-            if ui.add_enabled(!busy, button).on_hover_text(hint).clicked() && !selected {
+            let response = ui
+                .add_enabled(!locked, button)
+                .on_hover_text(hint)
+                .on_disabled_hover_text("Run the clustering again first");
+            if response.clicked() && !selected {
                 action = Some(Action::UseK(row.k));
             }
         }
