@@ -688,7 +688,9 @@ impl ReturnScopeApp {
         // Another K keeps the map that was computed (the run carries it).
         self.cluster_run = run;
         self.cluster.set_view(view);
-        self.preview_data = Some(preview);
+        if preview.is_some() {
+            self.preview_data = preview;
+        }
         self.wizard.complete(Step::Cluster);
         self.wizard.go_to(Step::Cluster);
         if fresh || !self.cluster.view.as_ref().is_some_and(|v| v.scatter.has_umap()) {
@@ -749,7 +751,7 @@ impl ReturnScopeApp {
                 self.report = ReportPage::default();
                 if let Some(segmented) = restored.segmented {
                     self.cluster.set_view(segmented.view);
-                    self.preview_data = Some(segmented.preview);
+                    self.preview_data = segmented.preview;
                 }
             }
             Err(err) => self.report_failure(&format!("Opening {}", file_name(path)), &err),

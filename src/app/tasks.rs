@@ -102,8 +102,8 @@ pub struct Segmented {
     /// The in-memory run (another K re-segments from it quickly); `None` for a restored file.
     pub run: Option<Box<ClusterRun>>,
     pub view: Box<ClusterView>,
-    /// What the eps preview runs on.
-    pub preview: Arc<PreviewData>,
+    /// What the eps preview runs on; `None` when phase 1 did not change (another K).
+    pub preview: Option<Arc<PreviewData>>,
 }
 
 /// Phase 1's result at one setting, on the preview sample.
@@ -255,7 +255,7 @@ pub fn segment(
         analysis.gold(config, &progress.sub(0.0, 0.05))?;
         progress.check_cancel().map_err(PipelineError::from)?;
         let run = analysis.cluster(config, &progress.sub(0.05, 0.95), false)?;
-        segmented(&analysis, config, run)
+        segmented(&analysis, config, run, true)
     })())
 }
 
@@ -269,24 +269,36 @@ pub fn resegment(
 ) -> JobOutput {
     let result = (|| -> Result<_, AppError> {
         let analysis = analysis?;
-        let run = match previous.as_deref() {
-            Some(base) => analysis.recluster(config, base, k, &progress.sub(0.0, 0.95))?,
+        match previous.as_deref() {
+            Some(base) => {
+                let run = analysis.recluster(config, base, k, &progress.sub(0.0, 0.95))?;
+                segmented(&analysis, config, run, false) // phase 1 kept: so is its preview
+            }
             None => {
                 let first = analysis.cluster(config, &progress.sub(0.0, 0.8), false)?;
-                analysis.recluster(config, &first, k, &progress.sub(0.8, 0.95))?
+                let run = analysis.recluster(config, &first, k, &progress.sub(0.8, 0.95))?;
+                segmented(&analysis, config, run, true)
             }
-        };
-        segmented(&analysis, config, run)
+        }
     })();
     let previous = if result.is_ok() { None } else { previous };
     JobOutput::Resegmented { result, previous }
 }
 
-fn segmented(analysis: &Analysis, config: &Config, run: ClusterRun) -> Result<Segmented, AppError> {
+/// The Cluster page's data for `run`; `with_preview` also prepares the eps preview (phase 1
+/// changed).
+fn segmented(
+    analysis: &Analysis,
+    config: &Config,
+    run: ClusterRun,
+    with_preview: bool,
+) -> Result<Segmented, AppError> {
     let data = analysis.report_data(config)?;
     let view = ClusterView::new(data, run.pca_explained, run.outcome.recommended_k);
-    let preview = PreviewData::new(run.matrix.clone(), run.hybrid.eps, run.hybrid.min_samples);
-    Ok(Segmented { run: Some(Box::new(run)), view: Box::new(view), preview: Arc::new(preview) })
+    let preview = with_preview.then(|| {
+        Arc::new(PreviewData::new(run.matrix.clone(), run.hybrid.eps, run.hybrid.min_samples))
+    });
+    Ok(Segmented { run: Some(Box::new(run)), view: Box::new(view), preview })
 }
 
 /// Where each gold row (the run's customer order) is in the scatter's points.
@@ -478,5 +490,5 @@ fn restored_segmentation(
         outcome.recommended_k,
     );
     let preview = PreviewData::new(matrix, view.data.eps, view.data.min_samples);
-    Ok(Some(Segmented { run: None, view: Box::new(view), preview: Arc::new(preview) }))
+    Ok(Some(Segmented { run: None, view: Box::new(view), preview: Some(Arc::new(preview)) }))
 }
