@@ -16,6 +16,27 @@ use eframe::egui;
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
+/// Run the calling thread at a lower priority than the UI thread: a clustering keeps every core
+/// busy, and on a 2-core machine the UI would otherwise wait for a time slice. Linux only (there
+/// `nice` is per thread, and threads started later, DuckDB's included, inherit it); elsewhere
+/// the operating system's scheduler favours the focused window's thread on its own.
+pub fn lower_this_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its integer arguments; `who = 0` is the calling thread.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
+}
+
+/// Make rayon's worker threads (the clustering's parallel loops) low priority too. Call once,
+/// before any parallel work; later calls do nothing.
+pub fn lower_background_priority() {
+    let pool = rayon::ThreadPoolBuilder::new().start_handler(|_| lower_this_thread_priority());
+    if let Err(err) = pool.build_global() {
+        tracing::debug!("rayon's pool was already set up: {err}");
+    }
+}
+
 /// Identifies one spawned job.
 pub type JobId = u64;
 
@@ -120,6 +141,7 @@ impl<T: Send + From<JobPanicked> + 'static> JobRunner<T> {
         tracing::info!(job = id, "{title}: started");
         let spawned =
             std::thread::Builder::new().name(format!("returnscope-job-{id}")).spawn(move || {
+                lower_this_thread_priority();
                 let output = std::panic::catch_unwind(AssertUnwindSafe(|| job(&progress)))
                     .unwrap_or_else(|panic| T::from(JobPanicked(panic_message(panic.as_ref()))));
                 // The UI may be gone (window closed mid-job): nothing left to tell.

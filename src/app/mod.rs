@@ -22,6 +22,8 @@ pub mod theme;
 pub mod wizard;
 
 #[cfg(test)]
+mod frame_bench;
+#[cfg(test)]
 mod tests;
 
 pub use shell::ReturnScopeApp;
@@ -49,6 +51,7 @@ pub fn run_app(initial_csv: Option<PathBuf>) -> anyhow::Result<()> {
             backend::log_dir(&data_dir).display()
         ),
     }
+    jobs::lower_background_priority();
     let app = ReturnScopeApp::new(data_dir, initial_csv);
     let size = app.saved_window_size().unwrap_or([1280.0, 820.0]);
     let mut viewport = egui::ViewportBuilder::default()
