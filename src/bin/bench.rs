@@ -40,6 +40,17 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// CPU time (user + system) of this process so far, in seconds (Linux; 0 elsewhere). On a shared
+/// machine wall time varies with the neighbours' load; CPU time much less.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 struct Table(Vec<(String, f64, String)>);
 
 impl Table {
@@ -50,9 +61,10 @@ impl Table {
         note: impl Fn(&T, f64) -> String,
     ) -> anyhow::Result<T> {
         let start = Instant::now();
+        let cpu = cpu_seconds();
         let out = f()?;
         let secs = start.elapsed().as_secs_f64();
-        let n = note(&out, secs);
+        let n = format!("{}, CPU {:.1} s", note(&out, secs), cpu_seconds() - cpu);
         eprintln!("{name}: {secs:.2} s {n}");
         self.0.push((name.to_string(), secs, n));
         Ok(out)
@@ -67,6 +79,11 @@ impl Table {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Per-statement timings (`RUST_LOG=info`) go to stderr.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let tmp = tempfile_dir(&args)?;
     let csv = tmp.join("bench.csv");
     let mut config = Config::default();
