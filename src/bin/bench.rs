@@ -26,6 +26,9 @@ struct Args {
     /// Stop after this stage: load, validate, features, gold, cluster or all.
     #[arg(long, default_value = "all")]
     until: String,
+    /// DuckDB memory limit for the run (e.g. 1GB); empty = the configured default.
+    #[arg(long, default_value = "")]
+    memory_limit: String,
     /// Reuse `bench.csv` in the working folder if it exists (skips generating the sample).
     #[arg(long)]
     reuse: bool,
@@ -88,6 +91,7 @@ fn main() -> anyhow::Result<()> {
     let csv = tmp.join("bench.csv");
     let mut config = Config::default();
     config.quality.min_customers = 1;
+    config.store.memory_limit = args.memory_limit.clone();
     let p = Progress::none();
     let mut t = Table(Vec::new());
     let rss = |s: &str| format!("{:.0} MiB | {s}", peak_rss_mib());
