@@ -25,7 +25,9 @@ use std::time::Instant;
 /// validation their parsed values, quality flags and reject reasons.
 pub const BRONZE: &str = "bronze_return_order_data";
 /// The stored rows as loaded (raw text columns only). Written once by a single `CREATE TABLE AS`
-/// in file order and never modified, so `rowid + 1` is the row's `row_id`.
+/// in file order and never modified, so `rowid + 1` is the row's `row_id`. Read rowid only after
+/// the transaction that wrote the table has committed: inside it DuckDB numbers the new rows
+/// from 2^55.
 pub const BRONZE_ROWS: &str = "bronze_rows";
 /// Validation's narrow table: `row_id` and the derived columns (parsed values, flags).
 pub const BRONZE_QUALITY: &str = "bronze_quality";
@@ -310,6 +312,41 @@ pub fn drop_bronze_view(store: &Store) -> Result<()> {
         None => return Ok(()),
     };
     store.conn().execute_batch(&sql).db("replacing bronze")
+}
+
+/// A file written before bronze was split keeps its rows in the table `bronze_return_order_data`
+/// (with `row_id` and, once validated, the derived columns): move its raw columns, in row id
+/// order, into `bronze_rows` so it can be validated again without reloading the CSV. Returns
+/// whether the file had the old layout.
+pub fn upgrade_old_bronze(store: &Store, mapping: &ColumnMapping) -> Result<bool> {
+    let kind: Option<String> = store
+        .conn()
+        .query_row(
+            "SELECT max(table_type) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
+            [BRONZE],
+            |r| r.get(0),
+        )
+        .db("looking up bronze")?;
+    if kind.as_deref() != Some("BASE TABLE") || store.table_exists(BRONZE_ROWS)? {
+        return Ok(false);
+    }
+    let raw: Vec<String> = mapping
+        .required
+        .iter()
+        .map(|(c, _)| c)
+        .chain(mapping.extra.iter().map(|(s, _)| s))
+        .map(|c| ident(c))
+        .collect();
+    store
+        .conn()
+        .execute_batch(&format!(
+            "CREATE TABLE {BRONZE_ROWS} AS SELECT {} FROM {BRONZE} ORDER BY row_id;
+             DROP TABLE {BRONZE};
+             CREATE VIEW {BRONZE} AS SELECT rowid + 1 AS row_id, * FROM {BRONZE_ROWS};",
+            raw.join(", ")
+        ))
+        .db("upgrading bronze to the current layout")?;
+    Ok(true)
 }
 
 fn has_invalid_unicode(store: &Store) -> Result<bool> {

@@ -503,6 +503,23 @@ fn store_report(store: &Store, report: &QualityReport) -> Result<()> {
     store.mark_stage_complete(Stage::Validate, &details)
 }
 
+/// Row ids are `rowid + 1` of `bronze_rows`: check that the rowids are 0..n-1 (they are for a
+/// committed table written once), so a broken numbering stops here instead of mismatching rows.
+fn check_row_ids(store: &Store) -> Result<()> {
+    let (max, count): (Option<i64>, i64) = store
+        .conn()
+        .query_row(&format!("SELECT max(rowid), count(*) FROM {BRONZE_ROWS}"), [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .db("checking the loaded rows")?;
+    if max.map_or(0, |m| m + 1) != count {
+        return Err(PipelineError::Data(format!(
+            "the loaded rows of this analysis are not numbered 1..{count}; load the CSV again"
+        )));
+    }
+    Ok(())
+}
+
 /// Apply the cleaning table to bronze, count everything, and run the dataset checks.
 pub fn validate(store: &Store, config: &Config, progress: &Progress) -> Result<QualityReport> {
     let (_, mapping) = ingest::stored_ingest(store)?.ok_or(PipelineError::MissingLayer {
@@ -510,13 +527,11 @@ pub fn validate(store: &Store, config: &Config, progress: &Progress) -> Result<Q
         needs: "a loaded CSV",
         until: "ingest",
     })?;
-    if !store.table_exists(BRONZE_ROWS)? {
-        return Err(PipelineError::MissingLayer {
-            stage: "Validation",
-            needs: "a CSV loaded by this version",
-            until: "ingest",
-        });
+    // Its own transaction: rowid numbers the rows only once the table is committed.
+    if store.in_transaction(|s| ingest::upgrade_old_bronze(s, &mapping))? {
+        tracing::info!("moved the loaded rows of an older analysis file into {BRONZE_ROWS}");
     }
+    check_row_ids(store)?;
     install_macros(store)?;
     progress.update(0.02, "Looking for duplicate rows");
     store.in_transaction(|s| {

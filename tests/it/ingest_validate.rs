@@ -130,6 +130,40 @@ fn row_ids_follow_the_file_and_the_later_copy_is_the_duplicate() {
 }
 
 #[test]
+fn a_file_with_the_old_single_bronze_table_is_validated_again_without_reloading() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{HEADER},Extra Col\n{ROW1},e1\n{ROW2},e2\n{ROW1},e1\n");
+    let path = write(dir.path(), "old.csv", &text);
+    let config = small_config(None);
+    let a = Analysis::open(&dir.path().join("old.duckdb"), &config).unwrap();
+    a.ingest(&path, &config, &Progress::none()).unwrap();
+    let before = a.validate(&config, &Progress::none()).unwrap();
+    // The layout of earlier versions: one table with the raw and the derived columns.
+    a.store()
+        .conn()
+        .execute_batch(
+            "CREATE TABLE old_bronze AS SELECT * FROM bronze_return_order_data;
+             DROP VIEW bronze_return_order_data; DROP TABLE bronze_quality; DROP TABLE bronze_rows;
+             ALTER TABLE old_bronze RENAME TO bronze_return_order_data;",
+        )
+        .unwrap();
+    let Err(err) = a.features(&config, &Progress::none()) else {
+        panic!("features need validation first")
+    };
+    assert!(err.to_string().contains("validate"), "{err}");
+    let after = a.validate(&config, &Progress::none()).unwrap();
+    assert_eq!(format!("{:?}", after.counts), format!("{:?}", before.counts));
+    assert_eq!(
+        scalar(
+            &a,
+            "SELECT count(*) FROM bronze_return_order_data WHERE \"Extra Col\" = 'e1' AND is_duplicate AND row_id = 3"
+        ),
+        1
+    );
+    a.features(&config, &Progress::none()).unwrap();
+}
+
+#[test]
 fn empty_file_header_only_and_missing_column() {
     let dir = tempfile::tempdir().unwrap();
     let err = load(dir.path(), "empty.csv", b"").err().expect("empty file must fail");
