@@ -1,4 +1,4 @@
-//! Benchmarks: `cargo run --bin bench -- [--customers 100000] [--stages all]`.
+//! Benchmarks: `cargo run --bin bench -- [--customers 100000] [--until validate] [--reuse]`.
 //!
 //! Prints one table: per stage the wall time, throughput and the process's peak RSS so far, on
 //! data from the built-in generator. Speed and memory targets live here, not in timed tests. Runs
@@ -23,6 +23,15 @@ struct Args {
     /// Also time UMAP on a 20,000-point sample and the report writer on synthetic data.
     #[arg(long, default_value_t = true)]
     extras: bool,
+    /// Stop after this stage: load, validate, features, gold, cluster or all.
+    #[arg(long, default_value = "all")]
+    until: String,
+    /// DuckDB memory limit for the run (e.g. 1GB); empty = the configured default.
+    #[arg(long, default_value = "")]
+    memory_limit: String,
+    /// Reuse `bench.csv` in the working folder if it exists (skips generating the sample).
+    #[arg(long)]
+    reuse: bool,
 }
 
 /// Peak resident set size of this process so far, in MiB (Linux; 0 elsewhere).
@@ -32,6 +41,17 @@ fn peak_rss_mib() -> f64 {
         .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
         .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// CPU time (user + system) of this process so far, in seconds (Linux; 0 elsewhere). On a shared
+/// machine wall time varies with the neighbours' load; CPU time much less.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 struct Table(Vec<(String, f64, String)>);
@@ -44,9 +64,10 @@ impl Table {
         note: impl Fn(&T, f64) -> String,
     ) -> anyhow::Result<T> {
         let start = Instant::now();
+        let cpu = cpu_seconds();
         let out = f()?;
         let secs = start.elapsed().as_secs_f64();
-        let n = note(&out, secs);
+        let n = format!("{}, CPU {:.1} s", note(&out, secs), cpu_seconds() - cpu);
         eprintln!("{name}: {secs:.2} s {n}");
         self.0.push((name.to_string(), secs, n));
         Ok(out)
@@ -61,47 +82,81 @@ impl Table {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Per-statement timings (`RUST_LOG=info`) go to stderr.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let tmp = tempfile_dir(&args)?;
     let csv = tmp.join("bench.csv");
     let mut config = Config::default();
     config.quality.min_customers = 1;
+    config.store.memory_limit = args.memory_limit.clone();
     let p = Progress::none();
     let mut t = Table(Vec::new());
     let rss = |s: &str| format!("{:.0} MiB | {s}", peak_rss_mib());
-    let sample = t.time(
-        "generate sample",
-        || {
-            Ok(write_sample(
-                &csv,
-                &SampleOptions { customers: args.customers, seed: 1, clean: false },
-            )?)
-        },
-        |s, _| rss(&format!("{} rows, {} customers", s.rows_written, s.customers)),
-    )?;
+    let rows_written = match existing_rows(&csv).filter(|_| args.reuse) {
+        Some(n) => n,
+        None => {
+            let sample = t.time(
+                "generate sample",
+                || {
+                    Ok(write_sample(
+                        &csv,
+                        &SampleOptions { customers: args.customers, seed: 1, clean: false },
+                    )?)
+                },
+                |s, _| rss(&format!("{} rows, {} customers", s.rows_written, s.customers)),
+            )?;
+            std::fs::write(csv.with_extension("rows"), sample.rows_written.to_string())?;
+            sample.rows_written
+        }
+    };
+    let until = args.until.as_str();
     let db = tmp.join("bench.duckdb");
     let _ = std::fs::remove_file(&db);
     let analysis = Analysis::open(&db, &config)?;
-    let rows = sample.rows_written as f64;
-    t.time(
+    let rows = rows_written as f64;
+    let load = t.time(
         "load (bronze)",
         || Ok(analysis.ingest(&csv, &config, &p)?),
         |_, s| rss(&format!("{:.0} rows/s", rows / s)),
     )?;
+    let load_secs = load.seconds;
+    if until == "load" {
+        t.print();
+        return Ok(());
+    }
+    let start = Instant::now();
     t.time(
         "validate",
         || Ok(analysis.validate(&config, &p)?),
         |_, s| rss(&format!("{:.0} rows/s", rows / s)),
     )?;
+    let combined = load_secs + start.elapsed().as_secs_f64();
+    t.0.push(("load + validate".into(), combined, rss(&format!("{:.0} rows/s", rows / combined))));
+    if until == "validate" {
+        t.print();
+        return Ok(());
+    }
     t.time(
         "features (silver)",
         || Ok(analysis.features(&config, &p)?),
         |f, _| rss(&format!("{} customers", f.customers)),
     )?;
+    if until == "features" {
+        t.print();
+        return Ok(());
+    }
     t.time(
         "gold",
         || Ok(analysis.gold(&config, &p)?),
         |g, _| rss(&format!("{} x {}", g.customers, g.features_kept.len())),
     )?;
+    if until == "gold" {
+        t.print();
+        return Ok(());
+    }
     let run = t.time(
         "cluster (DBSCAN + K sweep + metrics + sub-DBSCAN + PCA)",
         || Ok(analysis.cluster(&config, &p, false)?),
@@ -142,6 +197,14 @@ fn main() -> anyhow::Result<()> {
     }
     t.print();
     Ok(())
+}
+
+/// Rows of a sample written by an earlier run (recorded beside it), `None` if there is none.
+fn existing_rows(csv: &std::path::Path) -> Option<u64> {
+    if !csv.exists() {
+        return None;
+    }
+    std::fs::read_to_string(csv.with_extension("rows")).ok()?.trim().parse().ok()
 }
 
 fn tempfile_dir(args: &Args) -> anyhow::Result<std::path::PathBuf> {

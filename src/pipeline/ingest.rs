@@ -1,4 +1,4 @@
-//! Load (bronze): stream a CSV of order lines into `bronze_return_order_data` with DuckDB's reader.
+//! Load (bronze): stream a CSV of order lines into `bronze_rows` with DuckDB's reader.
 //!
 //! The file never passes through Rust memory: DuckDB sniffs the delimiter (comma, semicolon, tab,
 //! pipe) and quoting, reads UTF-8 (a BOM is skipped) and falls back to Latin-1 when the bytes are
@@ -6,6 +6,10 @@
 //! case-insensitively (surrounding spaces ignored) and stored under their canonical names, extra
 //! columns under their own. Rows with the wrong number of fields go to `bronze_rejects_malformed`
 //! with their line number. The SHA-256 of the input is computed on a second thread meanwhile.
+//!
+//! `bronze_return_order_data` is a view: `row_id` (1-based position among the loaded rows, in
+//! file order) and the raw columns; validation adds the parsed values and quality flags to it from
+//! the narrow table `bronze_quality` (see `validate`).
 
 use crate::pipeline::config::Config;
 use crate::pipeline::error::{DbContext, PipelineError, Result};
@@ -17,8 +21,16 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Instant;
 
-/// The bronze table of rows as loaded.
+/// Bronze as users and tests read it: a view of the rows as loaded (with `row_id`), and after
+/// validation their parsed values, quality flags and reject reasons.
 pub const BRONZE: &str = "bronze_return_order_data";
+/// The stored rows as loaded (raw text columns only). Written once by a single `CREATE TABLE AS`
+/// in file order and never modified, so `rowid + 1` is the row's `row_id`. Read rowid only after
+/// the transaction that wrote the table has committed: inside it DuckDB numbers the new rows
+/// from 2^55.
+pub const BRONZE_ROWS: &str = "bronze_rows";
+/// Validation's narrow table: `row_id` and the derived columns (parsed values, flags).
+pub const BRONZE_QUALITY: &str = "bronze_quality";
 /// Rows with the wrong number of fields, with their line numbers.
 pub const MALFORMED: &str = "bronze_rejects_malformed";
 
@@ -99,6 +111,11 @@ pub fn detect_delimiter(path: &Path) -> char {
     counts.iter().max_by_key(|(_, n)| *n).filter(|(_, n)| *n > 0).map_or(',', |(d, _)| *d)
 }
 
+/// The reader's buffer: 128 MiB instead of DuckDB's default. Each buffer is a batch of the
+/// order-preserving insert; fewer, larger batches cost less to merge into row groups (about 12%
+/// less CPU for the load of 4.1M rows; 512 MiB gained nothing more and raised the peak memory).
+const CSV_BUFFER_SIZE: usize = 128 << 20;
+
 /// A CSV file with its dialect, sniffed once: every read of the file uses the same settings.
 struct CsvSource<'a> {
     path: &'a Path,
@@ -117,7 +134,8 @@ impl<'a> CsvSource<'a> {
     fn read_csv(&self, store_rejects: bool) -> String {
         let mut options = format!(
             "{}, header = true, all_varchar = true, auto_detect = true, delim = {}, quote = '\"', \
-             encoding = {}, null_padding = false, ignore_errors = true, max_line_size = 4194304",
+             encoding = {}, null_padding = false, ignore_errors = true, max_line_size = 4194304, \
+             buffer_size = {CSV_BUFFER_SIZE}",
             literal(&self.path.to_string_lossy()),
             literal(&self.delimiter.to_string()),
             literal(self.encoding)
@@ -244,7 +262,7 @@ pub fn preview_csv(path: &Path, rows: usize) -> Result<CsvPreview> {
 }
 
 fn bronze_select(mapping: &ColumnMapping) -> String {
-    let mut cols = vec!["row_number() OVER () AS row_id".to_string()];
+    let mut cols = Vec::new();
     for (canon, found) in &mapping.required {
         cols.push(format!("{} AS {}", ident(found), ident(canon)));
     }
@@ -261,9 +279,14 @@ fn load_bronze(
     progress: &Progress,
 ) -> Result<()> {
     let source = csv.read_csv(true);
+    drop_bronze_view(store)?;
+    // No row_number() here: a window over the reader's output runs on one thread; the insert
+    // keeps file order (insertion order is preserved), so the row id is the table's rowid + 1.
     let sql = format!(
         "DROP TABLE IF EXISTS temp.rs_reject_errors; DROP TABLE IF EXISTS temp.rs_reject_scans;
-         CREATE OR REPLACE TABLE {BRONZE} AS SELECT {} FROM {source};
+         DROP TABLE IF EXISTS {BRONZE_QUALITY};
+         CREATE OR REPLACE TABLE {BRONZE_ROWS} AS SELECT {} FROM {source};
+         CREATE VIEW {BRONZE} AS SELECT rowid + 1 AS row_id, * FROM {BRONZE_ROWS};
          CREATE OR REPLACE TABLE {MALFORMED} AS
            SELECT line AS line_number, string_agg(DISTINCT error_type::VARCHAR, ', ') AS error_type,
                   first(csv_line) AS raw_line, first(error_message) AS error_message
@@ -271,6 +294,59 @@ fn load_bronze(
         bronze_select(mapping)
     );
     store.execute_monitored(&sql, "Loading CSV", progress, (0.05, 0.95))
+}
+
+/// Drop `bronze_return_order_data`, a view (or, in a file written by an older version, a table).
+pub fn drop_bronze_view(store: &Store) -> Result<()> {
+    let kind: Option<String> = store
+        .conn()
+        .query_row(
+            "SELECT max(table_type) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
+            [BRONZE],
+            |r| r.get(0),
+        )
+        .db("looking up bronze")?;
+    let sql = match kind.as_deref() {
+        Some("VIEW") => format!("DROP VIEW {BRONZE}"),
+        Some(_) => format!("DROP TABLE {BRONZE}"),
+        None => return Ok(()),
+    };
+    store.conn().execute_batch(&sql).db("replacing bronze")
+}
+
+/// A file written before bronze was split keeps its rows in the table `bronze_return_order_data`
+/// (with `row_id` and, once validated, the derived columns): move its raw columns, in row id
+/// order, into `bronze_rows` so it can be validated again without reloading the CSV. Returns
+/// whether the file had the old layout.
+pub fn upgrade_old_bronze(store: &Store, mapping: &ColumnMapping) -> Result<bool> {
+    let kind: Option<String> = store
+        .conn()
+        .query_row(
+            "SELECT max(table_type) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
+            [BRONZE],
+            |r| r.get(0),
+        )
+        .db("looking up bronze")?;
+    if kind.as_deref() != Some("BASE TABLE") || store.table_exists(BRONZE_ROWS)? {
+        return Ok(false);
+    }
+    let raw: Vec<String> = mapping
+        .required
+        .iter()
+        .map(|(c, _)| c)
+        .chain(mapping.extra.iter().map(|(s, _)| s))
+        .map(|c| ident(c))
+        .collect();
+    store
+        .conn()
+        .execute_batch(&format!(
+            "CREATE TABLE {BRONZE_ROWS} AS SELECT {} FROM {BRONZE} ORDER BY row_id;
+             DROP TABLE {BRONZE};
+             CREATE VIEW {BRONZE} AS SELECT rowid + 1 AS row_id, * FROM {BRONZE_ROWS};",
+            raw.join(", ")
+        ))
+        .db("upgrading bronze to the current layout")?;
+    Ok(true)
 }
 
 fn has_invalid_unicode(store: &Store) -> Result<bool> {
@@ -290,7 +366,12 @@ pub fn ingest(
     check_readable(csv)?;
     progress.update(0.0, "Reading header");
     let hash_path = csv.to_path_buf();
-    let hasher = std::thread::spawn(move || sha256_file(&hash_path));
+    let hasher = std::thread::spawn(move || {
+        let started = Instant::now();
+        let hash = sha256_file(&hash_path);
+        tracing::info!("input SHA-256: {:.2} s", started.elapsed().as_secs_f64());
+        hash
+    });
     let mut source = CsvSource::sniff(csv);
     let header = source.header(store.conn())?;
     let mapping = map_columns(&header).map_err(|missing| PipelineError::MissingColumn {
@@ -308,7 +389,7 @@ pub fn ingest(
         source.encoding = "latin-1";
         store.in_transaction(|s| load_bronze(s, &source, &mapping, progress))?;
     }
-    let rows_loaded = store.scalar_i64(&format!("SELECT count(*) FROM {BRONZE}"))? as u64;
+    let rows_loaded = store.scalar_i64(&format!("SELECT count(*) FROM {BRONZE_ROWS}"))? as u64;
     let malformed_rows = store.scalar_i64(&format!("SELECT count(*) FROM {MALFORMED}"))? as u64;
     let input_sha256 = hasher.join().ok().flatten().unwrap_or_default();
     let summary = IngestSummary {

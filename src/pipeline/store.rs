@@ -159,8 +159,10 @@ impl Store {
                     std::thread::sleep(Duration::from_millis(100));
                 }
             });
+            let started = std::time::Instant::now();
             let result = self.conn.execute_batch(sql);
             done.store(true, Ordering::Release);
+            tracing::info!("{context}: {:.2} s", started.elapsed().as_secs_f64());
             result
         });
         if progress.is_cancelled() {

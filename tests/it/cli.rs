@@ -72,3 +72,38 @@ fn run_json_has_counts_timings_and_cluster_results() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("k_maximum"));
 }
+
+#[test]
+fn a_cli_run_writes_its_log_file_beside_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        returnscope(&["sample", "--customers", "300", "--out", "s.csv", "--clean"], dir.path());
+    assert!(out.status.success());
+    let out = Command::new(env!("CARGO_BIN_EXE_returnscope"))
+        .args(["run", "s.csv", "--db", "out/a.duckdb", "--until", "validate"])
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let logs: Vec<_> = std::fs::read_dir(dir.path().join("out").join("logs"))
+        .expect("a logs folder beside the database")
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    let name = logs[0].file_name().unwrap().to_string_lossy().into_owned();
+    // pipeline_execution_YYYYMMDD_HHMMSS.log
+    let stamp = name
+        .strip_prefix("pipeline_execution_")
+        .and_then(|s| s.strip_suffix(".log"))
+        .unwrap_or_else(|| panic!("unexpected log file name {name}"));
+    assert!(
+        stamp.len() == 15
+            && stamp.as_bytes()[8] == b'_'
+            && stamp.chars().filter(|c| c.is_ascii_digit()).count() == 14,
+        "{name}"
+    );
+    let text = std::fs::read_to_string(&logs[0]).unwrap();
+    assert!(text.contains(&name), "the log names itself: {text}");
+    assert!(text.contains("Loading CSV"), "the load is logged: {text}");
+}

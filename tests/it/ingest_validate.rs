@@ -100,6 +100,70 @@ fn ragged_rows_go_to_the_rejects_table_with_line_numbers() {
 }
 
 #[test]
+fn row_ids_follow_the_file_and_the_later_copy_is_the_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{HEADER}\n{ROW1}\nO9,short@x.com,2024-01-01\n{ROW2}\n{ROW1}\n");
+    let path = write(dir.path(), "ids.csv", &text);
+    let config = small_config(None);
+    let a = Analysis::open(&dir.path().join("ids.duckdb"), &config).unwrap();
+    a.ingest(&path, &config, &Progress::none()).unwrap();
+    // Loaded, not yet validated: row ids number the loaded rows in file order.
+    let ids = "SELECT string_agg(row_id::VARCHAR || ':' || \"SALES_ORDER_NO\", ',' ORDER BY row_id) FROM bronze_return_order_data";
+    let text_of = |a: &Analysis, sql: &str| -> String {
+        a.store().conn().query_row(sql, [], |r| r.get(0)).unwrap()
+    };
+    assert_eq!(text_of(&a, ids), "1:O1,2:O2,3:O1");
+    a.validate(&config, &Progress::none()).unwrap();
+    assert_eq!(text_of(&a, ids), "1:O1,2:O2,3:O1");
+    assert_eq!(
+        text_of(
+            &a,
+            "SELECT string_agg(row_id::VARCHAR, ',' ORDER BY row_id) FROM bronze_return_order_data WHERE is_duplicate"
+        ),
+        "3"
+    );
+    // Validating again (another as_of) gives the same rows and flags.
+    let later = small_config(Some("2024-01-02"));
+    a.validate(&later, &Progress::none()).unwrap();
+    assert_eq!(scalar(&a, "SELECT count(*) FROM bronze_return_order_data WHERE in_scope"), 1);
+    assert_eq!(scalar(&a, "SELECT count(*) FROM bronze_return_order_data WHERE is_duplicate"), 1);
+}
+
+#[test]
+fn a_file_with_the_old_single_bronze_table_is_validated_again_without_reloading() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{HEADER},Extra Col\n{ROW1},e1\n{ROW2},e2\n{ROW1},e1\n");
+    let path = write(dir.path(), "old.csv", &text);
+    let config = small_config(None);
+    let a = Analysis::open(&dir.path().join("old.duckdb"), &config).unwrap();
+    a.ingest(&path, &config, &Progress::none()).unwrap();
+    let before = a.validate(&config, &Progress::none()).unwrap();
+    // The layout of earlier versions: one table with the raw and the derived columns.
+    a.store()
+        .conn()
+        .execute_batch(
+            "CREATE TABLE old_bronze AS SELECT * FROM bronze_return_order_data;
+             DROP VIEW bronze_return_order_data; DROP TABLE bronze_quality; DROP TABLE bronze_rows;
+             ALTER TABLE old_bronze RENAME TO bronze_return_order_data;",
+        )
+        .unwrap();
+    let Err(err) = a.features(&config, &Progress::none()) else {
+        panic!("features need validation first")
+    };
+    assert!(err.to_string().contains("validate"), "{err}");
+    let after = a.validate(&config, &Progress::none()).unwrap();
+    assert_eq!(format!("{:?}", after.counts), format!("{:?}", before.counts));
+    assert_eq!(
+        scalar(
+            &a,
+            "SELECT count(*) FROM bronze_return_order_data WHERE \"Extra Col\" = 'e1' AND is_duplicate AND row_id = 3"
+        ),
+        1
+    );
+    a.features(&config, &Progress::none()).unwrap();
+}
+
+#[test]
 fn empty_file_header_only_and_missing_column() {
     let dir = tempfile::tempdir().unwrap();
     let err = load(dir.path(), "empty.csv", b"").err().expect("empty file must fail");

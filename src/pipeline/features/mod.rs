@@ -126,6 +126,14 @@ fn params(store: &Store, config: &Config) -> Result<Params> {
         needs: "validated data",
         until: "validate",
     })?;
+    // A file validated before bronze was split has no bronze_quality: validating again upgrades it.
+    if !store.table_exists(crate::pipeline::ingest::BRONZE_QUALITY)? {
+        return Err(PipelineError::MissingLayer {
+            stage: "Features",
+            needs: "data validated by this version",
+            until: "validate",
+        });
+    }
     let as_of = report.as_of.ok_or_else(|| {
         PipelineError::Data(
             "no clean line has an order date, so there is nothing to build features from".into(),

@@ -4,7 +4,7 @@
 -- comparisons at window boundaries are exact.
 CREATE OR REPLACE TEMP TABLE f_src AS
 SELECT customer_id, order_no, sku_code, class, order_ts, qty_sold, qty_returned, returned, gross, return_ts
-FROM bronze_return_order_data WHERE in_scope;
+FROM bronze_quality WHERE in_scope;
 
 CREATE OR REPLACE TEMP TABLE f_customer_keys AS
 SELECT customer_id, CAST(row_number() OVER (ORDER BY customer_id) AS INTEGER) AS cid
