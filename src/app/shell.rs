@@ -623,7 +623,11 @@ impl ReturnScopeApp {
             }
             JobOutput::Features(Err(err)) => self.report_failure("Building features", &err),
             JobOutput::Segmented(Ok(segmented)) => self.segmented(segmented, true),
-            JobOutput::Segmented(Err(err)) => self.report_failure("Segmenting customers", &err),
+            JobOutput::Segmented(Err(err)) => {
+                // The matrix may have been rebuilt before the failure: what is shown is old.
+                self.wizard.mark_stale_from(Step::Cluster);
+                self.report_failure("Segmenting customers", &err);
+            }
             JobOutput::Resegmented { result: Ok(segmented), .. } => {
                 self.segmented(segmented, false)
             }

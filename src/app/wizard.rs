@@ -105,6 +105,16 @@ impl Wizard {
         }
     }
 
+    /// `step` and every later completed step are out of date (their inputs changed, e.g. a
+    /// clustering rebuilt the matrix and then failed).
+    pub fn mark_stale_from(&mut self, step: Step) {
+        for s in &mut self.states[step.index()..] {
+            if *s == StepState::Done {
+                *s = StepState::Stale;
+            }
+        }
+    }
+
     /// Forget `step` and everything after it (a different input was chosen).
     pub fn reset_from(&mut self, step: Step) {
         for s in &mut self.states[step.index()..] {
@@ -121,7 +131,12 @@ impl Wizard {
         let mut wizard = Self::default();
         if let Some(stage) = last {
             let last_step = Step::for_stage(stage);
-            for step in Step::ALL.iter().filter(|s| **s <= last_step) {
+            // The clustering matrix alone (a clustering that was interrupted) does not make the
+            // Cluster step done: it is shown, ready to run.
+            let last_done = stage != Stage::Gold;
+            for step in
+                Step::ALL.iter().filter(|s| **s < last_step || (**s == last_step && last_done))
+            {
                 wizard.states[step.index()] = StepState::Done;
             }
             wizard.current = Some(last_step);
@@ -213,6 +228,17 @@ mod tests {
         assert_eq!(w.state(Step::Cluster), StepState::NotDone);
         assert!(w.can_visit(Step::Cluster));
         assert_eq!(Wizard::restored(None).current(), Step::Load);
+    }
+
+    #[test]
+    fn a_clustering_matrix_without_segments_leaves_the_cluster_step_to_do() {
+        let w = Wizard::restored(Some(Stage::Gold));
+        assert_eq!(w.current(), Step::Cluster);
+        assert_eq!(w.state(Step::Features), StepState::Done);
+        assert_eq!(w.state(Step::Cluster), StepState::NotDone);
+        assert!(!w.can_visit(Step::Report));
+        let w = Wizard::restored(Some(Stage::Cluster));
+        assert_eq!(w.state(Step::Cluster), StepState::Done);
     }
 
     #[test]
