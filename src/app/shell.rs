@@ -868,8 +868,10 @@ impl ReturnScopeApp {
             (job.fraction(), job.cancel_requested(), job.started.elapsed().as_secs());
         let title = job.title.clone();
         ui.add_space(4.0);
+        // No spinner: it repaints every frame for the whole job, which costs a core under a
+        // software renderer. Progress updates wake the UI; the seconds counter needs 1 Hz.
+        ui.ctx().request_repaint_after(std::time::Duration::from_secs(1));
         ui.horizontal(|ui| {
-            ui.spinner();
             ui.label(RichText::new(&title).strong());
             ui.label(format!("— {stage}"));
             if !message.is_empty() {

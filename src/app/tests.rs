@@ -1,8 +1,8 @@
 //! UI tests that drive the real app through egui_kittest (AccessKit queries, no GPU): jobs run on
 //! their threads, and the harness is stepped until their results arrive.
 //!
-//! They need the pipeline facade's bodies and the sample generator; the lead moves them to
-//! `tests/it/app_ui.rs` later.
+//! They cover the whole wizard: load -> validate -> features -> cluster (another K, the eps
+//! preview) -> a saved report that is opened again.
 
 use crate::app::ReturnScopeApp;
 use crate::app::cluster_view::MapKind;

@@ -332,14 +332,12 @@ fn preview_text(ui: &mut egui::Ui, page: &ClusterPage, config: &Config) {
                     thousands(e.population as u64)
                 ));
             }
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label(if estimate.is_some() {
-                    "Running DBSCAN on every customer for the exact numbers…"
-                } else {
-                    "Previewing…"
-                });
-            });
+            let working = if estimate.is_some() {
+                "Running DBSCAN on every customer for the exact numbers…"
+            } else {
+                "Previewing…"
+            };
+            ui.label(RichText::new(working).italics().weak());
         }
     }
     let changed = eps != view.data.eps || min_samples != view.data.min_samples;
@@ -402,8 +400,7 @@ fn map_section(ui: &mut egui::Ui, page: &mut ClusterPage) {
             page.map = MapKind::Umap;
         }
         if page.map_running {
-            ui.spinner();
-            ui.label(RichText::new("computing the UMAP-style map…").weak());
+            ui.label(RichText::new("computing the UMAP-style map…").italics().weak());
         }
         let drawn: usize = view.scatter.drawn.iter().map(Vec::len).sum();
         if drawn < view.clustered_customers() {
