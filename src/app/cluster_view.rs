@@ -298,6 +298,39 @@ mod tests {
     }
 
     #[test]
+    fn every_clustered_customer_is_a_point_of_its_segment() {
+        let data = ReportData::example(3_000, 5);
+        let view = ClusterView::new(data.clone(), [0.4, 0.2], 5);
+        assert_eq!(view.groups(), 6, "5 segments and the outliers; not segmented has no points");
+        for g in 0..view.groups() {
+            let members = view.scatter.group.iter().filter(|&&x| x == g).count() as u64;
+            assert_eq!(members, view.row(g).size, "{}", view.row(g).label);
+        }
+        let unsegmented = data.customers.iter().filter(|c| c.pca_x.is_none()).count();
+        assert_eq!(view.clustered_customers() + unsegmented, data.customers.len());
+    }
+
+    #[test]
+    fn a_live_layout_moves_the_points_and_their_centres() {
+        let mut view = ClusterView::new(ReportData::example(2_000, 4), [0.4, 0.2], 4);
+        let g = view.scatter.group[0];
+        let members: Vec<u32> = (0..view.scatter.ids.len() as u32)
+            .filter(|&i| view.scatter.group[i as usize] == g)
+            .collect();
+        // A first snapshot puts the group at x = 1, a later one at x = 5 (a single point elsewhere).
+        let layout: Vec<(u32, f64, f64)> = members.iter().map(|&i| (i, 1.0, 2.0)).collect();
+        view.scatter.set_umap(&layout);
+        assert_eq!(view.scatter.centre(MapKind::Umap, g), Some([1.0, 2.0]));
+        let later: Vec<(u32, f64, f64)> = members.iter().map(|&i| (i, 5.0, 2.0)).collect();
+        view.scatter.set_umap(&later);
+        assert_eq!(view.scatter.centre(MapKind::Umap, g), Some([5.0, 2.0]));
+        assert_eq!(view.scatter.drawn_positions(MapKind::Umap, g).len(), members.len());
+        let other = (0..view.groups()).find(|&o| o != g).unwrap();
+        assert!(view.scatter.drawn_positions(MapKind::Umap, other).is_empty(), "not in the layout");
+        assert!(view.scatter.centre(MapKind::Umap, other).is_none());
+    }
+
+    #[test]
     fn medians_ignore_missing_values() {
         assert_eq!(median(&mut [3.0, f64::NAN, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(&mut [4.0, 1.0]), Some(2.5));
