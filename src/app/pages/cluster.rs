@@ -488,7 +488,8 @@ fn segment_card(ui: &mut egui::Ui, view: &ClusterView, g: usize) {
         ui.add(egui::Label::new(RichText::new(format!("Action: {}", row.action)).italics()).wrap());
         let mut facts = vec![format!("{} of returned units", percent(row.returned_units_share))];
         if row.segment.is_some() {
-            facts.push(format!("{} micro-segments", row.micro_segments));
+            let plural = if row.micro_segments == 1 { "" } else { "s" };
+            facts.push(format!("{} micro-segment{plural}", row.micro_segments));
             if let Some(s) = row.silhouette {
                 facts.push(format!("silhouette {s:.2}"));
             }
