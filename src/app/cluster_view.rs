@@ -200,7 +200,7 @@ fn scatter_data(data: &ReportData, rows: &[usize]) -> ScatterData {
 }
 
 /// Which points to draw, per group: all of them when there are at most `budget`; otherwise each
-/// group keeps its share of the budget (at least [`MIN_DRAWN_PER_SEGMENT`] or all of its points),
+/// group keeps its share of the budget (at least `MIN_DRAWN_PER_SEGMENT` or all of its points),
 /// taken at an even stride so the picture keeps its shape. Deterministic.
 pub fn drawn_points(group: &[usize], groups: usize, budget: usize) -> Vec<Vec<usize>> {
     let mut members = vec![Vec::new(); groups];

@@ -1,0 +1,230 @@
+//! What the jobs send back becomes app state: page data, wizard steps, notices.
+
+use super::*;
+
+impl ReturnScopeApp {
+    pub(super) fn receive_job_results(&mut self) {
+        for (_, output) in self.jobs.drain() {
+            self.apply_output(output);
+        }
+    }
+
+    pub(super) fn apply_output(&mut self, output: JobOutput) {
+        match output {
+            JobOutput::Picked { purpose, path: Some(path) } => self.pending.push(match purpose {
+                PickPurpose::OpenCsv => Action::OpenCsv(path),
+                PickPurpose::OpenAnalysis => Action::OpenAnalysis(path),
+                PickPurpose::SaveReport => Action::SaveReport(with_extension(path, "xlsx")),
+                PickPurpose::ExportResults => Action::ExportResults(with_extension(path, "csv")),
+            }),
+            JobOutput::Picked { path: None, .. } => {}
+            JobOutput::NoDialog { purpose, fallback: Some(path) } => {
+                tracing::warn!("no file dialog on this system; writing to {}", path.display());
+                self.notify(
+                    NoticeKind::Info,
+                    format!(
+                        "This system has no file dialog (install xdg-desktop-portal or zenity), \
+                         so the file goes to {}.",
+                        path.display()
+                    ),
+                );
+                if let Some(dir) = path.parent()
+                    && let Err(err) = backend::ensure_dir(dir)
+                {
+                    self.notify(NoticeKind::Error, err.to_string());
+                    return;
+                }
+                self.pending.push(match purpose {
+                    PickPurpose::ExportResults => Action::ExportResults(path),
+                    _ => Action::SaveReport(path),
+                });
+            }
+            JobOutput::NoDialog { .. } => self.notify(
+                NoticeKind::Error,
+                "This system has no file dialog (install xdg-desktop-portal or zenity). Drop a \
+                 file on the window, or pass it on the command line: returnscope FILE.",
+            ),
+            JobOutput::SampleWritten(Ok(sample)) => {
+                self.notify(NoticeKind::Info, sample.description);
+                self.pending.push(Action::OpenCsv(sample.csv));
+            }
+            JobOutput::SampleWritten(Err(err)) => {
+                self.report_failure("Writing the sample data", &err)
+            }
+            JobOutput::Preview { csv, result } => {
+                if self.load.csv.as_ref() != Some(&csv) {
+                    return; // the user chose another file meanwhile
+                }
+                match result {
+                    Ok(preview) => self.load.preview = Some(preview),
+                    Err(err) => {
+                        tracing::error!("preview of {} failed: {err:?}", csv.display());
+                        self.load.preview_error = Some(err.to_string());
+                    }
+                }
+            }
+            JobOutput::Loaded { analysis, result } => self.loaded(analysis, result),
+            JobOutput::Features(Ok((summary, table))) => {
+                self.cluster_run = None; // its matrix no longer matches the features
+                self.features = Some(FeaturesView::new(summary, table));
+                self.wizard.complete(Step::Features);
+                self.wizard.go_to(Step::Features);
+            }
+            JobOutput::Features(Err(err)) => self.report_failure("Building features", &err),
+            JobOutput::Segmented(Ok(segmented)) => self.segmented(segmented, true),
+            JobOutput::Segmented(Err(err)) => {
+                // The matrix may have been rebuilt before the failure: what is shown is old.
+                self.wizard.mark_stale_from(Step::Cluster);
+                self.report_failure("Segmenting customers", &err);
+            }
+            JobOutput::Resegmented { result: Ok(segmented), .. } => {
+                self.segmented(segmented, false)
+            }
+            JobOutput::Resegmented { result: Err(err), previous } => {
+                self.cluster_run = previous;
+                self.report_failure("Re-segmenting", &err);
+            }
+            JobOutput::Map { run, result } => {
+                self.cluster_run = Some(run);
+                self.cluster.map_running = false;
+                self.map_live = None;
+                match result {
+                    Ok(layout) => {
+                        if let Some(view) = self.cluster.view.as_deref_mut() {
+                            view.scatter.set_umap(&layout);
+                        }
+                    }
+                    Err(err) => self.report_failure("The UMAP-style map", &err),
+                }
+            }
+            JobOutput::DbscanPreview(preview) => {
+                self.preview_job = None;
+                if preview.is_some() {
+                    self.cluster.preview = preview;
+                }
+            }
+            JobOutput::NoiseEstimate(estimate) => {
+                self.estimate_running = None;
+                if estimate.is_some() {
+                    self.cluster.estimate = estimate;
+                }
+            }
+            JobOutput::ReportSaved(Ok(path)) => {
+                self.notify(NoticeKind::Info, format!("Report saved to {}.", path.display()));
+                self.report.saved = Some(path);
+                self.wizard.complete(Step::Report);
+            }
+            JobOutput::ReportSaved(Err(err)) => self.report_failure("Saving the report", &err),
+            JobOutput::ResultsExported(Ok(path)) => {
+                self.notify(NoticeKind::Info, format!("Results exported to {}.", path.display()));
+                self.report.exported = Some(path);
+            }
+            JobOutput::ResultsExported(Err(err)) => {
+                self.report_failure("Exporting the results", &err)
+            }
+            JobOutput::Restored { analysis, path, result } => {
+                self.restored(analysis, &path, result)
+            }
+            JobOutput::Panicked(message) => {
+                tracing::error!("a background job panicked: {message}");
+                self.notify(
+                    NoticeKind::Error,
+                    format!("Internal error (please report it with the log file): {message}"),
+                );
+            }
+        }
+    }
+
+    /// A segmentation arrived: show it; a fresh run (not another K) also starts the map job.
+    pub(super) fn segmented(&mut self, segmented: Segmented, fresh: bool) {
+        let Segmented { run, view, preview } = segmented;
+        // Another K keeps the map that was computed (the run carries it).
+        self.cluster_run = run;
+        self.cluster.set_view(view);
+        if preview.is_some() {
+            self.preview_data = preview;
+        }
+        self.wizard.complete(Step::Cluster);
+        self.wizard.go_to(Step::Cluster);
+        if fresh || !self.cluster.view.as_ref().is_some_and(|v| v.scatter.has_umap()) {
+            self.pending.push(Action::ComputeMap);
+        }
+    }
+
+    pub(super) fn loaded(
+        &mut self,
+        analysis: Option<Analysis>,
+        result: Result<(IngestSummary, QualityReport), AppError>,
+    ) {
+        self.analysis = analysis;
+        match result {
+            Ok((ingest, quality)) => {
+                self.ingest = Some(ingest);
+                self.quality = Some(quality);
+                self.continue_anyway = false;
+                self.wizard.complete(Step::Load);
+                self.wizard.complete(Step::Validate);
+                self.wizard.go_to(Step::Validate);
+            }
+            Err(err) => {
+                // What the open file now holds is unknown: start again from the Load page.
+                self.ingest = None;
+                self.quality = None;
+                self.features = None;
+                self.wizard.reset_from(Step::Load);
+                self.report_failure("Loading", &err);
+            }
+        }
+    }
+
+    pub(super) fn restored(
+        &mut self,
+        analysis: Option<Analysis>,
+        path: &Path,
+        result: Result<Restored, AppError>,
+    ) {
+        match result {
+            Ok(restored) => {
+                if restored.last_stage.is_none() {
+                    self.notify(
+                        NoticeKind::Info,
+                        format!("{} holds no results yet: load a CSV into it.", file_name(path)),
+                    );
+                }
+                self.analysis = analysis;
+                self.wizard = Wizard::restored(restored.last_stage);
+                self.load = LoadPage::default();
+                self.ingest = restored.ingest;
+                self.quality = restored.quality;
+                self.continue_anyway = false;
+                self.features =
+                    restored.features.map(|(summary, table)| FeaturesView::new(summary, table));
+                self.cluster = ClusterPage::default();
+                self.cluster_run = None;
+                self.report = ReportPage::default();
+                if let Some(segmented) = restored.segmented {
+                    self.cluster.set_view(segmented.view);
+                    self.preview_data = segmented.preview;
+                }
+            }
+            Err(err) => self.report_failure(&format!("Opening {}", file_name(path)), &err),
+        }
+    }
+
+    pub(super) fn report_failure(&mut self, what: &str, err: &AppError) {
+        if err.is_cancelled() {
+            tracing::info!("{what}: cancelled by the user");
+            self.notify(
+                NoticeKind::Info,
+                format!("{what} was cancelled; nothing of that step was kept."),
+            );
+        } else {
+            tracing::error!("{what} failed: {err:?}");
+            self.notify(NoticeKind::Error, format!("{what} failed: {err}"));
+        }
+    }
+
+    pub(super) fn notify(&mut self, kind: NoticeKind, text: impl Into<String>) {
+        self.notices.push(Notice { kind, text: text.into() });
+    }
+}
