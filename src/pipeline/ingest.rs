@@ -405,6 +405,7 @@ pub fn ingest(
     };
     let details = serde_json::json!({ "summary": summary, "mapping": mapping });
     store.in_transaction(|s| s.mark_stage_complete(Stage::Ingest, &details))?;
+    store.checkpoint("the load")?;
     progress.update_items(1.0, "Loaded", rows_loaded);
     Ok(summary)
 }

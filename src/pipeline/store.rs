@@ -128,6 +128,17 @@ impl Store {
         }
     }
 
+    /// Write everything committed into the database file now (DuckDB compresses new row groups
+    /// and empties its write-ahead log at a checkpoint). A stage that wrote a large layer calls
+    /// this before it reports done, so it pays for its own storage: otherwise the next stage's
+    /// commit triggers the checkpoint and the cost shows up there.
+    pub fn checkpoint(&self, layer: &str) -> Result<()> {
+        let started = std::time::Instant::now();
+        self.conn.execute_batch("CHECKPOINT").db("writing the layer to the analysis file")?;
+        tracing::info!("checkpoint after {layer}: {:.2} s", started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
     /// Execute SQL that may run for a while: progress from DuckDB's own estimate is mapped into
     /// `fraction_range`, and cancelling interrupts the query.
     pub fn execute_monitored(

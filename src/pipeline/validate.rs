@@ -534,30 +534,35 @@ pub fn validate(store: &Store, config: &Config, progress: &Progress) -> Result<Q
     check_row_ids(store)?;
     install_macros(store)?;
     progress.update(0.02, "Looking for duplicate rows");
-    store.in_transaction(|s| {
-        s.forget_stage_and_later(Stage::Validate)?;
-        s.execute_monitored(
-            &dupes_sql(&mapping, config),
-            "Looking for duplicate rows",
-            progress,
-            (0.02, 0.15),
-        )?;
-        let configured = configured_as_of(s, config)?;
-        ingest::drop_bronze_view(s)?;
-        let sql = quality_sql(&mapping, configured.as_deref());
-        s.execute_monitored(&sql, "Applying the cleaning rules", progress, (0.15, 0.85))?;
-        let as_of = match configured {
-            Some(ts) => Some(ts),
-            None => latest_order_date(s)?,
-        };
-        progress.update(0.9, "Counting quality cases");
-        let started = std::time::Instant::now();
-        let report = build_report(s, config, as_of)?;
-        tracing::info!("counting quality cases: {:.2} s", started.elapsed().as_secs_f64());
-        store_report(s, &report)?;
-        progress.update_items(1.0, "Validated", report.rows_loaded);
-        Ok(report)
-    })
+    store
+        .in_transaction(|s| {
+            s.forget_stage_and_later(Stage::Validate)?;
+            s.execute_monitored(
+                &dupes_sql(&mapping, config),
+                "Looking for duplicate rows",
+                progress,
+                (0.02, 0.15),
+            )?;
+            let configured = configured_as_of(s, config)?;
+            ingest::drop_bronze_view(s)?;
+            let sql = quality_sql(&mapping, configured.as_deref());
+            s.execute_monitored(&sql, "Applying the cleaning rules", progress, (0.15, 0.85))?;
+            let as_of = match configured {
+                Some(ts) => Some(ts),
+                None => latest_order_date(s)?,
+            };
+            progress.update(0.9, "Counting quality cases");
+            let started = std::time::Instant::now();
+            let report = build_report(s, config, as_of)?;
+            tracing::info!("counting quality cases: {:.2} s", started.elapsed().as_secs_f64());
+            store_report(s, &report)?;
+            progress.update_items(1.0, "Validated", report.rows_loaded);
+            Ok(report)
+        })
+        .and_then(|report| {
+            store.checkpoint("validation")?;
+            Ok(report)
+        })
 }
 
 /// The stored report of the last validation.

@@ -352,6 +352,7 @@ pub fn build_features(
     });
     drop_temp_tables(store);
     let summary = result?;
+    store.checkpoint("the features")?;
     progress.update_items(1.0, "Features built", summary.customers);
     Ok(summary)
 }
