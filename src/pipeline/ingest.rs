@@ -389,6 +389,8 @@ pub fn ingest(
         source.encoding = "latin-1";
         store.in_transaction(|s| load_bronze(s, &source, &mapping, progress))?;
     }
+    progress.update(0.96, "Writing the rows to the analysis file");
+    store.checkpoint("the load")?;
     let rows_loaded = store.scalar_i64(&format!("SELECT count(*) FROM {BRONZE_ROWS}"))? as u64;
     let malformed_rows = store.scalar_i64(&format!("SELECT count(*) FROM {MALFORMED}"))? as u64;
     let input_sha256 = hasher.join().ok().flatten().unwrap_or_default();
@@ -405,7 +407,6 @@ pub fn ingest(
     };
     let details = serde_json::json!({ "summary": summary, "mapping": mapping });
     store.in_transaction(|s| s.mark_stage_complete(Stage::Ingest, &details))?;
-    store.checkpoint("the load")?;
     progress.update_items(1.0, "Loaded", rows_loaded);
     Ok(summary)
 }

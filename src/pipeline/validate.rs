@@ -556,11 +556,12 @@ pub fn validate(store: &Store, config: &Config, progress: &Progress) -> Result<Q
             let report = build_report(s, config, as_of)?;
             tracing::info!("counting quality cases: {:.2} s", started.elapsed().as_secs_f64());
             store_report(s, &report)?;
-            progress.update_items(1.0, "Validated", report.rows_loaded);
+            progress.update_items(0.97, "Writing to the analysis file", report.rows_loaded);
             Ok(report)
         })
         .and_then(|report| {
             store.checkpoint("validation")?;
+            progress.update_items(1.0, "Validated", report.rows_loaded);
             Ok(report)
         })
 }
