@@ -134,7 +134,7 @@ impl<'a> CsvSource<'a> {
     fn read_csv(&self, store_rejects: bool) -> String {
         let mut options = format!(
             "{}, header = true, all_varchar = true, auto_detect = true, delim = {}, quote = '\"', \
-             encoding = {}, null_padding = false, ignore_errors = true, max_line_size = 4194304, \
+             encoding = {}, null_padding = false, ignore_errors = true, \
              buffer_size = {CSV_BUFFER_SIZE}",
             literal(&self.path.to_string_lossy()),
             literal(&self.delimiter.to_string()),
