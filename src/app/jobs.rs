@@ -1,8 +1,9 @@
 //! One runner for every piece of background work: pipeline stages, file dialogs, sample data.
 //!
 //! A job is a closure run on its own `std::thread`. It receives a [`Progress`] whose sink sends
-//! each [`ProgressUpdate`] through a channel and wakes the UI with `ctx.request_repaint()`; the
-//! job's result comes back through the same channel. Nothing polls: the UI drains the channel once
+//! each [`ProgressUpdate`] through a channel and wakes the UI (`ctx.request_repaint_after`, so a
+//! burst of updates costs one frame per 100 ms); the job's result comes back through the same
+//! channel and wakes the UI at once. Nothing polls: the UI drains the channel once
 //! per frame ([`JobRunner::drain`]). Stage jobs are exclusive and cancellable (button or Esc via the
 //! [`CancelToken`]); dialog jobs (file pickers) and preview jobs run beside them and show no
 //! progress.
@@ -234,6 +235,9 @@ impl<T: Send + From<JobPanicked> + 'static> JobRunner<T> {
     }
 }
 
+/// How soon the UI redraws after a progress update (a job's end wakes it at once).
+const PROGRESS_REPAINT: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// A [`Progress`] that forwards updates of job `id` to the UI and wakes it.
 fn progress_sink<T: Send + 'static>(
     id: JobId,
@@ -244,7 +248,8 @@ fn progress_sink<T: Send + 'static>(
     Progress::new(
         move |update| {
             let _ = tx.send(Message::Progress(id, update));
-            ctx.request_repaint();
+            // Coalesced: a stage may report hundreds of times a second, the bar needs ten.
+            ctx.request_repaint_after(PROGRESS_REPAINT);
         },
         cancel,
     )
