@@ -296,16 +296,22 @@ fn load_bronze(
     store.execute_monitored(&sql, "Loading CSV", progress, (0.05, 0.95))
 }
 
-/// Drop `bronze_return_order_data`, a view (or, in a file written by an older version, a table).
-pub fn drop_bronze_view(store: &Store) -> Result<()> {
-    let kind: Option<String> = store
+/// What `bronze_return_order_data` is in this file: `VIEW`, `BASE TABLE` (a file written by an
+/// older version) or absent.
+fn bronze_kind(store: &Store) -> Result<Option<String>> {
+    store
         .conn()
         .query_row(
             "SELECT max(table_type) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
             [BRONZE],
             |r| r.get(0),
         )
-        .db("looking up bronze")?;
+        .db("looking up bronze")
+}
+
+/// Drop `bronze_return_order_data`, a view (or, in a file written by an older version, a table).
+pub fn drop_bronze_view(store: &Store) -> Result<()> {
+    let kind = bronze_kind(store)?;
     let sql = match kind.as_deref() {
         Some("VIEW") => format!("DROP VIEW {BRONZE}"),
         Some(_) => format!("DROP TABLE {BRONZE}"),
@@ -319,14 +325,7 @@ pub fn drop_bronze_view(store: &Store) -> Result<()> {
 /// order, into `bronze_rows` so it can be validated again without reloading the CSV. Returns
 /// whether the file had the old layout.
 pub fn upgrade_old_bronze(store: &Store, mapping: &ColumnMapping) -> Result<bool> {
-    let kind: Option<String> = store
-        .conn()
-        .query_row(
-            "SELECT max(table_type) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
-            [BRONZE],
-            |r| r.get(0),
-        )
-        .db("looking up bronze")?;
+    let kind = bronze_kind(store)?;
     if kind.as_deref() != Some("BASE TABLE") || store.table_exists(BRONZE_ROWS)? {
         return Ok(false);
     }
