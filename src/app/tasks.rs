@@ -333,8 +333,14 @@ pub fn compute_map(
             let _ = live.send(to_scatter(layout, &index));
             ctx.request_repaint();
         };
+        let started = std::time::Instant::now();
         let layout = analysis.umap_view(&run, config, progress, Some(&on_layout))?;
+        let computed = started.elapsed().as_secs_f64();
         analysis.store_umap(config, &mut run, layout)?;
+        tracing::info!(
+            "UMAP-style map: layout {computed:.2} s, trustworthiness and storing {:.2} s",
+            started.elapsed().as_secs_f64() - computed
+        );
         Ok(to_scatter(&run.umap, &index))
     })();
     JobOutput::Map { run, result }
