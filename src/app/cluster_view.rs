@@ -41,6 +41,10 @@ pub struct ScatterData {
     drawn_xy: [Vec<Vec<PlotPoint>>; 2],
     /// Each group's centre on each map (where its name is written).
     centres: [Vec<Option<[f64; 2]>>; 2],
+    /// The starting view of each map: `[x_min, x_max, y_min, y_max]`.
+    bounds: [Option<[f64; 4]>; 2],
+    /// Bumped whenever a map's positions change (the plot then takes the new bounds).
+    versions: [u64; 2],
 }
 
 impl ScatterData {
@@ -92,6 +96,26 @@ impl ScatterData {
             })
             .collect();
         self.centres[map as usize] = self.compute_centres(map);
+        self.bounds[map as usize] = self.compute_bounds(map);
+        self.versions[map as usize] += 1;
+    }
+
+    /// The starting view of `map` (`[x_min, x_max, y_min, y_max]`) and the version of its
+    /// positions.
+    pub fn bounds(&self, map: MapKind) -> (Option<[f64; 4]>, u64) {
+        (self.bounds[map as usize], self.versions[map as usize])
+    }
+
+    /// The 0.5th to 99.5th percentile of the drawn points on each axis, widened by 5 % on each
+    /// side: a handful of far outliers must not shrink the segments into a corner (zooming out
+    /// shows them).
+    fn compute_bounds(&self, map: MapKind) -> Option<[f64; 4]> {
+        let points = &self.drawn_xy[map as usize];
+        let mut xs: Vec<f64> = points.iter().flatten().map(|p| p.x).collect();
+        let mut ys: Vec<f64> = points.iter().flatten().map(|p| p.y).collect();
+        let (x0, x1) = central_range(&mut xs)?;
+        let (y0, y1) = central_range(&mut ys)?;
+        Some([x0, x1, y0, y1])
     }
 
     /// Median position of each group's drawn points on `map`.
@@ -224,6 +248,20 @@ pub fn drawn_points(group: &[usize], groups: usize, budget: usize) -> Vec<Vec<us
         .collect()
 }
 
+/// The 0.5th-99.5th percentile range of `values`, widened by 5 % on each side (at least 1e-9
+/// wide); `None` without finite values.
+fn central_range(values: &mut Vec<f64>) -> Option<(f64, f64)> {
+    values.retain(|v| v.is_finite());
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    let (lo, hi) = (at(0.005), at(0.995));
+    let margin = ((hi - lo) * 0.05).max(1e-9);
+    Some((lo - margin, hi + margin))
+}
+
 fn median(values: &mut [f64]) -> Option<f64> {
     let mut finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     if finite.is_empty() {
@@ -328,6 +366,17 @@ mod tests {
         let other = (0..view.groups()).find(|&o| o != g).unwrap();
         assert!(view.scatter.drawn_positions(MapKind::Umap, other).is_empty(), "not in the layout");
         assert!(view.scatter.centre(MapKind::Umap, other).is_none());
+    }
+
+    #[test]
+    fn the_starting_view_leaves_far_outliers_out() {
+        // 1,000 points in 0..1 and one at 1,000: the view is about 0..1, not 0..1,000.
+        let mut xs: Vec<f64> = (0..1_000).map(|i| i as f64 / 999.0).collect();
+        xs.push(1_000.0);
+        let (lo, hi) = central_range(&mut xs).unwrap();
+        assert!(lo < 0.01 && lo > -0.1, "{lo}");
+        assert!(hi > 0.99 && hi < 1.1, "{hi}");
+        assert_eq!(central_range(&mut vec![f64::NAN]), None);
     }
 
     #[test]

@@ -45,12 +45,15 @@ pub struct ClusterPage {
     pub estimate: Option<NoiseEstimate>,
     /// The UMAP-style map is being computed.
     pub map_running: bool,
+    /// The version of each map's positions whose starting view the plot has taken.
+    pub map_bounds_applied: [u64; 2],
 }
 
 impl ClusterPage {
     /// Show new results (keeping the user's map choice).
     pub fn set_view(&mut self, view: Box<ClusterView>) {
         self.hidden = vec![false; view.groups()];
+        self.map_bounds_applied = [0; 2];
         self.preview = None;
         self.estimate = None;
         if !view.scatter.has_umap() && !self.map_running {
@@ -422,7 +425,14 @@ fn map_section(ui: &mut egui::Ui, page: &mut ClusterPage) {
         let legend_width = 260.0;
         ui.vertical(|ui| {
             ui.set_width((ui.available_width() - legend_width).max(300.0));
-            plots::scatter::show(ui, view, page.map, &page.hidden, height);
+            plots::scatter::show(
+                ui,
+                view,
+                page.map,
+                &page.hidden,
+                height,
+                &mut page.map_bounds_applied,
+            );
         });
         ui.vertical(|ui| {
             ui.set_width(legend_width);

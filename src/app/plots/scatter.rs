@@ -8,7 +8,7 @@
 use crate::app::cluster_view::{ClusterView, MapKind};
 use crate::app::plots::{row_color, row_name};
 use eframe::egui::{self, RichText};
-use egui_plot::{MarkerShape, Plot, PlotPoint, PlotPoints, Points, Text};
+use egui_plot::{MarkerShape, Plot, PlotBounds, PlotPoint, PlotPoints, Points, Text};
 
 /// How close (in points) the pointer must be to a customer to show its card.
 const HOVER_RADIUS: f32 = 10.0;
@@ -20,8 +20,12 @@ pub fn show(
     map: MapKind,
     hidden: &[bool],
     height: f32,
+    applied_version: &mut [u64; 2],
 ) -> Option<usize> {
     let scatter = &view.scatter;
+    let (bounds, version) = scatter.bounds(map);
+    let new_bounds = bounds.filter(|_| applied_version[map as usize] != version);
+    applied_version[map as usize] = version;
     let text_color = ui.visuals().strong_text_color();
     let (x_label, y_label) = match map {
         MapKind::Pca => (
@@ -32,13 +36,19 @@ pub fn show(
     };
     let response = Plot::new(("segment_map", map as u8))
         .height(height)
-        .data_aspect(1.0)
+        // The wheel scrolls the page (the plot sits in a scrolling page); drag pans, Ctrl+wheel
+        // zooms, double-click resets.
+        .allow_scroll(false)
         .show_x(false)
         .show_y(false)
         .x_axis_label(x_label)
         .y_axis_label(y_label)
         .label_formatter(|_| None)
         .show(ui, |plot| {
+            if let Some([x0, x1, y0, y1]) = new_bounds {
+                // New positions (a new run, a map snapshot): start from their central range.
+                plot.set_plot_bounds(PlotBounds::from_min_max([x0, y0], [x1, y1]));
+            }
             for g in 0..view.groups() {
                 if hidden.get(g).copied().unwrap_or(false) {
                     continue;
