@@ -72,14 +72,14 @@ impl PreviewData {
     /// Prepare the preview of `matrix`. For large data this builds the estimate's search tree
     /// and its neighbour distances at `min_samples` (the slow part, done once here in the
     /// background, so that moving eps is instant).
-    pub fn new(matrix: Array2<f64>, eps: f64, min_samples: usize) -> Self {
+    pub fn new(matrix: Array2<f64>, min_samples: usize) -> Self {
         let sampler = (matrix.nrows() > PREVIEW_POINTS).then(|| {
             let s = crate::pipeline::cluster::NoiseSampler::new(
                 matrix.view(),
                 ESTIMATE_SAMPLE,
                 PREVIEW_SEED,
             );
-            s.noise_share(eps, min_samples);
+            s.prepare(min_samples);
             s
         });
         Self { matrix, sampler }
@@ -183,13 +183,9 @@ impl From<JobPanicked> for JobOutput {
     }
 }
 
-/// Show a native file dialog (blocks this worker thread only).
-pub fn pick_file(purpose: PickPurpose, start_dir: Option<PathBuf>) -> JobOutput {
-    pick_file_named(purpose, start_dir, None)
-}
-
-/// Show a native open or save dialog; `file_name` is the suggested name of a save dialog.
-pub fn pick_file_named(
+/// Show a native open or save dialog (blocks this worker thread only); `file_name` is the
+/// suggested name of a save dialog.
+pub fn pick_file(
     purpose: PickPurpose,
     start_dir: Option<PathBuf>,
     file_name: Option<String>,
@@ -295,9 +291,8 @@ fn segmented(
 ) -> Result<Segmented, AppError> {
     let data = analysis.report_data(config)?;
     let view = ClusterView::new(data, run.pca_explained, run.outcome.recommended_k);
-    let preview = with_preview.then(|| {
-        Arc::new(PreviewData::new(run.matrix.clone(), run.hybrid.eps, run.hybrid.min_samples))
-    });
+    let preview = with_preview
+        .then(|| Arc::new(PreviewData::new(run.matrix.clone(), run.hybrid.min_samples)));
     Ok(Segmented { run: Some(Box::new(run)), view: Box::new(view), preview })
 }
 
@@ -495,6 +490,6 @@ fn restored_segmentation(
         outcome.pca_explained,
         outcome.recommended_k,
     );
-    let preview = PreviewData::new(matrix, view.data.eps, view.data.min_samples);
+    let preview = PreviewData::new(matrix, view.data.min_samples);
     Ok(Some(Segmented { run: None, view: Box::new(view), preview: Some(Arc::new(preview)) }))
 }

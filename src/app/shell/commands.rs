@@ -75,7 +75,7 @@ impl ReturnScopeApp {
             PickPurpose::OpenCsv | PickPurpose::OpenAnalysis => None,
         };
         self.jobs.spawn(ctx, JobKind::Dialog, "Choosing a file", move |_| {
-            tasks::pick_file_named(purpose, start_dir, file_name)
+            tasks::pick_file(purpose, start_dir, file_name)
         });
     }
 

@@ -199,12 +199,15 @@ impl<'a> Blocks<'a> {
 
     /// The positions among `positions` whose point comes within eps of block `t`'s ball.
     pub(crate) fn near_block(&self, positions: &[usize], t: usize, eps: f64) -> Vec<usize> {
+        self.near_block_indices(positions, t, eps).into_iter().map(|i| positions[i]).collect()
+    }
+
+    /// Like [`Self::near_block`], but the indices into `positions` rather than the positions.
+    pub(crate) fn near_block_indices(&self, positions: &[usize], t: usize, eps: f64) -> Vec<usize> {
         let (outer, _) = eps_bounds(eps);
         let (ct, rt) = (self.center(t), self.radius[t]);
-        positions
-            .iter()
-            .copied()
-            .filter(|&p| sq_dist(self.tree.point(p), ct).sqrt() - rt <= outer)
+        (0..positions.len())
+            .filter(|&i| sq_dist(self.tree.point(positions[i]), ct).sqrt() - rt <= outer)
             .collect()
     }
 

@@ -325,21 +325,6 @@ fn union(parent: &[AtomicUsize], a: usize, b: usize) {
     }
 }
 
-/// DBSCAN on a small sample for an instant preview of a dragged eps: (noise share, clusters).
-///
-/// The sample is sparser than the full data, so at the same eps it shows somewhat more noise;
-/// [`super::core_share_at`] on the full k-distance curve gives the exact share of core points.
-pub fn preview_dbscan(
-    sample_data: ArrayView2<'_, f64>,
-    eps: f64,
-    min_samples: usize,
-) -> (f64, usize) {
-    match dbscan(sample_data, eps, min_samples, &Progress::none()) {
-        Ok(r) => (r.noise_ratio(), r.n_clusters),
-        Err(Cancelled) => (f64::NAN, 0),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -488,8 +473,17 @@ mod tests {
         assert_eq!(run(&one, 1.0, 5).labels, vec![-1]);
         assert_eq!(run(&one, 1.0, 1).labels, vec![0]);
         assert_eq!(run(&one, f64::NAN, 1).labels, vec![0]);
-        let (noise, clusters) = preview_dbscan(empty.view(), 1.0, 5);
-        assert_eq!((noise, clusters), (0.0, 0));
+        let preview = crate::pipeline::cluster::preview_outliers(
+            empty.view(),
+            1.0,
+            5,
+            0.15,
+            &Progress::none(),
+        );
+        assert_eq!(
+            preview.map(|p| (p.noise_share, p.outlier_share, p.clusters)),
+            Some((0.0, 0.0, 0))
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub mod stage;
 pub mod sweep;
 pub mod synthetic;
 
-pub use dbscan::{DbscanResult, dbscan, preview_dbscan};
+pub use dbscan::{DbscanResult, dbscan};
 pub use hybrid::{
     EpsSource, HybridClustering, OutlierPreview, PhaseTimings, hybrid_cluster, preview_outliers,
     recluster_with_k,

@@ -12,7 +12,7 @@
 //! queries are found by brute force in blocked matrix products (on clustered 25-dimensional data
 //! a tree prunes too little to beat it), then recomputed exactly for the k nearest.
 
-use super::balltree::{BallTree, eps_bounds};
+use super::balltree::BallTree;
 use super::blocks::Blocks;
 use super::{flat, row_major, sample_indices, sq_dist};
 use ndarray::linalg::general_mat_mul;
@@ -59,6 +59,12 @@ impl NoiseSampler {
     /// Customers in the data.
     pub fn population(&self) -> usize {
         self.tree.len()
+    }
+
+    /// Compute (and keep) the sampled customers' k-distances for `min_samples`: the slow part,
+    /// after which [`Self::noise_share`] at any eps is quick.
+    pub fn prepare(&self, min_samples: usize) {
+        self.sample_kdist(min_samples);
     }
 
     /// Share of the sampled customers that DBSCAN(eps, min_samples) on all customers labels
@@ -166,12 +172,8 @@ const TARGET_BLOCK: usize = 2048;
 /// For each query (tree position), every tree position within eps of it, itself excluded.
 fn neighbours_within(blocks: &Blocks<'_>, queries: &[usize], eps: f64) -> Vec<Vec<usize>> {
     let mut out = vec![Vec::new(); queries.len()];
-    let (outer, _) = eps_bounds(eps);
     for t in 0..blocks.len() {
-        let (centre, radius) = (blocks.center(t), blocks.radius[t]);
-        let near: Vec<usize> = (0..queries.len())
-            .filter(|&i| sq_dist(blocks.tree.point(queries[i]), centre).sqrt() - radius <= outer)
-            .collect();
+        let near = blocks.near_block_indices(queries, t, eps);
         if near.is_empty() {
             continue;
         }

@@ -35,8 +35,7 @@ fn standard_normal(rng: &mut impl Rng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
-/// A fixed-seed sample of at most `size` rows (all rows, in order, when there are fewer), e.g.
-/// the points [`super::preview_dbscan`] runs on while the user drags eps.
+/// A fixed-seed sample of at most `size` rows (all rows, in order, when there are fewer).
 pub fn sample_rows(data: ArrayView2<'_, f64>, size: usize, seed: u64) -> Array2<f64> {
     let idx = sample_indices(data.nrows(), size, seed);
     data.select(Axis(0), &idx)
