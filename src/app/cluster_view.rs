@@ -118,18 +118,14 @@ impl ScatterData {
         Some([x0, x1, y0, y1])
     }
 
-    /// Median position of each group's drawn points on `map`.
+    /// Median position of each group's drawn points on `map` (from the prepared positions).
     fn compute_centres(&self, map: MapKind) -> Vec<Option<[f64; 2]>> {
-        self.drawn
+        self.drawn_xy[map as usize]
             .iter()
             .map(|points| {
-                let mut xs = Vec::with_capacity(points.len());
-                let mut ys = Vec::with_capacity(points.len());
-                for p in points.iter().filter_map(|&i| self.position(map, i)) {
-                    xs.push(p[0]);
-                    ys.push(p[1]);
-                }
-                Some([median(&mut xs)?, median(&mut ys)?])
+                let xs = points.iter().map(|p| p.x).collect();
+                let ys = points.iter().map(|p| p.y).collect();
+                Some([median(xs)?, median(ys)?])
             })
             .collect()
     }
@@ -262,29 +258,30 @@ fn central_range(values: &mut Vec<f64>) -> Option<(f64, f64)> {
     Some((lo - margin, hi + margin))
 }
 
-fn median(values: &mut [f64]) -> Option<f64> {
-    let mut finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    if finite.is_empty() {
+/// The median of the finite values (sorted in place).
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.retain(|v| v.is_finite());
+    if values.is_empty() {
         return None;
     }
-    finite.sort_by(f64::total_cmp);
-    let mid = finite.len() / 2;
-    Some(if finite.len().is_multiple_of(2) {
-        (finite[mid - 1] + finite[mid]) / 2.0
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
     } else {
-        finite[mid]
+        values[mid]
     })
 }
 
 fn population_medians(data: &ReportData, scatter: &ScatterData) -> Vec<Option<f64>> {
     (0..data.key_feature_names.len())
         .map(|j| {
-            let mut values: Vec<f64> = scatter
+            let values = scatter
                 .customer_row
                 .iter()
                 .filter_map(|&k| data.customers[k].key_features.get(j).copied().flatten())
                 .collect();
-            median(&mut values)
+            median(values)
         })
         .collect()
 }
@@ -381,8 +378,8 @@ mod tests {
 
     #[test]
     fn medians_ignore_missing_values() {
-        assert_eq!(median(&mut [3.0, f64::NAN, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&mut [4.0, 1.0]), Some(2.5));
-        assert_eq!(median(&mut []), None);
+        assert_eq!(median(vec![3.0, f64::NAN, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0]), Some(2.5));
+        assert_eq!(median(vec![]), None);
     }
 }
