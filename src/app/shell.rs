@@ -116,12 +116,7 @@ impl ReturnScopeApp {
             report: ReportPage::default(),
             frame_stats: FrameStats::default(),
             notices: Vec::new(),
-            pending: initial_csv
-                .map(|f| {
-                    if is_analysis_file(&f) { Action::OpenAnalysis(f) } else { Action::OpenCsv(f) }
-                })
-                .into_iter()
-                .collect(),
+            pending: initial_csv.map(Action::open_file).into_iter().collect(),
             show_about: false,
         }
     }
@@ -285,11 +280,7 @@ impl ReturnScopeApp {
         }
         let dropped = ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
         if let Some(path) = dropped {
-            self.pending.push(if is_analysis_file(&path) {
-                Action::OpenAnalysis(path)
-            } else {
-                Action::OpenCsv(path)
-            });
+            self.pending.push(Action::open_file(path));
         }
     }
 
@@ -357,11 +348,7 @@ impl ReturnScopeApp {
                     .on_hover_text(file.display().to_string())
                     .clicked()
                 {
-                    self.pending.push(if is_analysis_file(&file) {
-                        Action::OpenAnalysis(file)
-                    } else {
-                        Action::OpenCsv(file)
-                    });
+                    self.pending.push(Action::open_file(file));
                 }
             }
         });

@@ -87,11 +87,7 @@ pub fn show(ui: &mut egui::Ui, page: &LoadPage, recent: &[PathBuf], busy: bool) 
                     file.parent().map(|p| p.display().to_string()).unwrap_or_default()
                 );
                 if ui.link(text).on_hover_text(file.display().to_string()).clicked() {
-                    action = Some(if is_analysis_file(file) {
-                        Action::OpenAnalysis(file.clone())
-                    } else {
-                        Action::OpenCsv(file.clone())
-                    });
+                    action = Some(Action::open_file(file.clone()));
                 }
             }
         });

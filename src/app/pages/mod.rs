@@ -41,6 +41,17 @@ pub enum Action {
     GoTo(Step),
 }
 
+impl Action {
+    /// Open `file`: an analysis file (`.duckdb`) is reopened, anything else previewed as a CSV.
+    pub fn open_file(file: PathBuf) -> Self {
+        if load::is_analysis_file(&file) {
+            Action::OpenAnalysis(file)
+        } else {
+            Action::OpenCsv(file)
+        }
+    }
+}
+
 /// A page heading with a one-line explanation under it.
 pub fn heading(ui: &mut egui::Ui, title: &str, explanation: &str) {
     ui.heading(title);
