@@ -4,9 +4,9 @@
 //! Exit codes: 0 success; 1 error; 2 the data cannot be segmented (a blocking check failed).
 
 use crate::pipeline::config::Config;
-use crate::pipeline::progress::{Progress, ProgressUpdate, Stage};
+use crate::pipeline::progress::{CancelToken, Progress, ProgressUpdate, Stage};
 use crate::pipeline::run::{RunOptions, RunSummary, run_pipeline};
-use crate::pipeline::{Analysis, sample};
+use crate::pipeline::{Analysis, PipelineError, sample};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -54,6 +54,10 @@ pub enum Command {
         /// Go on even when a blocking data check failed.
         #[arg(long)]
         force: bool,
+        /// Keep the stages already complete in the analysis file for the same input and
+        /// configuration, and run from the first one that is not.
+        #[arg(long)]
+        resume: bool,
     },
     /// Load and validate a CSV: the quality report only. Exit 2 when the data cannot be segmented.
     Validate {
@@ -139,16 +143,27 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::app::run_app(cli.file)?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Run { input, db, report, config, as_of, until, json, force }) => {
+        Some(Command::Run { input, db, report, config, as_of, until, json, force, resume }) => {
             let config = load_config(config.as_deref(), as_of)?;
             init_logging_beside(&db);
             let report =
                 report.or_else(|| (until == UntilStage::Report).then(|| default_report_path(&db)));
-            let opts =
-                RunOptions { input, db, report, until: until.into(), ignore_blocking: force };
-            let summary = run_pipeline(&opts, &config, &cli_progress())?;
-            print_summary(&summary, json)?;
-            Ok(exit_for(&summary))
+            let opts = RunOptions {
+                input,
+                db,
+                report,
+                until: until.into(),
+                ignore_blocking: force,
+                resume,
+            };
+            let cancel = cancel_on_ctrl_c();
+            match run_pipeline(&opts, &config, &cli_progress(cancel)) {
+                Ok(summary) => {
+                    print_summary(&summary, json)?;
+                    Ok(exit_for(&summary))
+                }
+                Err(e) => Ok(report_stopped_run(&opts, &config, &e)),
+            }
         }
         Some(Command::Validate { input, config, json }) => {
             let config = load_config(config.as_deref(), None)?;
@@ -211,8 +226,54 @@ fn init_logging_beside(db: &Path) {
     }
 }
 
+/// Ctrl-C cancels the running stage: its statement is interrupted and its transaction rolled
+/// back, so the analysis keeps the stages completed before it. A second Ctrl-C stops at once.
+fn cancel_on_ctrl_c() -> CancelToken {
+    let token = CancelToken::new();
+    let handler_token = token.clone();
+    let installed = ctrlc::set_handler(move || {
+        if handler_token.is_cancelled() {
+            eprintln!("\nStopped at once.");
+            std::process::exit(EXIT_INTERRUPTED.into());
+        }
+        eprintln!("\nStopping: rolling back the running stage (Ctrl-C again to stop at once)...");
+        handler_token.cancel();
+    });
+    if let Err(e) = installed {
+        tracing::warn!("Ctrl-C will stop the process without rolling back: {e}");
+    }
+    token
+}
+
+/// Exit code after Ctrl-C (128 + SIGINT, as shells report it).
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// A run stopped by an error or Ctrl-C: say why, which stages the analysis file keeps, and how
+/// to go on from there.
+fn report_stopped_run(opts: &RunOptions, config: &Config, error: &PipelineError) -> ExitCode {
+    let interrupted = matches!(error, PipelineError::Cancelled);
+    if interrupted {
+        eprintln!("Stopped by Ctrl-C: the running stage was rolled back.");
+    } else {
+        eprintln!("error: {error}");
+    }
+    let state = Analysis::open(&opts.db, config).and_then(|a| a.state());
+    match state {
+        Ok(state) => {
+            eprintln!("Complete in {}: {}.", opts.db.display(), state.complete_list());
+            if !state.complete.is_empty() {
+                eprintln!(
+                    "Run the same command with --resume to keep them and go on from the next stage."
+                );
+            }
+        }
+        Err(e) => tracing::warn!("cannot read the analysis state after the failure: {e}"),
+    }
+    ExitCode::from(if interrupted { EXIT_INTERRUPTED } else { 1 })
+}
+
 /// Progress bars on stderr, one per stage (hidden when stderr is not a terminal).
-fn cli_progress() -> Progress {
+fn cli_progress(cancel: CancelToken) -> Progress {
     let current: Mutex<Option<(Stage, ProgressBar)>> = Mutex::new(None);
     let style = ProgressStyle::with_template("{prefix:>28} [{bar:30}] {percent:>3}% {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -233,7 +294,7 @@ fn cli_progress() -> Progress {
                 bar.set_message(u.message);
             }
         },
-        Default::default(),
+        cancel,
     )
 }
 
@@ -295,6 +356,10 @@ fn print_summary(summary: &RunSummary, json: bool) -> anyhow::Result<()> {
     if let Some(path) = &summary.report_path {
         println!("Report:     {path}");
     }
+    if !summary.stages_kept.is_empty() {
+        let kept: Vec<&str> = summary.stages_kept.iter().map(|s| s.key()).collect();
+        println!("Kept:       {} (complete for the same input and configuration)", kept.join(", "));
+    }
     let timings: Vec<String> =
         summary.timings.iter().map(|(s, t)| format!("{s} {t:.2}s")).collect();
     println!("Timings:    {}", timings.join(", "));
@@ -310,14 +375,19 @@ fn validate_only(input: &Path, config: &Config, json: bool) -> anyhow::Result<Ex
         report: None,
         until: Stage::Validate,
         ignore_blocking: false,
+        resume: false,
     };
-    let result = run_pipeline(&opts, config, &cli_progress());
+    let result = run_pipeline(&opts, config, &cli_progress(cancel_on_ctrl_c()));
     for suffix in ["", ".wal"] {
         let mut p = scratch.as_os_str().to_owned();
         p.push(suffix);
         let _ = std::fs::remove_file(PathBuf::from(p));
     }
     let _ = std::fs::remove_dir_all(PathBuf::from(format!("{}.tmp", scratch.display())));
+    if let Err(PipelineError::Cancelled) = result {
+        eprintln!("Stopped by Ctrl-C.");
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
     let mut summary = result?;
     summary.db = String::new();
     print_summary(&summary, json)?;

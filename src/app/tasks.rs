@@ -123,6 +123,9 @@ pub type MapLayout = Vec<(u32, f64, f64)>;
 #[derive(Default)]
 pub struct Restored {
     pub last_stage: Option<Stage>,
+    /// The file was made by another version and this one cannot read a stage's results: the
+    /// message says which stage to run again (the wizard stops before it).
+    pub unreadable: Option<String>,
     pub ingest: Option<IngestSummary>,
     pub quality: Option<QualityReport>,
     pub features: Option<(FeatureSummary, FeatureTable)>,
@@ -289,7 +292,7 @@ fn segmented(
     run: ClusterRun,
     with_preview: bool,
 ) -> Result<Segmented, AppError> {
-    let data = analysis.report_data(config)?;
+    let data = analysis.report_data()?;
     let view = ClusterView::new(data, run.pca_explained, run.outcome.recommended_k);
     let preview = with_preview
         .then(|| Arc::new(PreviewData::new(run.matrix.clone(), run.hybrid.min_samples)));
@@ -384,7 +387,7 @@ pub fn save_report(
     progress: &Progress,
 ) -> JobOutput {
     JobOutput::ReportSaved((|| -> Result<_, AppError> {
-        Ok(analysis?.write_report(path, config, progress)?)
+        Ok(analysis?.write_report(path, progress)?)
     })())
 }
 
@@ -460,7 +463,9 @@ pub fn restore(db: PathBuf, config: &Config) -> JobOutput {
 }
 
 fn read_stored(analysis: &Analysis, config: &Config) -> Result<Restored, AppError> {
-    let last_stage = analysis.completed_stage()?;
+    let state = analysis.state()?;
+    let last_stage = state.complete.last().copied();
+    let unreadable = state.unreadable.map(|(_, message)| message);
     let quality =
         if last_stage >= Some(Stage::Validate) { analysis.quality_report()? } else { None };
     let summary =
@@ -475,7 +480,7 @@ fn read_stored(analysis: &Analysis, config: &Config) -> Result<Restored, AppErro
     } else {
         None
     };
-    Ok(Restored { last_stage, ingest, quality, features, segmented })
+    Ok(Restored { last_stage, unreadable, ingest, quality, features, segmented })
 }
 
 /// The stored segmentation of a reopened file (no run in memory: another K segments again).
@@ -486,7 +491,7 @@ fn restored_segmentation(
     let Some(matrix) = analysis.gold_matrix()? else { return Ok(None) };
     let outcome = analysis.cluster_outcome()?.unwrap_or_default();
     let view = ClusterView::new(
-        analysis.report_data(config)?,
+        analysis.report_data()?,
         outcome.pca_explained,
         outcome.recommended_k,
     );

@@ -177,7 +177,7 @@ fn main() -> anyhow::Result<()> {
     let report = tmp.join("bench.xlsx");
     t.time(
         "report (real data)",
-        || Ok(analysis.write_report(&report, &config, &p)?),
+        || Ok(analysis.write_report(&report, &p)?),
         |_, _| rss(""),
     )?;
     if args.extras {

@@ -7,13 +7,33 @@
 
 use crate::pipeline::cluster::stage::{self, ClusterOutcome, ClusterRun};
 use crate::pipeline::config::Config;
-use crate::pipeline::error::Result;
+use crate::pipeline::error::{PipelineError, Result};
 use crate::pipeline::gold::{self, GoldSummary};
 use crate::pipeline::model::*;
 use crate::pipeline::progress::{Progress, Stage};
 use crate::pipeline::store::Store;
 use crate::pipeline::{features, ingest, report, validate};
 use std::path::Path;
+
+/// Which stages of an analysis are complete.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AnalysisState {
+    /// The complete stages, in pipeline order: each one's layer and summary can be read.
+    pub complete: Vec<Stage>,
+    /// The first recorded stage whose summary this version cannot read (the analysis was made by
+    /// another version), with the message that says so: run the analysis again from there.
+    pub unreadable: Option<(Stage, String)>,
+}
+
+impl AnalysisState {
+    /// "ingest, validate" (or "none").
+    pub fn complete_list(&self) -> String {
+        if self.complete.is_empty() {
+            return "none".into();
+        }
+        self.complete.iter().map(|s| s.key()).collect::<Vec<_>>().join(", ")
+    }
+}
 
 /// An open analysis file.
 pub struct Analysis {
@@ -25,6 +45,13 @@ impl Analysis {
     /// `PipelineError::DatabaseLocked`.
     pub fn open(db_path: &Path, config: &Config) -> Result<Self> {
         Ok(Self { store: Store::open(db_path, &config.store)? })
+    }
+
+    /// Run a stage, then remove the spill folder if the stage left it empty.
+    fn stage<T>(&self, run: impl FnOnce() -> Result<T>) -> Result<T> {
+        let outcome = run();
+        self.store.tidy_spill_folder();
+        outcome
     }
 
     /// A second handle on the same file, for a worker thread.
@@ -41,17 +68,39 @@ impl Analysis {
         &self.store
     }
 
-    /// The last stage whose layer is complete in this file (None for a new file).
+    /// The last stage whose layer is complete (and readable by this version) in this file; None
+    /// for a new file.
     pub fn completed_stage(&self) -> Result<Option<Stage>> {
-        let mut last = None;
+        Ok(self.state()?.complete.last().copied())
+    }
+
+    /// Which stages are complete, and the first recorded one this version cannot read.
+    pub fn state(&self) -> Result<AnalysisState> {
+        let mut state = AnalysisState::default();
         for stage in Stage::RECORDED {
-            if self.store.stage_details(stage)?.is_some() {
-                last = Some(stage);
-            } else {
-                break;
+            match self.stage_readable(stage) {
+                Ok(true) => state.complete.push(stage),
+                Ok(false) => break,
+                Err(e @ PipelineError::UnreadableStage { .. }) => {
+                    state.unreadable = Some((stage, e.to_string()));
+                    break;
+                }
+                Err(e) => return Err(e),
             }
         }
-        Ok(last)
+        Ok(state)
+    }
+
+    /// Is `stage` recorded complete, with a summary this version can decode?
+    fn stage_readable(&self, stage: Stage) -> Result<bool> {
+        Ok(match stage {
+            Stage::Ingest => self.ingest_summary()?.is_some(),
+            Stage::Validate => self.quality_report()?.is_some(),
+            Stage::Features => self.feature_summary()?.is_some(),
+            Stage::Gold => self.gold_summary()?.is_some(),
+            Stage::Cluster => self.cluster_outcome()?.is_some(),
+            Stage::Embed | Stage::Report => false,
+        })
     }
 
     /// Header, delimiter and first rows of a CSV, without loading it.
@@ -66,22 +115,24 @@ impl Analysis {
         config: &Config,
         progress: &Progress,
     ) -> Result<IngestSummary> {
-        ingest::ingest(&self.store, csv, config, &progress.for_stage(Stage::Ingest))
+        self.stage(|| ingest::ingest(&self.store, csv, config, &progress.for_stage(Stage::Ingest)))
     }
 
     /// Apply the cleaning table, count every quality case, run the dataset checks.
     pub fn validate(&self, config: &Config, progress: &Progress) -> Result<QualityReport> {
-        validate::validate(&self.store, config, &progress.for_stage(Stage::Validate))
+        self.stage(|| validate::validate(&self.store, config, &progress.for_stage(Stage::Validate)))
     }
 
     /// Build `silver_customer_features`.
     pub fn features(&self, config: &Config, progress: &Progress) -> Result<FeatureSummary> {
-        features::build_features(&self.store, config, &progress.for_stage(Stage::Features))
+        self.stage(|| {
+            features::build_features(&self.store, config, &progress.for_stage(Stage::Features))
+        })
     }
 
     /// Build `gold_cluster_processed` from the eligible customers' features.
     pub fn gold(&self, config: &Config, progress: &Progress) -> Result<GoldSummary> {
-        gold::build_gold_layer(&self.store, config, &progress.for_stage(Stage::Gold))
+        self.stage(|| gold::build_gold_layer(&self.store, config, &progress.for_stage(Stage::Gold)))
     }
 
     /// Segment the customers and store `clustering_results`, `cluster_summary` and the
@@ -92,12 +143,14 @@ impl Analysis {
         progress: &Progress,
         with_umap: bool,
     ) -> Result<ClusterRun> {
-        stage::cluster_and_store(
-            &self.store,
-            config,
-            &progress.for_stage(Stage::Cluster),
-            with_umap,
-        )
+        self.stage(|| {
+            stage::cluster_and_store(
+                &self.store,
+                config,
+                &progress.for_stage(Stage::Cluster),
+                with_umap,
+            )
+        })
     }
 
     /// Re-segment with another K (phase 1 kept) and store.
@@ -159,24 +212,26 @@ impl Analysis {
     pub fn write_report(
         &self,
         path: &Path,
-        config: &Config,
         progress: &Progress,
     ) -> Result<std::path::PathBuf> {
         let progress = progress.for_stage(Stage::Report);
         progress.update(0.0, "Reading results");
-        let data = report::from_store::report_data(&self.store, config)?;
-        let outcome = report::write_report(&data, path, &progress.sub(0.1, 1.0)).map_err(|e| {
-            crate::pipeline::PipelineError::Write {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            }
-        })?;
+        let data = report::from_store::report_data(&self.store)?;
+        let outcome =
+            report::write_report(&data, path, &progress.sub(0.1, 1.0)).map_err(|e| match e {
+                report::ReportError::Cancelled => PipelineError::Cancelled,
+                other => PipelineError::Write {
+                    path: path.display().to_string(),
+                    reason: other.to_string(),
+                },
+            })?;
         Ok(outcome.path)
     }
 
-    /// The data behind the report (the app shows parts of it on the Report page).
-    pub fn report_data(&self, config: &Config) -> Result<report::ReportData> {
-        report::from_store::report_data(&self.store, config)
+    /// The data behind the report (the app shows parts of it on the Report page). Its
+    /// parameters are those the analysis was run with, as recorded with its stages.
+    pub fn report_data(&self) -> Result<report::ReportData> {
+        report::from_store::report_data(&self.store)
     }
 
     /// Export `clustering_results` joined with the key features to a CSV.

@@ -1,7 +1,7 @@
 //! The pipeline's error type: every failure a user can cause says what was wrong and what to do.
 
 use crate::pipeline::config::ConfigError;
-use crate::pipeline::progress::Cancelled;
+use crate::pipeline::progress::{Cancelled, Stage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -29,7 +29,7 @@ pub enum PipelineError {
     )]
     DatabaseLocked { path: String },
 
-    #[error("the analysis file {path} cannot be opened: {reason}")]
+    #[error("the analysis file {path} cannot be opened: {reason}.")]
     DatabaseOpen { path: String, reason: String },
 
     #[error(
@@ -40,15 +40,33 @@ pub enum PipelineError {
     #[error("{0}")]
     Data(String),
 
-    #[error("database error during {context}: {source}")]
-    Db {
-        context: String,
-        #[source]
-        source: duckdb::Error,
-    },
+    /// A DuckDB statement failed. The message says what happened in words; DuckDB's own text
+    /// (`detail`) is written to the log, never shown.
+    #[error("{}", describe_db_failure(context, detail))]
+    Db { context: String, detail: String },
 
     #[error("cannot write {path}: {reason}")]
     Write { path: String, reason: String },
+
+    /// The stored summary of a completed stage cannot be read by this version.
+    #[error("{}", unreadable_stage_message(*stage, *newer))]
+    UnreadableStage { stage: Stage, newer: bool },
+}
+
+fn unreadable_stage_message(stage: Stage, newer: bool) -> String {
+    let step = stage.title();
+    if newer {
+        format!(
+            "this analysis was made by a newer version of ReturnScope, and this version cannot \
+             read its {step} results. Open it with the newer version, or run it again from \
+             {step} (the earlier steps are kept)."
+        )
+    } else {
+        format!(
+            "this analysis was made by an older version of ReturnScope, and this version cannot \
+             read its {step} results. Run it again from {step} (the earlier steps are kept)."
+        )
+    }
 }
 
 impl From<Cancelled> for PipelineError {
@@ -64,8 +82,88 @@ pub trait DbContext<T> {
 
 impl<T> DbContext<T> for Result<T, duckdb::Error> {
     fn db(self, context: &str) -> Result<T, PipelineError> {
-        self.map_err(|source| PipelineError::Db { context: context.to_string(), source })
+        self.map_err(|source| {
+            tracing::info!("database error while {context}: {source}");
+            PipelineError::Db { context: context.to_string(), detail: source.to_string() }
+        })
+    }
+}
+
+/// What a failed DuckDB statement means for the user, from DuckDB's message.
+fn describe_db_failure(context: &str, detail: &str) -> String {
+    let during = lowercase_first(context);
+    let d = detail.to_ascii_lowercase();
+    if d.contains("out of memory") || d.contains("could not allocate") {
+        format!(
+            "the computer ran out of memory while {during}. Close other programs, or set \
+             store.memory_limit lower (the database then spills to disk), and run it again."
+        )
+    } else if d.contains("no space left") || d.contains("disk is full") {
+        format!(
+            "the disk is full: {during} could not be written to the analysis file or its spill \
+             folder. Free some space and run it again; nothing of this step was kept."
+        )
+    } else if d.contains("permission denied") || d.contains("read-only") || d.contains("read only")
+    {
+        format!(
+            "the analysis file cannot be written while {during}: you are not allowed to write \
+             to it or to its folder. Choose another analysis file or folder."
+        )
+    } else if d.contains("conflict") {
+        format!(
+            "another task changed the analysis file while {during}; nothing of this step was \
+             kept. Run it again."
+        )
+    } else {
+        format!(
+            "an unexpected database error stopped {during}; nothing of this step was kept. \
+             Run it again; if it happens again, report it with the log file (it has the details)."
+        )
+    }
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |c| c.to_lowercase().chain(chars).collect())
+}
+
+/// Why DuckDB could not open an analysis file, in words.
+pub fn describe_open_failure(detail: &str) -> String {
+    let d = detail.to_ascii_lowercase();
+    if d.contains("not a valid duckdb database") || d.contains("invalid magic") {
+        "it is not a ReturnScope analysis file. Choose an analysis (.duckdb) file made by \
+         ReturnScope, or another name for a new one"
+            .into()
+    } else if d.contains("newer") || d.contains("version") {
+        "it was written by a newer version of ReturnScope (or DuckDB). Open it with that version, \
+         or run the analysis again into a new file"
+            .into()
+    } else if d.contains("permission denied") || d.contains("read-only") {
+        "you are not allowed to write to it or to its folder. Choose another place".into()
+    } else if d.contains("no space left") {
+        "the disk is full. Free some space and try again".into()
+    } else {
+        "the file may be damaged (the details are in the log). Run the analysis again into a new \
+         file"
+            .into()
     }
 }
 
 pub type Result<T, E = PipelineError> = std::result::Result<T, E>;
+
+/// DuckDB could not write an export file (`COPY ... TO`): why, in words, as a write error.
+pub fn export_error(path: &std::path::Path, e: duckdb::Error) -> PipelineError {
+    let detail = e.to_string();
+    tracing::info!("writing {}: {detail}", path.display());
+    let d = detail.to_ascii_lowercase();
+    let reason = if d.contains("permission denied") || d.contains("read-only") {
+        "you are not allowed to write there; choose another folder"
+    } else if d.contains("no such file") || d.contains("directory") {
+        "its folder does not exist; choose an existing folder"
+    } else if d.contains("no space left") {
+        "the disk is full; free some space and export again"
+    } else {
+        "the export stopped unexpectedly (the details are in the log); export again"
+    };
+    PipelineError::Write { path: path.display().to_string(), reason: reason.into() }
+}

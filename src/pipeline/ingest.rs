@@ -1,8 +1,9 @@
 //! Load (bronze): stream a CSV of order lines into `bronze_rows` with DuckDB's reader.
 //!
-//! The file never passes through Rust memory: DuckDB sniffs the delimiter (comma, semicolon, tab,
-//! pipe) and quoting, reads UTF-8 (a BOM is skipped) and falls back to Latin-1 when the bytes are
-//! not UTF-8. Every value is kept as text exactly as loaded; required columns are matched
+//! The file never passes through Rust memory: DuckDB reads it (gzip and zstd too), with the
+//! delimiter (comma, semicolon, tab, pipe) and encoding sniffed from its first MiB of text by
+//! [`crate::pipeline::csv_input`], which also makes the path literal (no globbing). UTF-8 (a BOM
+//! is skipped) falls back to Latin-1 when the bytes are not UTF-8. Every value is kept as text exactly as loaded; required columns are matched
 //! case-insensitively (surrounding spaces ignored) and stored under their canonical names, extra
 //! columns under their own. Rows with the wrong number of fields go to `bronze_rejects_malformed`
 //! with their line number. The SHA-256 of the input is computed on a second thread meanwhile.
@@ -12,6 +13,7 @@
 //! the narrow table `bronze_quality` (see `validate`).
 
 use crate::pipeline::config::Config;
+use crate::pipeline::csv_input::InputFile;
 use crate::pipeline::error::{DbContext, PipelineError, Result};
 use crate::pipeline::model::{CsvPreview, IngestSummary, REQUIRED_COLUMNS};
 use crate::pipeline::progress::{Progress, Stage};
@@ -89,56 +91,43 @@ pub fn map_columns(header: &[String]) -> std::result::Result<ColumnMapping, Vec<
     Ok(ColumnMapping { required, extra })
 }
 
-/// The delimiter of the header line: the most frequent of `,` `;` tab `|` outside quotes. The
-/// header has at least 14 fields, so this is unambiguous where DuckDB's sniffer can be misled by
-/// a few rows with quoted delimiters or a ragged line.
-pub fn detect_delimiter(path: &Path) -> char {
-    let mut head = Vec::with_capacity(65_536);
-    if let Ok(file) = std::fs::File::open(path) {
-        let _ = file.take(65_536).read_to_end(&mut head);
-    }
-    let text = String::from_utf8_lossy(&head);
-    let line = text.trim_start_matches('\u{feff}').lines().next().unwrap_or("");
-    let mut counts = [(',', 0usize), (';', 0), ('\t', 0), ('|', 0)];
-    let mut quoted = false;
-    for ch in line.chars() {
-        if ch == '"' {
-            quoted = !quoted;
-        } else if !quoted && let Some(c) = counts.iter_mut().find(|(d, _)| *d == ch) {
-            c.1 += 1;
-        }
-    }
-    counts.iter().max_by_key(|(_, n)| *n).filter(|(_, n)| *n > 0).map_or(',', |(d, _)| *d)
-}
-
 /// The reader's buffer: 128 MiB instead of DuckDB's default. Each buffer is a batch of the
 /// order-preserving insert; fewer, larger batches cost less to merge into row groups (about 12%
 /// less CPU for the load of 4.1M rows; 512 MiB gained nothing more and raised the peak memory).
 const CSV_BUFFER_SIZE: usize = 128 << 20;
 
+/// The reader's NULL string: a control character no export writes as a whole field, so every
+/// field is read as text (an empty field as ''; the cleaning treats '' as empty).
+const NEVER_NULL: &str = "\u{1}";
+
 /// A CSV file with its dialect, sniffed once: every read of the file uses the same settings.
 struct CsvSource<'a> {
-    path: &'a Path,
+    input: &'a InputFile,
     delimiter: char,
     encoding: &'static str,
 }
 
 impl<'a> CsvSource<'a> {
-    fn sniff(path: &'a Path) -> Self {
-        let encoding = if looks_like_utf8(path) { "utf-8" } else { "latin-1" };
-        Self { path, delimiter: detect_delimiter(path), encoding }
+    fn sniff(input: &'a InputFile) -> Self {
+        let encoding = if input.looks_like_utf8() { "utf-8" } else { "latin-1" };
+        Self { input, delimiter: input.header_delimiter(), encoding }
     }
 
     /// The `read_csv(...)` table function call; with `store_rejects`, ragged rows are kept in
-    /// the temp tables `rs_reject_errors` / `rs_reject_scans`.
+    /// the temp tables `rs_reject_errors` / `rs_reject_scans`. Empty fields are read as the
+    /// empty string, not NULL (the NULL string is [`NEVER_NULL`]), so the reader's exception for
+    /// "extra fields that are NULL" never applies and a line with extra trailing empty fields
+    /// is malformed, like any line with the wrong number of fields.
     fn read_csv(&self, store_rejects: bool) -> String {
         let mut options = format!(
             "{}, header = true, all_varchar = true, auto_detect = true, delim = {}, quote = '\"', \
-             encoding = {}, null_padding = false, ignore_errors = true, \
-             buffer_size = {CSV_BUFFER_SIZE}",
-            literal(&self.path.to_string_lossy()),
+             encoding = {}, compression = {}, nullstr = {}, strict_mode = true, \
+             null_padding = false, ignore_errors = true, buffer_size = {CSV_BUFFER_SIZE}",
+            self.input.reader_path(),
             literal(&self.delimiter.to_string()),
-            literal(self.encoding)
+            literal(self.encoding),
+            literal(self.input.compression.reader_option()),
+            literal(NEVER_NULL),
         );
         if store_rejects {
             options.push_str(
@@ -158,38 +147,42 @@ impl<'a> CsvSource<'a> {
             .map_err(|e| self.read_error(e))
     }
 
+    /// DuckDB's reader failed on the file: say so in words (its own text goes to the log).
     fn read_error(&self, e: duckdb::Error) -> PipelineError {
-        let message = e.to_string();
-        let path = self.path.display().to_string();
-        if message.contains("No such file") || message.contains("No files found") {
-            PipelineError::InputUnreadable { path, reason: message }
-        } else {
-            PipelineError::Data(format!(
-                "cannot read {path} as a CSV file: {message}. Check that it is a CSV export of order lines."
-            ))
-        }
+        tracing::info!("reading {}: {e}", self.input.path.display());
+        PipelineError::Data(format!(
+            "cannot read {} as a CSV file: its text could not be split into rows and columns. \
+             Check that it is a CSV export of order lines (text with a header line, fields \
+             separated by commas, semicolons, tabs or pipes), not a spreadsheet or an archive.",
+            self.input.path.display()
+        ))
     }
-}
 
-fn check_readable(path: &Path) -> Result<u64> {
-    let meta = std::fs::metadata(path).map_err(|e| PipelineError::InputUnreadable {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    if meta.is_dir() {
-        return Err(PipelineError::InputUnreadable {
-            path: path.display().to_string(),
-            reason: "it is a folder, not a file".into(),
-        });
+    /// The header was read as one column: the file's delimiter is none of those we read.
+    fn single_column_error(&self, header: &[String]) -> PipelineError {
+        let shown: String = header.first().map(|h| h.chars().take(80).collect()).unwrap_or_default();
+        PipelineError::Data(format!(
+            "the header of {} was read as a single column (\"{shown}\"): the file seems to use \
+             another delimiter than comma, semicolon, tab or pipe. Export it again with one of \
+             those between the fields.",
+            self.input.path.display()
+        ))
     }
-    std::fs::File::open(path).map_err(|e| PipelineError::InputUnreadable {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    if meta.len() == 0 {
-        return Err(PipelineError::EmptyInput { path: path.display().to_string() });
+
+    /// Match the header against the required columns, naming the missing ones.
+    fn mapping(&self, header: &[String]) -> Result<ColumnMapping> {
+        map_columns(header).map_err(|missing| {
+            if header.len() == 1 {
+                return self.single_column_error(header);
+            }
+            PipelineError::MissingColumn {
+                path: self.input.path.display().to_string(),
+                column: missing.join(", "),
+                required: REQUIRED_COLUMNS.join(", "),
+                found: header.join(", "),
+            }
+        })
     }
-    Ok(meta.len())
 }
 
 /// SHA-256 of a file, streamed; `None` on a read error (the hash is informative only).
@@ -207,25 +200,11 @@ pub fn sha256_file(path: &Path) -> Option<String> {
     Some(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Is the start of the file valid UTF-8 (a cheap check that picks the reader's encoding)?
-fn looks_like_utf8(path: &Path) -> bool {
-    let Ok(mut file) = std::fs::File::open(path) else { return true };
-    let mut buf = Vec::with_capacity(1 << 20);
-    if file.by_ref().take(1 << 20).read_to_end(&mut buf).is_err() {
-        return true;
-    }
-    match std::str::from_utf8(&buf) {
-        Ok(_) => true,
-        // An error in the last 3 bytes may be a character cut at the buffer's end.
-        Err(e) => e.error_len().is_none() && e.valid_up_to() + 4 > buf.len(),
-    }
-}
-
 /// Header, delimiter and first rows of a CSV, on a throwaway in-memory connection.
 pub fn preview_csv(path: &Path, rows: usize) -> Result<CsvPreview> {
-    check_readable(path)?;
+    let input = InputFile::open(path)?;
     let conn = duckdb::Connection::open_in_memory().db("opening a scratch database")?;
-    let csv = CsvSource::sniff(path);
+    let csv = CsvSource::sniff(&input);
     let columns = csv.header(&conn)?;
     let required = REQUIRED_COLUMNS
         .iter()
@@ -358,11 +337,11 @@ fn has_invalid_unicode(store: &Store) -> Result<bool> {
 pub fn ingest(
     store: &Store,
     csv: &Path,
-    _config: &Config,
+    config: &Config,
     progress: &Progress,
 ) -> Result<IngestSummary> {
     let started = Instant::now();
-    check_readable(csv)?;
+    let input = InputFile::open(csv)?;
     progress.update(0.0, "Reading header");
     let hash_path = csv.to_path_buf();
     let hasher = std::thread::spawn(move || {
@@ -371,14 +350,9 @@ pub fn ingest(
         tracing::info!("input SHA-256: {:.2} s", started.elapsed().as_secs_f64());
         hash
     });
-    let mut source = CsvSource::sniff(csv);
+    let mut source = CsvSource::sniff(&input);
     let header = source.header(store.conn())?;
-    let mapping = map_columns(&header).map_err(|missing| PipelineError::MissingColumn {
-        path: csv.display().to_string(),
-        column: missing.join(", "),
-        required: REQUIRED_COLUMNS.join(", "),
-        found: header.join(", "),
-    })?;
+    let mapping = source.mapping(&header)?;
     store.in_transaction(|s| {
         s.forget_stage_and_later(Stage::Ingest)?;
         load_bronze(s, &source, &mapping, progress)
@@ -405,15 +379,17 @@ pub fn ingest(
         seconds: started.elapsed().as_secs_f64(),
     };
     let details = serde_json::json!({ "summary": summary, "mapping": mapping });
-    store.in_transaction(|s| s.mark_stage_complete(Stage::Ingest, &details))?;
+    store.in_transaction(|s| s.mark_stage_complete(Stage::Ingest, &details, config))?;
     progress.update_items(1.0, "Loaded", rows_loaded);
     Ok(summary)
 }
 
 /// The stored ingest summary and column mapping.
 pub fn stored_ingest(store: &Store) -> Result<Option<(IngestSummary, ColumnMapping)>> {
-    let Some(details) = store.stage_details(Stage::Ingest)? else { return Ok(None) };
-    let summary = serde_json::from_value(details["summary"].clone()).ok();
-    let mapping = serde_json::from_value(details["mapping"].clone()).ok();
-    Ok(summary.zip(mapping))
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        summary: IngestSummary,
+        mapping: ColumnMapping,
+    }
+    Ok(store.stage_summary::<Stored>(Stage::Ingest)?.map(|s| (s.summary, s.mapping)))
 }

@@ -1,13 +1,14 @@
-//! `clustering_metadata.json`, written beside the analysis file after clustering: every parameter
-//! used, how eps was chosen, the K sweep, the metrics, counts, timings, the input's name and hash,
-//! as_of and versions, so a run can be explained and repeated.
+//! `<analysis>.clustering_metadata.json`, written beside the analysis file after clustering (named
+//! after it, so analyses in one folder keep their own record): every parameter the run used (as
+//! recorded with its stages, not the settings of the moment), how eps was chosen, the K sweep,
+//! the metrics, counts, timings, the input's name and hash, as_of and versions, so a run can be
+//! explained and repeated. Written atomically: a crash mid-write leaves the previous record.
 
 use crate::pipeline::cluster::stage::ClusterOutcome;
-use crate::pipeline::config::Config;
 use crate::pipeline::error::{PipelineError, Result};
 use crate::pipeline::store::Store;
-use crate::pipeline::{features, ingest, validate};
-use std::path::PathBuf;
+use crate::pipeline::{atomic_file, features, ingest, state, validate};
+use std::path::{Path, PathBuf};
 
 /// Versions of ReturnScope and of the DuckDB engine.
 pub fn versions(store: &Store) -> Vec<(String, String)> {
@@ -18,21 +19,16 @@ pub fn versions(store: &Store) -> Vec<(String, String)> {
     vec![("returnscope".into(), env!("CARGO_PKG_VERSION").into()), ("duckdb".into(), duckdb)]
 }
 
-/// Where the metadata goes: beside the DuckDB file.
-pub fn metadata_path(store: &Store) -> PathBuf {
-    store
-        .path()
-        .parent()
-        .map(|p| p.join("clustering_metadata.json"))
-        .unwrap_or_else(|| "clustering_metadata.json".into())
+/// Where the metadata goes: beside the analysis file, named after it
+/// (`orders.duckdb` -> `orders.clustering_metadata.json`).
+pub fn metadata_path(db: &Path) -> PathBuf {
+    let stem = db.file_stem().map_or_else(|| "analysis".into(), |s| s.to_string_lossy());
+    db.with_file_name(format!("{stem}.clustering_metadata.json"))
 }
 
 /// Build the metadata document.
-pub fn metadata_json(
-    store: &Store,
-    config: &Config,
-    outcome: &ClusterOutcome,
-) -> Result<serde_json::Value> {
+pub fn metadata_json(store: &Store, outcome: &ClusterOutcome) -> Result<serde_json::Value> {
+    let parameters = state::run_config(store)?;
     let ingest = ingest::stored_ingest(store)?.map(|(s, _)| s);
     let quality = validate::stored_report(store)?;
     let feats = features::stored_summary(store)?;
@@ -79,20 +75,35 @@ pub fn metadata_json(
         "features": outcome.features,
         "warnings": outcome.warnings,
         "timings_seconds": timings,
-        "parameters": config,
+        "parameters": parameters,
         "versions": versions(store).into_iter().collect::<std::collections::BTreeMap<_, _>>(),
     }))
 }
 
-/// Write `clustering_metadata.json` beside the analysis file.
-pub fn write_metadata(store: &Store, config: &Config, outcome: &ClusterOutcome) -> Result<PathBuf> {
-    let path = metadata_path(store);
-    let json = metadata_json(store, config, outcome)?;
-    let text =
-        serde_json::to_string_pretty(&json).map_err(|e| PipelineError::Data(e.to_string()))?;
-    std::fs::write(&path, text).map_err(|e| PipelineError::Write {
+/// Write the metadata beside the analysis file, atomically.
+pub fn write_metadata(store: &Store, outcome: &ClusterOutcome) -> Result<PathBuf> {
+    let path = metadata_path(store.path());
+    let json = metadata_json(store, outcome)?;
+    atomic_file::write_atomically(&path, |out| {
+        serde_json::to_writer_pretty(&mut *out, &json)?;
+        Ok(())
+    })
+    .map_err(|e| PipelineError::Write {
         path: path.display().to_string(),
-        reason: e.to_string(),
+        reason: format!("{e}. The segments are stored in the analysis file; free some space or choose a folder you may write to, then run the clustering again"),
     })?;
     Ok(path)
+}
+
+/// Write the metadata; a failure becomes a warning of the outcome (the segments are stored,
+/// only their record beside the file is missing), so the user sees it.
+pub fn record_metadata(store: &Store, outcome: &mut ClusterOutcome) {
+    match write_metadata(store, outcome) {
+        Ok(path) => outcome.metadata_path = Some(path),
+        Err(e) => {
+            tracing::warn!("{e}");
+            outcome.metadata_path = None;
+            outcome.warnings.push(e.to_string());
+        }
+    }
 }

@@ -6,10 +6,13 @@
 
 pub mod analysis;
 pub mod archetypes;
+pub mod atomic_file;
 pub mod cluster;
 pub mod config;
+pub mod csv_input;
 pub mod embed;
 pub mod error;
+pub mod fault;
 pub mod features;
 pub mod gold;
 pub mod ingest;
@@ -19,6 +22,7 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod sample;
+pub mod state;
 pub mod store;
 pub mod validate;
 pub use analysis::Analysis;

@@ -41,6 +41,19 @@ impl Stage {
         }
     }
 
+    /// The step's name in messages ("run it again from Features").
+    pub fn title(self) -> &'static str {
+        match self {
+            Stage::Ingest => "Load",
+            Stage::Validate => "Validate",
+            Stage::Features => "Features",
+            Stage::Gold => "the clustering matrix",
+            Stage::Cluster => "Cluster",
+            Stage::Embed => "the 2-D map",
+            Stage::Report => "Report",
+        }
+    }
+
     /// Human label for progress bars and logs.
     pub fn label(self) -> &'static str {
         match self {

@@ -7,6 +7,7 @@ use crate::pipeline::config::Config;
 use crate::pipeline::error::Result;
 use crate::pipeline::model::QualityReport;
 use crate::pipeline::progress::{Progress, Stage};
+use crate::pipeline::state;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,6 +22,9 @@ pub struct RunOptions {
     pub until: Stage,
     /// Go on past blocking validation checks (the CLI stops with exit code 2 otherwise).
     pub ignore_blocking: bool,
+    /// Keep the stages already complete in the analysis for the same input and configuration
+    /// (from the first stage that is not, everything runs again).
+    pub resume: bool,
 }
 
 /// Everything a run did, for the human summary and `--json`.
@@ -42,6 +46,8 @@ pub struct RunSummary {
     /// Seconds per stage, in order.
     pub timings: Vec<(String, f64)>,
     pub stages_run: Vec<Stage>,
+    /// Stages kept from an earlier run (`resume`): complete for the same input and configuration.
+    pub stages_kept: Vec<Stage>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -77,6 +83,66 @@ fn timed<T>(summary: &mut RunSummary, stage: Stage, f: impl FnOnce() -> Result<T
     Ok(out)
 }
 
+/// Which complete stages a resumed run keeps: each one in order while it is complete (readable)
+/// for the same input and the same configuration keys; from the first that is not, every stage
+/// runs again.
+struct Resume {
+    keeping: bool,
+}
+
+impl Resume {
+    fn new(opts: &RunOptions, analysis: &Analysis) -> Result<Self> {
+        if !opts.resume {
+            return Ok(Self { keeping: false });
+        }
+        let stored = analysis.ingest_summary()?.map(|s| s.input_sha256).unwrap_or_default();
+        let same_input = !stored.is_empty()
+            && crate::pipeline::ingest::sha256_file(&opts.input).is_some_and(|h| h == stored);
+        Ok(Self { keeping: same_input })
+    }
+
+    /// Keep `stage`? Once a stage is not kept, no later one is.
+    fn keeps(&mut self, analysis: &Analysis, stage: Stage, config: &Config) -> Result<bool> {
+        self.keeping = self.keeping
+            && analysis.state()?.complete.contains(&stage)
+            && (stage == Stage::Ingest
+                || state::same_configuration(analysis.store(), stage, config)?);
+        Ok(self.keeping)
+    }
+}
+
+/// One stage of a run: how to run it, and how to read its stored result.
+struct Step<R, S> {
+    stage: Stage,
+    run: R,
+    stored: S,
+}
+
+impl<T, R, S> Step<R, S>
+where
+    R: FnOnce() -> Result<T>,
+    S: FnOnce() -> Result<Option<T>>,
+{
+    /// Run the stage, or keep its stored result when resuming.
+    fn run_or_keep(
+        self,
+        summary: &mut RunSummary,
+        resume: &mut Resume,
+        analysis: &Analysis,
+        config: &Config,
+    ) -> Result<T> {
+        if resume.keeps(analysis, self.stage, config)?
+            && let Some(kept) = (self.stored)()?
+        {
+            summary.stages_kept.push(self.stage);
+            return Ok(kept);
+        }
+        resume.keeping = false;
+        tracing::info!("stage {} started", self.stage.key());
+        timed(summary, self.stage, self.run)
+    }
+}
+
 /// Run the stages up to `opts.until`. A blocking validation check stops the run after
 /// validation (the summary says why) unless `ignore_blocking`.
 pub fn run_pipeline(opts: &RunOptions, config: &Config, progress: &Progress) -> Result<RunSummary> {
@@ -86,34 +152,40 @@ pub fn run_pipeline(opts: &RunOptions, config: &Config, progress: &Progress) -> 
         ..Default::default()
     };
     let analysis = Analysis::open(&opts.db, config)?;
-    let ingest =
-        timed(&mut summary, Stage::Ingest, || analysis.ingest(&opts.input, config, progress))?;
+    let mut resume = Resume::new(opts, &analysis)?;
+    let a = &analysis;
+    let ingest = Step { stage: Stage::Ingest, run: || a.ingest(&opts.input, config, progress), stored: || a.ingest_summary() }
+        .run_or_keep(&mut summary, &mut resume, a, config)?;
     summary.rows_loaded = ingest.rows_loaded;
     summary.malformed_rows = ingest.malformed_rows;
     if opts.until == Stage::Ingest {
         return Ok(summary);
     }
-    let quality = timed(&mut summary, Stage::Validate, || analysis.validate(config, progress))?;
+    let quality = Step { stage: Stage::Validate, run: || a.validate(config, progress), stored: || a.quality_report() }
+        .run_or_keep(&mut summary, &mut resume, a, config)?;
     summary.record_quality(&quality);
     if opts.until == Stage::Validate || (!quality.can_segment() && !opts.ignore_blocking) {
         return Ok(summary);
     }
-    timed(&mut summary, Stage::Features, || analysis.features(config, progress))?;
+    Step { stage: Stage::Features, run: || a.features(config, progress), stored: || a.feature_summary() }
+        .run_or_keep(&mut summary, &mut resume, a, config)?;
     if opts.until == Stage::Features {
         return Ok(summary);
     }
-    timed(&mut summary, Stage::Gold, || analysis.gold(config, progress))?;
+    Step { stage: Stage::Gold, run: || a.gold(config, progress), stored: || a.gold_summary() }
+        .run_or_keep(&mut summary, &mut resume, a, config)?;
     if opts.until == Stage::Gold {
         return Ok(summary);
     }
-    let run = timed(&mut summary, Stage::Cluster, || analysis.cluster(config, progress, true))?;
-    summary.cluster = Some(cluster_json(&run.outcome));
+    let outcome = Step { stage: Stage::Cluster, run: || a.cluster(config, progress, true).map(|run| run.outcome), stored: || a.cluster_outcome() }
+        .run_or_keep(&mut summary, &mut resume, a, config)?;
+    summary.cluster = Some(cluster_json(&outcome));
     if opts.until == Stage::Cluster && opts.report.is_none() {
         return Ok(summary);
     }
     if let Some(path) = &opts.report {
         let written =
-            timed(&mut summary, Stage::Report, || analysis.write_report(path, config, progress))?;
+            timed(&mut summary, Stage::Report, || analysis.write_report(path, progress))?;
         summary.report_path = Some(written.display().to_string());
     }
     Ok(summary)

@@ -7,7 +7,7 @@
 
 use crate::pipeline::config::StoreConfig;
 use crate::pipeline::error::{DbContext, PipelineError, Result};
-use crate::pipeline::progress::{Progress, Stage};
+use crate::pipeline::progress::Progress;
 use duckdb::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,11 +18,20 @@ use std::time::Duration;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// `<db>.tmp`, DuckDB's spill folder, unless the configuration names another one.
+    spill_folder: Option<PathBuf>,
 }
 
 fn is_lock_error(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     m.contains("could not set lock") || m.contains("conflicting lock")
+}
+
+/// `<db>.tmp`: where DuckDB spills when memory runs short (unless `store.temp_directory` is set).
+fn default_spill_folder(path: &Path) -> PathBuf {
+    let mut t = path.as_os_str().to_owned();
+    t.push(".tmp");
+    PathBuf::from(t)
 }
 
 fn db_config(path: &Path, cfg: &StoreConfig) -> duckdb::Result<duckdb::Config> {
@@ -37,9 +46,7 @@ fn db_config(path: &Path, cfg: &StoreConfig) -> duckdb::Result<duckdb::Config> {
         config = config.threads(cfg.threads as i64)?;
     }
     let temp = if cfg.temp_directory.trim().is_empty() {
-        let mut t = path.as_os_str().to_owned();
-        t.push(".tmp");
-        PathBuf::from(t)
+        default_spill_folder(path)
     } else {
         PathBuf::from(cfg.temp_directory.trim())
     };
@@ -64,18 +71,35 @@ impl Store {
             if is_lock_error(&message) {
                 PipelineError::DatabaseLocked { path: path.display().to_string() }
             } else {
-                PipelineError::DatabaseOpen { path: path.display().to_string(), reason: message }
+                tracing::info!("opening {}: {message}", path.display());
+                PipelineError::DatabaseOpen {
+                    path: path.display().to_string(),
+                    reason: crate::pipeline::error::describe_open_failure(&message),
+                }
             }
         })?;
-        let store = Self { conn, path: path.to_path_buf() };
+        let spill_folder =
+            cfg.temp_directory.trim().is_empty().then(|| default_spill_folder(path));
+        let store = Self { conn, path: path.to_path_buf(), spill_folder };
         store.ensure_state_table()?;
+        store.tidy_spill_folder();
         Ok(store)
     }
 
     /// A second connection to the same database (for another thread).
     pub fn try_clone(&self) -> Result<Self> {
         let conn = self.conn.try_clone().db("opening a second connection")?;
-        Ok(Self { conn, path: self.path.clone() })
+        Ok(Self { conn, path: self.path.clone(), spill_folder: self.spill_folder.clone() })
+    }
+
+    /// Remove `<db>.tmp` when it is empty (a stage has ended, or an earlier process left it).
+    /// While the database spills, DuckDB keeps a marker file in it, so a folder in use is never
+    /// removed (DuckDB creates it once per open database and would not create it again); DuckDB
+    /// itself removes the folder it created when the analysis is closed.
+    pub fn tidy_spill_folder(&self) {
+        if let Some(folder) = &self.spill_folder {
+            let _ = std::fs::remove_dir(folder);
+        }
     }
 
     pub fn conn(&self) -> &Connection {
@@ -121,7 +145,7 @@ impl Store {
             }
             Err(e) => {
                 if let Err(rollback) = self.conn.execute_batch("ROLLBACK") {
-                    tracing::warn!("rollback after a failed stage also failed: {rollback}");
+                    tracing::info!("rollback after a failed stage also failed: {rollback}");
                 }
                 Err(e)
             }
@@ -180,43 +204,6 @@ impl Store {
             return Err(PipelineError::Cancelled);
         }
         outcome.db(context)
-    }
-
-    /// Record that `stage` completed, with its summary as JSON (inside the stage's transaction).
-    pub fn mark_stage_complete(&self, stage: Stage, details: &serde_json::Value) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO pipeline_state VALUES (?, now()::TIMESTAMP, ?)",
-                duckdb::params![stage.key(), details.to_string()],
-            )
-            .db("recording the stage")?;
-        Ok(())
-    }
-
-    /// Forget `stage` and every later one: re-running a stage makes the later layers stale.
-    pub fn forget_stage_and_later(&self, stage: Stage) -> Result<()> {
-        for later in Stage::RECORDED.iter().filter(|s| **s >= stage) {
-            self.conn
-                .execute("DELETE FROM pipeline_state WHERE stage = ?", [later.key()])
-                .db("clearing stale stages")?;
-        }
-        Ok(())
-    }
-
-    /// The stored summary of a completed stage.
-    pub fn stage_details(&self, stage: Stage) -> Result<Option<serde_json::Value>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT details FROM pipeline_state WHERE stage = ?")
-            .db("reading the pipeline state")?;
-        let mut rows = stmt.query([stage.key()]).db("reading the pipeline state")?;
-        match rows.next().db("reading the pipeline state")? {
-            Some(row) => {
-                let text: String = row.get(0).db("reading the pipeline state")?;
-                Ok(serde_json::from_str(&text).ok())
-            }
-            None => Ok(None),
-        }
     }
 
     /// Read one scalar.

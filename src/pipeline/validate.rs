@@ -45,9 +45,13 @@ pub const DERIVED_COLUMNS: [&str; 22] = [
     "missing_class",
 ];
 
+/// A name an input column may not keep: a derived column, or DuckDB's `rowid` pseudo-column
+/// (an input column of that name would shadow it where rows are numbered; Oracle extracts
+/// carry one).
 pub fn is_derived_column(name: &str) -> bool {
     DERIVED_COLUMNS.iter().any(|d| d.eq_ignore_ascii_case(name))
         || name.eq_ignore_ascii_case("after_as_of")
+        || name.eq_ignore_ascii_case("rowid")
 }
 
 /// The quality counts in FEATURES.md order: (name, meaning, what was done).
@@ -479,7 +483,7 @@ fn build_report(store: &Store, config: &Config, as_of: Option<String>) -> Result
     Ok(report)
 }
 
-fn store_report(store: &Store, report: &QualityReport) -> Result<()> {
+fn store_report(store: &Store, report: &QualityReport, config: &Config) -> Result<()> {
     store
         .conn()
         .execute_batch(
@@ -500,7 +504,7 @@ fn store_report(store: &Store, report: &QualityReport) -> Result<()> {
     }
     drop(app);
     let details = serde_json::to_value(report).map_err(|e| PipelineError::Data(e.to_string()))?;
-    store.mark_stage_complete(Stage::Validate, &details)
+    store.mark_stage_complete(Stage::Validate, &details, config)
 }
 
 /// Row ids are `rowid + 1` of `bronze_rows`: check that the rowids are 0..n-1 (they are for a
@@ -555,7 +559,7 @@ pub fn validate(store: &Store, config: &Config, progress: &Progress) -> Result<Q
             let started = std::time::Instant::now();
             let report = build_report(s, config, as_of)?;
             tracing::info!("counting quality cases: {:.2} s", started.elapsed().as_secs_f64());
-            store_report(s, &report)?;
+            store_report(s, &report, config)?;
             progress.update_items(0.97, "Writing to the analysis file", report.rows_loaded);
             Ok(report)
         })
@@ -568,5 +572,5 @@ pub fn validate(store: &Store, config: &Config, progress: &Progress) -> Result<Q
 
 /// The stored report of the last validation.
 pub fn stored_report(store: &Store) -> Result<Option<QualityReport>> {
-    Ok(store.stage_details(Stage::Validate)?.and_then(|d| serde_json::from_value(d).ok()))
+    store.stage_summary(Stage::Validate)
 }

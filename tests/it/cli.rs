@@ -65,7 +65,7 @@ fn run_json_has_counts_timings_and_cluster_results() {
     let k = v["cluster"]["k"].as_u64().unwrap();
     assert!((3..=14).contains(&k));
     assert!(v["cluster"]["noise_ratio"].as_f64().unwrap() <= 0.15);
-    assert!(dir.path().join("clustering_metadata.json").exists());
+    assert!(dir.path().join("a.clustering_metadata.json").exists());
     // A bad configuration key is named.
     write(dir.path(), "bad.toml", "[kmeans]\nk_maximum = 3\n");
     let out = returnscope(&["run", "s.csv", "--config", "bad.toml"], dir.path());

@@ -12,3 +12,6 @@ mod features_invariance;
 mod ingest_validate;
 mod report;
 mod segments;
+mod trust_input;
+mod trust_interrupt;
+mod trust_records;

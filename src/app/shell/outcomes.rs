@@ -185,7 +185,9 @@ impl ReturnScopeApp {
     ) {
         match result {
             Ok(restored) => {
-                if restored.last_stage.is_none() {
+                if let Some(message) = &restored.unreadable {
+                    self.notify(NoticeKind::Error, format!("Opening the analysis: {message}"));
+                } else if restored.last_stage.is_none() {
                     self.notify(
                         NoticeKind::Info,
                         format!("{} holds no results yet: load a CSV into it.", file_name(path)),

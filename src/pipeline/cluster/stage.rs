@@ -429,9 +429,9 @@ fn finish_run(
         write_results(s, &run)?;
         write_summary(s, &outcome.segments)?;
         let details = serde_json::to_value(&outcome).map_err(data_error)?;
-        s.mark_stage_complete(Stage::Cluster, &details)
+        s.mark_stage_complete(Stage::Cluster, &details, config)
     })?;
-    outcome.metadata_path = crate::pipeline::metadata::write_metadata(store, config, &outcome).ok();
+    crate::pipeline::metadata::record_metadata(store, &mut outcome);
     progress.update_items(1.0, "Segments ready", outcome.customers as u64);
     Ok(ClusterRun { outcome, ..run })
 }
@@ -560,16 +560,18 @@ pub fn store_umap(
             ))
             .db("storing the map")?;
         let details = serde_json::to_value(&run.outcome).map_err(data_error)?;
-        s.mark_stage_complete(Stage::Cluster, &details)
+        // The segments keep the configuration they were made with; only the map's is new.
+        let mut run_config = s.stage_config(Stage::Cluster)?.unwrap_or_else(|| config.clone());
+        run_config.embedding = config.embedding.clone();
+        s.mark_stage_complete(Stage::Cluster, &details, &run_config)
     })?;
-    run.outcome.metadata_path =
-        crate::pipeline::metadata::write_metadata(store, config, &run.outcome).ok();
+    crate::pipeline::metadata::record_metadata(store, &mut run.outcome);
     Ok(())
 }
 
 /// The stored outcome of the last clustering.
 pub fn stored_outcome(store: &Store) -> Result<Option<ClusterOutcome>> {
-    Ok(store.stage_details(Stage::Cluster)?.and_then(|d| serde_json::from_value(d).ok()))
+    store.stage_summary(Stage::Cluster)
 }
 
 /// Export the per-customer results with the key raw features to a CSV.

@@ -347,7 +347,7 @@ pub fn build_features(
         };
         let details =
             serde_json::to_value(&summary).map_err(|e| PipelineError::Data(e.to_string()))?;
-        s.mark_stage_complete(Stage::Features, &details)?;
+        s.mark_stage_complete(Stage::Features, &details, config)?;
         Ok(summary)
     });
     drop_temp_tables(store);
@@ -359,7 +359,7 @@ pub fn build_features(
 
 /// The stored summary of the last features build.
 pub fn stored_summary(store: &Store) -> Result<Option<FeatureSummary>> {
-    Ok(store.stage_details(Stage::Features)?.and_then(|d| serde_json::from_value(d).ok()))
+    store.stage_summary(Stage::Features)
 }
 
 /// The silver layer as columns, ordered by customer_id.
@@ -422,8 +422,5 @@ pub fn export_silver(store: &Store, out: &std::path::Path) -> Result<()> {
             "COPY (SELECT * FROM {SILVER} ORDER BY customer_id) TO {} ({format})",
             literal(&out.to_string_lossy())
         ))
-        .map_err(|e| PipelineError::Write {
-            path: out.display().to_string(),
-            reason: e.to_string(),
-        })
+        .map_err(|e| crate::pipeline::error::export_error(out, e))
 }

@@ -163,7 +163,7 @@ pub fn build_gold_layer(
         write_transforms(s, &gold.transforms)?;
         let details =
             serde_json::to_value(&summary).map_err(|e| PipelineError::Data(e.to_string()))?;
-        s.mark_stage_complete(Stage::Gold, &details)
+        s.mark_stage_complete(Stage::Gold, &details, config)
     })?;
     progress.update_items(1.0, "Matrix ready", summary.customers as u64);
     Ok(summary)
@@ -201,5 +201,5 @@ pub fn read_gold(store: &Store) -> Result<(Vec<String>, Vec<String>, Array2<f64>
 
 /// The stored gold summary.
 pub fn stored_summary(store: &Store) -> Result<Option<GoldSummary>> {
-    Ok(store.stage_details(Stage::Gold)?.and_then(|d| serde_json::from_value(d).ok()))
+    store.stage_summary(Stage::Gold)
 }

@@ -4,7 +4,7 @@
 //! When the customers exceed the sheet's rows, as many as fit are written, a warning says so,
 //! and [`write_rest_csv`] writes the remainder to a CSV with the same columns.
 
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
 use rust_xlsxwriter::{Format, Table, TableColumn, TableStyle, Worksheet, XlsxError};
@@ -164,8 +164,12 @@ fn write_customer(
 }
 
 /// Writes customers `first..` to `path` as CSV with the sheet's columns.
+/// Written atomically: a failed or interrupted write leaves no truncated CSV.
 pub fn write_rest_csv(data: &ReportData, first: usize, path: &Path) -> std::io::Result<()> {
-    let mut out = BufWriter::new(std::fs::File::create(path)?);
+    crate::pipeline::atomic_file::write_atomically(path, |out| write_rest_rows(data, first, out))
+}
+
+fn write_rest_rows(data: &ReportData, first: usize, out: &mut dyn Write) -> std::io::Result<()> {
     let header: Vec<String> = headers(data).iter().map(|h| csv_field(h)).collect();
     writeln!(out, "{}", header.join(","))?;
     for customer in data.customers.iter().skip(first) {
@@ -182,7 +186,7 @@ pub fn write_rest_csv(data: &ReportData, first: usize, path: &Path) -> std::io::
         }
         writeln!(out, "{}", fields.join(","))?;
     }
-    out.flush()
+    Ok(())
 }
 
 /// RFC 4180 quoting when the text holds a comma, quote or line break.

@@ -3,13 +3,12 @@
 
 use super::data::*;
 use crate::pipeline::cluster::stage::{ClusterOutcome, RESULTS, stored_outcome};
-use crate::pipeline::config::Config;
 use crate::pipeline::error::{DbContext, PipelineError, Result};
 use crate::pipeline::features::{SILVER, read_stats};
 use crate::pipeline::gold::GOLD;
 use crate::pipeline::model::Severity;
 use crate::pipeline::store::{Store, ident};
-use crate::pipeline::{ingest, metadata, validate};
+use crate::pipeline::{ingest, metadata, state, validate};
 
 fn nan(v: Option<f64>) -> f64 {
     v.unwrap_or(f64::NAN)
@@ -210,8 +209,22 @@ fn timings(store: &Store, outcome: &ClusterOutcome) -> Result<Vec<(String, f64)>
     Ok(t)
 }
 
+/// The configuration the run used, as (key, value) rows; one row saying so when the analysis
+/// predates recorded configurations.
+fn run_parameters(store: &Store) -> Result<Vec<(String, String)>> {
+    Ok(match state::run_config(store)? {
+        Some(config) => parameters_from_config(&config),
+        None => vec![(
+            "parameters".into(),
+            "not recorded: this analysis was made by an older version of ReturnScope. Run it \
+             again from Validate to record them."
+                .into(),
+        )],
+    })
+}
+
 /// Everything the report shows, read from a clustered analysis.
-pub fn report_data(store: &Store, config: &Config) -> Result<ReportData> {
+pub fn report_data(store: &Store) -> Result<ReportData> {
     let outcome = stored_outcome(store)?.ok_or(PipelineError::MissingLayer {
         stage: "The report",
         needs: "clustering",
@@ -258,7 +271,7 @@ pub fn report_data(store: &Store, config: &Config) -> Result<ReportData> {
             pca: outcome.trustworthiness_pca,
             umap: outcome.trustworthiness_umap,
         },
-        parameters: parameters_from_config(config),
+        parameters: run_parameters(store)?,
         versions: metadata::versions(store),
         timings: timings(store, &outcome)?,
     })
