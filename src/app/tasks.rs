@@ -254,7 +254,7 @@ pub fn segment(
         analysis.gold(config, &progress.sub(0.0, 0.05))?;
         progress.check_cancel().map_err(PipelineError::from)?;
         let run = analysis.cluster(config, &progress.sub(0.05, 0.95), false)?;
-        segmented(&analysis, config, run, true)
+        segmented(&analysis, run, true)
     })())
 }
 
@@ -271,12 +271,12 @@ pub fn resegment(
         match previous.as_deref() {
             Some(base) => {
                 let run = analysis.recluster(config, base, k, &progress.sub(0.0, 0.95))?;
-                segmented(&analysis, config, run, false) // phase 1 kept: so is its preview
+                segmented(&analysis, run, false) // phase 1 kept: so is its preview
             }
             None => {
                 let first = analysis.cluster(config, &progress.sub(0.0, 0.8), false)?;
                 let run = analysis.recluster(config, &first, k, &progress.sub(0.8, 0.95))?;
-                segmented(&analysis, config, run, true)
+                segmented(&analysis, run, true)
             }
         }
     })();
@@ -288,7 +288,6 @@ pub fn resegment(
 /// changed).
 fn segmented(
     analysis: &Analysis,
-    config: &Config,
     run: ClusterRun,
     with_preview: bool,
 ) -> Result<Segmented, AppError> {
@@ -382,7 +381,6 @@ pub fn estimate_noise(data: &PreviewData, eps: f64, min_samples: usize) -> JobOu
 /// Write the Excel report to `path`.
 pub fn save_report(
     analysis: Result<Analysis, PipelineError>,
-    config: &Config,
     path: &Path,
     progress: &Progress,
 ) -> JobOutput {
@@ -458,11 +456,11 @@ pub fn restore(db: PathBuf, config: &Config) -> JobOutput {
             return JobOutput::Restored { analysis: None, path: db, result: Err(err.into()) };
         }
     };
-    let result = read_stored(&analysis, config);
+    let result = read_stored(&analysis);
     JobOutput::Restored { analysis: Some(analysis), path: db, result }
 }
 
-fn read_stored(analysis: &Analysis, config: &Config) -> Result<Restored, AppError> {
+fn read_stored(analysis: &Analysis) -> Result<Restored, AppError> {
     let state = analysis.state()?;
     let last_stage = state.complete.last().copied();
     let unreadable = state.unreadable.map(|(_, message)| message);
@@ -475,26 +473,17 @@ fn read_stored(analysis: &Analysis, config: &Config) -> Result<Restored, AppErro
         None => None,
     };
     let ingest = if last_stage.is_some() { analysis.ingest_summary()? } else { None };
-    let segmented = if last_stage >= Some(Stage::Cluster) {
-        restored_segmentation(analysis, config)?
-    } else {
-        None
-    };
+    let segmented =
+        if last_stage >= Some(Stage::Cluster) { restored_segmentation(analysis)? } else { None };
     Ok(Restored { last_stage, unreadable, ingest, quality, features, segmented })
 }
 
 /// The stored segmentation of a reopened file (no run in memory: another K segments again).
-fn restored_segmentation(
-    analysis: &Analysis,
-    config: &Config,
-) -> Result<Option<Segmented>, AppError> {
+fn restored_segmentation(analysis: &Analysis) -> Result<Option<Segmented>, AppError> {
     let Some(matrix) = analysis.gold_matrix()? else { return Ok(None) };
     let outcome = analysis.cluster_outcome()?.unwrap_or_default();
-    let view = ClusterView::new(
-        analysis.report_data()?,
-        outcome.pca_explained,
-        outcome.recommended_k,
-    );
+    let view =
+        ClusterView::new(analysis.report_data()?, outcome.pca_explained, outcome.recommended_k);
     let preview = PreviewData::new(matrix, view.data.min_samples);
     Ok(Some(Segmented { run: None, view: Box::new(view), preview: Some(Arc::new(preview)) }))
 }

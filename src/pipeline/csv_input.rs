@@ -199,8 +199,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("orders.csv.gz");
         let text = "A;B,C,D\n\"x;y\",2,3,4\n".repeat(2);
-        let mut encoder =
-            flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         std::io::Write::write_all(&mut encoder, text.as_bytes()).unwrap();
         std::fs::write(&path, encoder.finish().unwrap()).unwrap();
         let input = InputFile::open(&path).unwrap();

@@ -4,8 +4,8 @@
 //! the metrics, counts, timings, the input's name and hash, as_of and versions, so a run can be
 //! explained and repeated. Written atomically: a crash mid-write leaves the previous record.
 
-use crate::pipeline::cluster::stage::ClusterOutcome;
 use crate::pipeline::error::{PipelineError, Result};
+use crate::pipeline::model::ClusterOutcome;
 use crate::pipeline::store::Store;
 use crate::pipeline::{atomic_file, features, ingest, state, validate};
 use std::path::{Path, PathBuf};
@@ -93,17 +93,4 @@ pub fn write_metadata(store: &Store, outcome: &ClusterOutcome) -> Result<PathBuf
         reason: format!("{e}. The segments are stored in the analysis file; free some space or choose a folder you may write to, then run the clustering again"),
     })?;
     Ok(path)
-}
-
-/// Write the metadata; a failure becomes a warning of the outcome (the segments are stored,
-/// only their record beside the file is missing), so the user sees it.
-pub fn record_metadata(store: &Store, outcome: &mut ClusterOutcome) {
-    match write_metadata(store, outcome) {
-        Ok(path) => outcome.metadata_path = Some(path),
-        Err(e) => {
-            tracing::warn!("{e}");
-            outcome.metadata_path = None;
-            outcome.warnings.push(e.to_string());
-        }
-    }
 }

@@ -2,10 +2,9 @@
 //! `returnscope run` uses it. The app calls the same [`Analysis`] methods one page at a time.
 
 use crate::pipeline::analysis::Analysis;
-use crate::pipeline::cluster::stage::ClusterOutcome;
 use crate::pipeline::config::Config;
 use crate::pipeline::error::Result;
-use crate::pipeline::model::QualityReport;
+use crate::pipeline::model::{ClusterOutcome, QualityReport};
 use crate::pipeline::progress::{Progress, Stage};
 use crate::pipeline::state;
 use serde::Serialize;
@@ -154,21 +153,33 @@ pub fn run_pipeline(opts: &RunOptions, config: &Config, progress: &Progress) -> 
     let analysis = Analysis::open(&opts.db, config)?;
     let mut resume = Resume::new(opts, &analysis)?;
     let a = &analysis;
-    let ingest = Step { stage: Stage::Ingest, run: || a.ingest(&opts.input, config, progress), stored: || a.ingest_summary() }
-        .run_or_keep(&mut summary, &mut resume, a, config)?;
+    let ingest = Step {
+        stage: Stage::Ingest,
+        run: || a.ingest(&opts.input, config, progress),
+        stored: || a.ingest_summary(),
+    }
+    .run_or_keep(&mut summary, &mut resume, a, config)?;
     summary.rows_loaded = ingest.rows_loaded;
     summary.malformed_rows = ingest.malformed_rows;
     if opts.until == Stage::Ingest {
         return Ok(summary);
     }
-    let quality = Step { stage: Stage::Validate, run: || a.validate(config, progress), stored: || a.quality_report() }
-        .run_or_keep(&mut summary, &mut resume, a, config)?;
+    let quality = Step {
+        stage: Stage::Validate,
+        run: || a.validate(config, progress),
+        stored: || a.quality_report(),
+    }
+    .run_or_keep(&mut summary, &mut resume, a, config)?;
     summary.record_quality(&quality);
     if opts.until == Stage::Validate || (!quality.can_segment() && !opts.ignore_blocking) {
         return Ok(summary);
     }
-    Step { stage: Stage::Features, run: || a.features(config, progress), stored: || a.feature_summary() }
-        .run_or_keep(&mut summary, &mut resume, a, config)?;
+    Step {
+        stage: Stage::Features,
+        run: || a.features(config, progress),
+        stored: || a.feature_summary(),
+    }
+    .run_or_keep(&mut summary, &mut resume, a, config)?;
     if opts.until == Stage::Features {
         return Ok(summary);
     }
@@ -177,15 +188,18 @@ pub fn run_pipeline(opts: &RunOptions, config: &Config, progress: &Progress) -> 
     if opts.until == Stage::Gold {
         return Ok(summary);
     }
-    let outcome = Step { stage: Stage::Cluster, run: || a.cluster(config, progress, true).map(|run| run.outcome), stored: || a.cluster_outcome() }
-        .run_or_keep(&mut summary, &mut resume, a, config)?;
+    let outcome = Step {
+        stage: Stage::Cluster,
+        run: || a.cluster(config, progress, true).map(|run| run.outcome),
+        stored: || a.cluster_outcome(),
+    }
+    .run_or_keep(&mut summary, &mut resume, a, config)?;
     summary.cluster = Some(cluster_json(&outcome));
     if opts.until == Stage::Cluster && opts.report.is_none() {
         return Ok(summary);
     }
     if let Some(path) = &opts.report {
-        let written =
-            timed(&mut summary, Stage::Report, || analysis.write_report(path, progress))?;
+        let written = timed(&mut summary, Stage::Report, || analysis.write_report(path, progress))?;
         summary.report_path = Some(written.display().to_string());
     }
     Ok(summary)

@@ -183,7 +183,9 @@ mod tests {
         let old = StageRecord::parse(r#"{"rows_loaded": 3}"#);
         assert_eq!((old.format, old.summary["rows_loaded"].as_u64()), (1, Some(3)));
         assert!(old.config.is_none());
-        let new = StageRecord::parse(&json!({"format": 2, "config": Config::default(), "summary": {"a": 1}}).to_string());
+        let new = StageRecord::parse(
+            &json!({"format": 2, "config": Config::default(), "summary": {"a": 1}}).to_string(),
+        );
         assert_eq!((new.format, new.summary["a"].as_u64()), (2, Some(1)));
         assert_eq!(new.config, Some(Config::default()));
     }

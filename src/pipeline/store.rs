@@ -78,8 +78,7 @@ impl Store {
                 }
             }
         })?;
-        let spill_folder =
-            cfg.temp_directory.trim().is_empty().then(|| default_spill_folder(path));
+        let spill_folder = cfg.temp_directory.trim().is_empty().then(|| default_spill_folder(path));
         let store = Self { conn, path: path.to_path_buf(), spill_folder };
         store.ensure_state_table()?;
         store.tidy_spill_folder();

@@ -12,6 +12,7 @@ mod features_invariance;
 mod ingest_validate;
 mod report;
 mod segments;
+mod structure;
 mod trust_input;
 mod trust_interrupt;
 mod trust_records;

@@ -2,7 +2,6 @@
 
 use crate::segments::clustered_sample;
 use calamine::{Data, Reader, Xlsx, open_workbook};
-use returnscope::pipeline::Config;
 use returnscope::pipeline::progress::Progress;
 use std::io::Read;
 

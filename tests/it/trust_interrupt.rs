@@ -21,13 +21,18 @@ const LAYERS: [(Stage, &str); 5] = [
 ];
 
 fn sample(dir: &Path) -> PathBuf {
-    let out =
-        returnscope(&["sample", "--customers", "1500", "--out", "s.csv", "--clean"], dir);
+    let out = returnscope(&["sample", "--customers", "1500", "--out", "s.csv", "--clean"], dir);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     dir.join("s.csv")
 }
 
-fn run_stage(a: &Analysis, stage: Stage, csv: &Path, config: &Config, p: &Progress) -> Result<(), PipelineError> {
+fn run_stage(
+    a: &Analysis,
+    stage: Stage,
+    csv: &Path,
+    config: &Config,
+    p: &Progress,
+) -> Result<(), PipelineError> {
     match stage {
         Stage::Ingest => a.ingest(csv, config, p).map(drop),
         Stage::Validate => a.validate(config, p).map(drop),
@@ -71,7 +76,8 @@ fn a_cancel_in_each_stage_keeps_the_earlier_layers_and_stages() {
     let expected = complete_counts(dir.path(), &csv);
     let config = Config::default();
     for stage in STAGES {
-        let a = Analysis::open(&dir.path().join(format!("{}.duckdb", stage.key())), &config).unwrap();
+        let a =
+            Analysis::open(&dir.path().join(format!("{}.duckdb", stage.key())), &config).unwrap();
         for earlier in STAGES.iter().filter(|s| **s < stage) {
             run_stage(&a, *earlier, &csv, &config, &Progress::none()).unwrap();
         }
@@ -152,8 +158,7 @@ fn a_kill_or_a_failure_in_each_stage_reopens_cleanly_and_resumes_from_that_stage
         let out = run_cli(dir.path(), Some(&format!("fail:{}", stage.key())), &["--resume"]);
         assert_eq!(out.status.code(), Some(1), "{stage:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let complete: Vec<&str> =
-            STAGES.iter().filter(|s| **s < stage).map(|s| s.key()).collect();
+        let complete: Vec<&str> = STAGES.iter().filter(|s| **s < stage).map(|s| s.key()).collect();
         let listed = if complete.is_empty() { "none".to_string() } else { complete.join(", ") };
         assert!(stderr.contains(&format!("Complete in a.duckdb: {listed}.")), "{stderr}");
         {
@@ -189,7 +194,10 @@ fn resume_reruns_from_the_first_stage_whose_input_or_configuration_changed() {
     assert!(v["cluster"]["k"].as_u64().is_some(), "the kept segments are reported");
     // Another K range changes only the clustering.
     std::fs::write(dir.path().join("k.toml"), "[kmeans]\nk_max = 6\n").unwrap();
-    assert_eq!(kept(&["--resume", "--config", "k.toml"]).0, ["ingest", "validate", "features", "gold"]);
+    assert_eq!(
+        kept(&["--resume", "--config", "k.toml"]).0,
+        ["ingest", "validate", "features", "gold"]
+    );
     // Another recency window changes the features and everything after them.
     std::fs::write(dir.path().join("w.toml"), "[data]\nrecency_window_days = 30\n").unwrap();
     assert_eq!(kept(&["--resume", "--config", "w.toml"]).0, ["ingest", "validate"]);
@@ -206,7 +214,8 @@ fn resume_reruns_from_the_first_stage_whose_input_or_configuration_changed() {
 #[test]
 fn ctrl_c_rolls_back_the_running_stage_lists_the_complete_ones_and_exits_130() {
     let dir = tempfile::tempdir().unwrap();
-    let out = returnscope(&["sample", "--customers", "15000", "--out", "s.csv", "--clean"], dir.path());
+    let out =
+        returnscope(&["sample", "--customers", "15000", "--out", "s.csv", "--clean"], dir.path());
     assert!(out.status.success());
     let child = Command::new(env!("CARGO_BIN_EXE_returnscope"))
         .args(["run", "s.csv", "--db", "a.duckdb", "--until", "cluster"])
@@ -238,6 +247,9 @@ fn ctrl_c_rolls_back_the_running_stage_lists_the_complete_ones_and_exits_130() {
     let a = Analysis::open(&dir.path().join("a.duckdb"), &Config::default()).unwrap();
     let state = a.state().unwrap();
     assert!(state.complete.len() >= 2 && state.complete.len() < 5, "{state:?}");
-    assert!(stderr.contains(&format!("Complete in a.duckdb: {}.", state.complete_list())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("Complete in a.duckdb: {}.", state.complete_list())),
+        "{stderr}"
+    );
     assert_eq!(count(&a, "bronze_rows"), count(&a, "bronze_quality"));
 }

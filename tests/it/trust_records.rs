@@ -72,14 +72,23 @@ fn the_report_and_the_metadata_show_the_configuration_the_run_used() {
 }
 
 /// Replace the stored record of `stage` through `change` (on its JSON).
-fn rewrite_record(a: &Analysis, stage: Stage, change: impl FnOnce(serde_json::Value) -> serde_json::Value) {
+fn rewrite_record(
+    a: &Analysis,
+    stage: Stage,
+    change: impl FnOnce(serde_json::Value) -> serde_json::Value,
+) {
     let conn = a.store().conn();
     let text: String = conn
-        .query_row("SELECT details FROM pipeline_state WHERE stage = ?", [stage.key()], |r| r.get(0))
+        .query_row("SELECT details FROM pipeline_state WHERE stage = ?", [stage.key()], |r| {
+            r.get(0)
+        })
         .unwrap();
     let new = change(serde_json::from_str(&text).unwrap());
-    conn.execute("UPDATE pipeline_state SET details = ? WHERE stage = ?", [new.to_string(), stage.key().to_string()])
-        .unwrap();
+    conn.execute(
+        "UPDATE pipeline_state SET details = ? WHERE stage = ?",
+        [new.to_string(), stage.key().to_string()],
+    )
+    .unwrap();
 }
 
 #[test]
@@ -103,7 +112,10 @@ fn an_analysis_from_another_version_says_which_stage_to_run_again() {
     assert_eq!(state.complete, [Stage::Ingest, Stage::Validate]);
     let (stage, message) = state.unreadable.unwrap();
     assert_eq!(stage, Stage::Features);
-    assert!(message.contains("older version") && message.contains("again from Features"), "{message}");
+    assert!(
+        message.contains("older version") && message.contains("again from Features"),
+        "{message}"
+    );
     assert_eq!(a.completed_stage().unwrap(), Some(Stage::Validate));
     // A validation summary in a newer format is never guessed at.
     rewrite_record(&a, Stage::Validate, |mut v| {

@@ -161,10 +161,9 @@ impl ReturnScopeApp {
 
     pub(super) fn start_save_report(&mut self, ctx: &egui::Context, path: PathBuf) {
         let Some(handle) = self.analysis_handle() else { return };
-        let config = self.config.clone();
         let title = format!("Saving the report {}", file_name(&path));
         self.jobs.spawn(ctx, JobKind::Stage, title, move |progress| {
-            tasks::save_report(handle, &config, &path, progress)
+            tasks::save_report(handle, &path, progress)
         });
     }
 
