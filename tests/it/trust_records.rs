@@ -29,7 +29,10 @@ fn technical_detail(xlsx: &Path, key: &str) -> Option<String> {
     use calamine::{Reader, Xlsx, open_workbook};
     let mut workbook: Xlsx<_> = open_workbook(xlsx).unwrap();
     let range = workbook.worksheet_range("Technical Details").unwrap();
-    range.rows().find(|r| r.first().is_some_and(|c| c.to_string() == key)).map(|r| r[1].to_string())
+    range
+        .rows()
+        .find(|r| r.first().is_some_and(|c| matches!(c, calamine::Data::String(s) if s == key)))
+        .map(|r| r[1].to_string())
 }
 
 #[test]
