@@ -420,3 +420,5 @@ fn the_step_bar_only_reaches_steps_with_results() {
     }
     assert!(h.query_by_label("No file chosen yet.").is_some());
 }
+
+mod glance;
