@@ -42,6 +42,10 @@ pub const SEGMENT_RGB: [[u8; 3]; 14] = [
     [0xAB, 0x91, 0x31], // 14 mustard (Tableau yellow, darkened)
 ];
 
+/// Marks drawn over data, not a segment: the chosen eps, the knee, the chosen K, a median
+/// (Okabe-Ito's vermillion, the app's highlight on light backgrounds).
+pub const ACCENT_RGB: [u8; 3] = [0xD5, 0x5E, 0x00];
+
 /// Customers DBSCAN marked as noise.
 pub const OUTLIER_RGB: [u8; 3] = [0x8A, 0x8A, 0x8A];
 

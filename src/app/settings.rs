@@ -9,7 +9,7 @@
 //! out of order, and a crash never leaves half a file.
 
 use crate::pipeline::config::{Config, EpsSetting};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -237,11 +237,9 @@ impl Drop for SettingsWriter {
 fn write_latest(rx: &Receiver<Settings>, path: &Path) -> usize {
     let mut writes = 0;
     while let Ok(mut latest) = rx.recv() {
-        loop {
-            match rx.recv_timeout(SAVE_DELAY) {
-                Ok(newer) => latest = newer,
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
-            }
+        // A timeout (changes paused) or the app closing ends the wait.
+        while let Ok(newer) = rx.recv_timeout(SAVE_DELAY) {
+            latest = newer;
         }
         latest.save(path);
         writes += 1;

@@ -36,11 +36,7 @@ pub fn warning_color(visuals: &egui::Visuals) -> Color32 {
 /// Colour of a marker drawn over data (the median on a histogram): the report's accent orange
 /// on light backgrounds, a lighter one on dark.
 pub fn highlight_color(visuals: &egui::Visuals) -> Color32 {
-    if visuals.dark_mode {
-        Color32::from_rgb(0xF0, 0x8A, 0x3C)
-    } else {
-        Color32::from_rgb(0xD5, 0x5E, 0x00)
-    }
+    if visuals.dark_mode { Color32::from_rgb(0xF0, 0x8A, 0x3C) } else { rgb(palette::ACCENT_RGB) }
 }
 
 /// Colour for checks that passed.
