@@ -2,7 +2,8 @@
 //!
 //! bronze (`ingest`, `validate`) -> silver (`features`) -> gold (`gold`) -> `cluster` (+ `archetypes`)
 //! -> `embed` (PCA / UMAP-style 2-D views) -> `results` (tables + metadata) -> `report` (xlsx).
-//! `run` chains them for the CLI and the app; `sample` generates demo and test data.
+//! `run` chains them for the CLI and the app; `sample` generates demo and test data. `spark` writes
+//! the cleaning and features as a Spark job; `silver_import` opens the silver table it makes.
 
 pub mod analysis;
 pub mod archetypes;
@@ -19,6 +20,8 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod sample;
+pub mod silver_import;
+pub mod spark;
 pub mod store;
 pub mod validate;
 pub use analysis::Analysis;
