@@ -12,3 +12,5 @@ mod features_invariance;
 mod ingest_validate;
 mod report;
 mod segments;
+mod silver;
+mod spark_parity;
