@@ -17,15 +17,12 @@ use crate::pipeline::model::{
     DatasetCheck, FeatureSummary, IngestSummary, QualityCount, QualityReport, Severity,
 };
 use crate::pipeline::progress::{Progress, Stage};
-use crate::pipeline::spark::SILVER_FORMAT;
 use crate::pipeline::store::{Store, ident, literal};
 use crate::pipeline::validate;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// The key (in the Parquet footer, or in the `customer_id` column's Spark metadata) that holds
-/// the silver format version.
-pub const FORMAT_KEY: &str = "returnscope_silver_format";
+pub use crate::pipeline::model::{SILVER_FORMAT, SILVER_FORMAT_KEY as FORMAT_KEY};
 /// Where Spark keeps its schema (with each column's metadata) in a Parquet footer.
 const SPARK_SCHEMA_KEY: &str = "org.apache.spark.sql.parquet.row.metadata";
 
@@ -490,7 +487,7 @@ fn quality_report(source: &SilverSource, eligible: u64, config: &Config) -> Qual
 
 /// Drop the order-line layers of an earlier CSV load: this analysis is now the table's.
 fn drop_order_lines(store: &Store) -> Result<()> {
-    crate::pipeline::ingest::drop_bronze_view(store)?;
+    crate::pipeline::bronze::drop_bronze_view(store)?;
     store
         .conn()
         .execute_batch(

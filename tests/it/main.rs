@@ -14,3 +14,4 @@ mod report;
 mod segments;
 mod silver;
 mod spark_parity;
+mod structure;

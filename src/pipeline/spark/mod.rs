@@ -14,14 +14,11 @@
 //! count and every feature of every customer.
 
 use crate::pipeline::error::{PipelineError, Result};
+pub use crate::pipeline::model::SILVER_FORMAT;
 use std::path::{Path, PathBuf};
 
 /// The driver's file name (what `spark-submit` runs).
 pub const DRIVER: &str = "returnscope_features.py";
-
-/// The format of the silver table the driver writes (stored in the Parquet footer as the
-/// `customer_id` column's metadata `returnscope_silver_format`).
-pub const SILVER_FORMAT: i64 = 1;
 
 /// Every file of the job: (path inside the job folder, content).
 pub const JOB_FILES: [(&str, &str); 9] = [
