@@ -33,6 +33,9 @@ pub struct RunInfo {
     pub rows_loaded: u64,
     pub malformed_rows: u64,
     pub clean_lines: u64,
+    /// The first and last order time of the lines the features use.
+    pub first_order: Option<String>,
+    pub last_order: Option<String>,
 }
 
 /// A checked features table, ready to import.
@@ -329,7 +332,8 @@ fn job_extras(
     let run_info = part_glob("run_info").and_then(|files| {
         conn.query_row(
             &format!(
-                "SELECT as_of, CAST(rows_loaded AS BIGINT), CAST(malformed_rows AS BIGINT), CAST(clean_lines AS BIGINT)
+                "SELECT as_of, CAST(rows_loaded AS BIGINT), CAST(malformed_rows AS BIGINT), CAST(clean_lines AS BIGINT),
+                        first_order, last_order
                  FROM read_parquet({files}) LIMIT 1"
             ),
             [],
@@ -339,6 +343,8 @@ fn job_extras(
                     rows_loaded: r.get::<_, i64>(1)?.max(0) as u64,
                     malformed_rows: r.get::<_, i64>(2)?.max(0) as u64,
                     clean_lines: r.get::<_, i64>(3)?.max(0) as u64,
+                    first_order: r.get(4)?,
+                    last_order: r.get(5)?,
                 })
             },
         )
@@ -477,8 +483,8 @@ fn quality_report(source: &SilverSource, eligible: u64, config: &Config) -> Qual
         clean_lines: info.clean_lines,
         customers: source.customers,
         eligible_customers: eligible,
-        first_order: None,
-        last_order: None,
+        first_order: info.first_order,
+        last_order: info.last_order,
         as_of: info.as_of,
         counts,
         checks: vec![check],

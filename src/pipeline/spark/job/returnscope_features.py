@@ -6,7 +6,8 @@ and writes under --output:
 
   silver/          the silver table (Parquet), what `returnscope run --silver` segments
   quality_counts/  every cleaning count by its FEATURES.md name (Parquet: name, count)
-  run_info/        one row: as_of, row and customer counts, the settings used (Parquet)
+  run_info/        one row: as_of, row and customer counts, first and last order, the settings
+                   (Parquet)
 
     spark-submit returnscope_features.py --input orders.csv --output out/
         [--as-of TS] [--recency-window-days 90] [--adjacency-window-days 14]
@@ -314,17 +315,20 @@ def main(argv):
     written = spark.read.parquet(out + "/silver")
     customers = written.count()
     eligible = written.filter(F.col("eligible")).count()
+    span = spark.sql("SELECT min(order_ts) AS first, max(order_ts) AS last FROM f_lines").first()
     spark.createDataFrame([(n, int(counts[n])) for n in QUALITY_COUNTS], "name string, count bigint") \
         .coalesce(1).write.mode("overwrite").parquet(out + "/quality_counts")
     info = [(SILVER_FORMAT, format_timestamp(as_of), int(rows_loaded), int(malformed), int(clean_lines),
              customers, eligible, window_days, float(settings["data.adjacency_window_days"]),
              int(settings["quality.min_orders_per_customer"]), bool(settings["data.drop_duplicate_rows"]),
-             args.input)]
+             args.input, span["first"] and format_timestamp(span["first"]),
+             span["last"] and format_timestamp(span["last"]))]
     spark.createDataFrame(
         info,
         "silver_format int, as_of string, rows_loaded bigint, malformed_rows bigint, clean_lines bigint, "
         "customers bigint, eligible_customers bigint, recency_window_days double, "
-        "adjacency_window_days double, min_orders_per_customer int, drop_duplicate_rows boolean, input string",
+        "adjacency_window_days double, min_orders_per_customer int, drop_duplicate_rows boolean, input string, "
+        "first_order string, last_order string",
     ).coalesce(1).write.mode("overwrite").parquet(out + "/run_info")
 
     print("Input:      %s" % args.input)
