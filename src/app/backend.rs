@@ -46,6 +46,19 @@ pub fn analysis_path_for(data_dir: &Path, csv: &Path) -> PathBuf {
     data_dir.join("analyses").join(format!("{stem}-{short}.duckdb"))
 }
 
+/// Where the analysis of the features table `table` (named `name`) lives:
+/// `<data_dir>/analyses/<name> features-<hash>.duckdb`, the hash as in [`analysis_path_for`].
+pub fn features_analysis_path_for(data_dir: &Path, table: &Path, name: &str) -> PathBuf {
+    let csv_like = analysis_path_for(data_dir, table);
+    let hash = csv_like
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.rsplit_once('-'))
+        .map_or("", |(_, hash)| hash)
+        .to_string();
+    data_dir.join("analyses").join(format!("{name} features-{hash}.duckdb"))
+}
+
 /// Where the sample CSV is written.
 pub fn sample_csv_path(data_dir: &Path) -> PathBuf {
     data_dir.join("samples").join("returnscope-sample.csv")
@@ -70,11 +83,15 @@ pub fn open_analysis_for_csv(
     csv: &Path,
     config: &Config,
 ) -> Result<Analysis, BackendError> {
-    let db = analysis_path_for(data_dir, csv);
+    open_analysis_at(&analysis_path_for(data_dir, csv), config)
+}
+
+/// Open (or create) the analysis file `db`, creating its folder first.
+pub fn open_analysis_at(db: &Path, config: &Config) -> Result<Analysis, BackendError> {
     if let Some(parent) = db.parent() {
         ensure_dir(parent)?;
     }
-    Ok(Analysis::open(&db, config)?)
+    Ok(Analysis::open(db, config)?)
 }
 
 /// What the sample generator wrote.
