@@ -8,6 +8,7 @@
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+use crate::pipeline::archetypes::outliers::OutlierGroup;
 use crate::pipeline::config::Config;
 
 /// Label of the summary row (and customer archetype) of DBSCAN noise.
@@ -113,6 +114,11 @@ pub struct SegmentRow {
     pub micro_segments: usize,
     /// The row's share of all returned units (0 ..= 1).
     pub returned_units_share: f64,
+    /// The row's share of all orders (0 ..= 1).
+    pub order_share: f64,
+    /// Why the segment carries its name: the deciding numbers in business words (empty when the
+    /// name only describes it).
+    pub reasons: Vec<String>,
 }
 
 impl SegmentRow {
@@ -223,6 +229,8 @@ pub struct ReportData {
     pub dataset_checks: Vec<DatasetCheck>,
     /// Segments in number order, then Outliers, then Not segmented.
     pub segments: Vec<SegmentRow>,
+    /// The outliers by kind, largest first.
+    pub outlier_groups: Vec<OutlierGroup>,
     /// The FEATURES.md names of the key features profiled per segment and customer.
     pub key_feature_names: Vec<String>,
     pub customers: Vec<CustomerRow>,
@@ -418,6 +426,7 @@ impl ReportData {
                 ("Computing 2-D views".to_string(), 38.2),
                 ("Writing report".to_string(), 1.9),
             ],
+            ..Default::default()
         }
     }
 }
@@ -573,6 +582,7 @@ fn example_segments(customers: &[CustomerRow], k: usize) -> Vec<SegmentRow> {
             silhouette: Some(0.52 - 0.025 * s as f64),
             micro_segments: 1 + s % 3,
             returned_units_share: units,
+            ..Default::default()
         });
     }
     let (size, medians, units) = summarise(customers.iter().filter(|c| c.is_outlier).collect());
@@ -588,6 +598,7 @@ fn example_segments(customers: &[CustomerRow], k: usize) -> Vec<SegmentRow> {
         silhouette: None,
         micro_segments: 0,
         returned_units_share: units,
+        ..Default::default()
     });
     let (size, medians, units) =
         summarise(customers.iter().filter(|c| c.segment.is_none()).collect());
@@ -603,6 +614,7 @@ fn example_segments(customers: &[CustomerRow], k: usize) -> Vec<SegmentRow> {
         silhouette: None,
         micro_segments: 0,
         returned_units_share: units,
+        ..Default::default()
     });
     rows
 }

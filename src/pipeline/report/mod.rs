@@ -36,6 +36,7 @@ pub use data::{
     NOT_SEGMENTED_LABEL, OUTLIERS_LABEL, QualityCount, ReportData, SegmentRow, Trustworthiness,
     parameters_from_config,
 };
+pub use profiles::{percentile_rank, percentile_ranks, population_sorted};
 
 /// The sheets of the report, in workbook order.
 pub const SHEET_NAMES: [&str; 8] = [
