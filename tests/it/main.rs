@@ -12,3 +12,4 @@ mod features_invariance;
 mod ingest_validate;
 mod report;
 mod segments;
+mod structure;

@@ -3,7 +3,7 @@
 //! clustered customers).
 
 use crate::app::cluster_view::ClusterView;
-use crate::app::pages::{percent, thousands};
+use crate::app::format::{percent, thousands};
 use crate::app::plots::{row_color, row_name};
 use crate::pipeline::archetypes::phrases::{feature_label, format_feature_value};
 use eframe::egui::{self, Color32, RichText, Sense, Stroke, StrokeKind, vec2};

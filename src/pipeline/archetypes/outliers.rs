@@ -7,8 +7,7 @@
 //! everybody extreme). Every kind carries its count, its share of all returned units and an
 //! action of its own: a fraud review fits an extreme returner, not a wholesaler.
 
-use crate::pipeline::gold::RawFeatures;
-use serde::{Deserialize, Serialize};
+use crate::pipeline::model::{OutlierGroup, RawFeatures};
 
 /// Percentile of the clustered customers at or above which a value is extreme.
 pub const EXTREME_PERCENTILE: f64 = 0.99;
@@ -85,20 +84,6 @@ impl OutlierKind {
             OutlierKind::UnusualMix => "No common cause: spot-check a few before any action",
         }
     }
-}
-
-/// One kind of outlier as summaries and reports show it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct OutlierGroup {
-    /// "Extreme returners".
-    pub kind: String,
-    pub customers: usize,
-    /// customers / all outliers.
-    pub share_of_outliers: f64,
-    /// Their returned units / all clustered customers' returned units.
-    pub returned_units_share: f64,
-    pub description: String,
-    pub action: String,
 }
 
 /// Features whose values at or above the extreme percentile make a bulk buyer.

@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn every_key_feature_reads_in_business_words() {
-        for feature in crate::pipeline::archetypes::key_features() {
+        for feature in crate::pipeline::features::key_features() {
             let phrase = feature_phrase(feature);
             assert!(!phrase.contains('_'), "{feature}: {phrase}");
             assert_ne!(phrase, feature.replace('_', " "), "{feature} has no phrase of its own");

@@ -6,8 +6,8 @@ use rust_xlsxwriter::{Chart, ChartPoint, ChartType, Worksheet, XlsxError};
 use super::customers::fmt_count;
 use super::data::{ReportData, SegmentRow};
 use super::style::{self, Styles};
-use crate::pipeline::archetypes::outliers::OutlierGroup;
 use crate::pipeline::archetypes::phrases::capitalise;
+use crate::pipeline::model::OutlierGroup;
 
 const SHEET: &str = "Executive Summary";
 /// The narrative spans columns A..F.
@@ -145,7 +145,8 @@ pub fn headline_findings(data: &ReportData) -> Vec<String> {
         ));
     }
     if data.weak_structure {
-        let silhouette = data.k_sweep.iter().find(|r| r.k == data.chosen_k).map(|r| r.silhouette);
+        let silhouette =
+            data.k_sweep.iter().find(|r| r.k == data.chosen_k).and_then(|r| r.silhouette);
         out.push(format!(
             "Caution: the segments are weakly separated (silhouette {}); read them as tendencies \
              rather than distinct groups.",
