@@ -36,6 +36,10 @@ const Z_CAP: f64 = 5.0;
 /// A contrast must reach this |robust z| to be written into a description or qualifier.
 const NOTABLE_Z: f64 = 0.5;
 
+/// A feature describes a segment only when it is defined for at least this share of its members
+/// (a segment where 5% ever returned is not described by how seasonal its returns are).
+const NOTABLE_DEFINED_SHARE: f64 = 0.5;
+
 /// The customer archetypes of CLUSTERING.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Archetype {
@@ -163,6 +167,9 @@ pub struct FeatureContrast {
     pub mean: f64,
     /// Mean over all eligible customers with a defined value.
     pub population_mean: f64,
+    /// Share of the segment's members with a defined value (a return-timing feature is undefined
+    /// for customers who never returned).
+    pub defined_share: f64,
     /// (median - population median) / robust scale of the population ([`robust_scale`]).
     pub robust_z: f64,
     /// Segment mean / population mean; None when the population mean is 0.
@@ -270,6 +277,7 @@ fn contrasts_of(
             }
             let median = median_of_sorted(&values);
             let mean = values.iter().sum::<f64>() / values.len() as f64;
+            let defined_share = values.len() as f64 / rows.len() as f64;
             let robust_z = pop.scale.map_or(0.0, |s| (median - pop.median) / s);
             let ratio = (pop.mean.abs() > 1e-12).then(|| mean / pop.mean);
             Some(FeatureContrast {
@@ -278,6 +286,7 @@ fn contrasts_of(
                 population_median: pop.median,
                 mean,
                 population_mean: pop.mean,
+                defined_share,
                 robust_z,
                 ratio,
             })
@@ -345,14 +354,17 @@ fn assign_plain_names(scores: &[Vec<Option<f64>>]) -> Vec<Option<usize>> {
         .collect()
 }
 
-/// The notable contrasts (|robust z| >= [`NOTABLE_Z`]) not in `except`, most distinctive first.
+/// The notable contrasts (|robust z| >= [`NOTABLE_Z`], defined for at least
+/// [`NOTABLE_DEFINED_SHARE`] of the members) not in `except`, most distinctive first.
 fn notable<'a>(
     contrasts: &'a [FeatureContrast],
     except: &'a [&str],
 ) -> impl Iterator<Item = &'a FeatureContrast> {
-    contrasts
-        .iter()
-        .filter(move |c| c.robust_z.abs() >= NOTABLE_Z && !except.contains(&c.feature.as_str()))
+    contrasts.iter().filter(move |c| {
+        c.robust_z.abs() >= NOTABLE_Z
+            && c.defined_share >= NOTABLE_DEFINED_SHARE
+            && !except.contains(&c.feature.as_str())
+    })
 }
 
 /// A description from the (up to `n`) most distinctive features, in business words.

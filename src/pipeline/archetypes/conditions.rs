@@ -276,6 +276,7 @@ mod tests {
             population_median,
             mean,
             population_mean,
+            defined_share: 1.0,
             robust_z: 0.0,
             ratio: Some(mean / population_mean),
         }

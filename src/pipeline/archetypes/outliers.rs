@@ -2,7 +2,7 @@
 //!
 //! Each outlier gets the first kind whose rule it meets, in this order: probable data errors
 //! (values that cannot happen), extreme returners, bulk buyers, odd timing, and otherwise an
-//! unusual mix of features. "Extreme" means at or above the 99th percentile of all clustered
+//! unusual mix of features. "Extreme" means at or above the 95th percentile of all clustered
 //! customers (and above their median, so a feature that is 0 for most customers does not make
 //! everybody extreme). Every kind carries its count, its share of all returned units and an
 //! action of its own: a fraud review fits an extreme returner, not a wholesaler.
@@ -10,7 +10,7 @@
 use crate::pipeline::model::{OutlierGroup, RawFeatures};
 
 /// Percentile of the clustered customers at or above which a value is extreme.
-pub const EXTREME_PERCENTILE: f64 = 0.99;
+pub const EXTREME_PERCENTILE: f64 = 0.95;
 /// A share of purchased units returned at or above this is extreme whatever the percentile.
 pub const EXTREME_RETURN_RATIO: f64 = 0.5;
 
@@ -51,13 +51,13 @@ impl OutlierKind {
                  before the order"
             }
             OutlierKind::ExtremeReturners => {
-                "Return more units than 99% of customers, or half or more of what they buy"
+                "Return more units than 95% of customers, or half or more of what they buy"
             }
             OutlierKind::BulkBuyers => {
-                "Order more units per order or per line, or more orders, than 99% of customers"
+                "Order more units per order or per line, or more orders, than 95% of customers"
             }
             OutlierKind::OddTiming => {
-                "Return much later or more irregularly than 99% of customers, or in unusual bursts"
+                "Return much later or more irregularly than 95% of customers, or in unusual bursts"
             }
             OutlierKind::UnusualMix => {
                 "No single extreme value: an unusual combination of ordinary ones"
@@ -97,7 +97,7 @@ const TIMING: [&str; 5] = [
     "seasonal_susceptibility_returns",
 ];
 
-/// The extreme threshold of each feature: its 99th percentile over all rows, raised to just above
+/// The extreme threshold of each feature: its 95th percentile over all rows, raised to just above
 /// the median when the two coincide; None without values.
 fn extreme_thresholds(raw: &RawFeatures) -> Vec<Option<f64>> {
     (0..raw.names.len()).map(|j| extreme_threshold(raw.values.column(j).iter().copied())).collect()
@@ -202,7 +202,9 @@ pub fn outlier_groups(
             })
         })
         .collect();
-    groups.sort_by(|a, b| b.customers.cmp(&a.customers));
+    // Largest first; the unusual mix (what no rule explains) last whatever its size.
+    let mix = OutlierKind::UnusualMix.name();
+    groups.sort_by_key(|g| (g.kind == mix, std::cmp::Reverse(g.customers)));
     groups
 }
 

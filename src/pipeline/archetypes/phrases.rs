@@ -142,7 +142,28 @@ pub fn qualifier(feature: &str, z: f64) -> String {
         "category_loyalty_score" => ("category loyal", "category hoppers"),
         "high_return_category_affinity" => ("high-return categories", "low-return categories"),
         "return_frequency_ratio" => ("frequent return trips", "rare return trips"),
+        "return_product_variety" => ("return many products", "return few products"),
+        "consecutive_returns" | "avg_consecutive_returns" => {
+            ("return in streaks", "no return streaks")
+        }
+        "return_timing_spread" => ("irregular return timing", "regular return timing"),
+        "recent_returns" => ("returning lately", "no recent returns"),
+        "recent_vs_avg_ratio" => ("returning more lately", "returning less lately"),
+        "behavior_stability_score" => ("steady habits", "changing habits"),
         "seasonal_susceptibility_orders" => ("seasonal buyers", "year-round buyers"),
+        "seasonal_susceptibility_returns" => ("seasonal returns", "year-round returns"),
+        "trend_product_category_order_rate" => ("buy in peak months", "buy off-peak"),
+        "trend_product_category_return_rate" => {
+            ("buy in high-return months", "buy in low-return months")
+        }
+        "sku_adjacency_orders" | "sku_adjacency_returns" => {
+            ("buy related items together", "single items")
+        }
+        "sku_adjacency_timing" | "sku_adjacency_return_timing" => {
+            ("spread-out related buys", "related buys close together")
+        }
+        "avg_order_value" => ("high order value", "low order value"),
+        "avg_return_value" => ("return costly items", "return cheap items"),
         _ => return format!("{} {}", if up { "high" } else { "low" }, feature_phrase(feature)),
     };
     (if up { pair.0 } else { pair.1 }).to_string()
@@ -189,11 +210,13 @@ mod tests {
             population_median: 17.0,
             mean: 5.0,
             population_mean: 18.0,
+            defined_share: 1.0,
             robust_z: -2.0,
             ratio: Some(5.0 / 18.0),
         };
         assert_eq!(contrast_phrase(&c), "Days to return an item: 4 days (all customers 17 days)");
         assert_eq!(qualifier("avg_days_to_return", -2.0), "fast returns");
-        assert_eq!(qualifier("recent_returns", 1.0), "high returned lines in the recency window");
+        assert_eq!(qualifier("recent_returns", 1.0), "returning lately");
+        assert_eq!(qualifier("new_column", -1.0), "low new column");
     }
 }
