@@ -465,18 +465,13 @@ fn overview_section(ui: &mut egui::Ui, view: &ClusterView) {
             ),
         );
     }
-    ui.horizontal_top(|ui| {
-        ui.vertical(|ui| {
-            ui.label(RichText::new("Sizes").weak());
-            plots::profile::size_bars(ui, view);
-        });
-        ui.add_space(16.0);
-        ui.vertical(|ui| {
-            ui.label(RichText::new("Profiles: segment medians against all customers").weak());
-            egui::ScrollArea::horizontal().id_salt("heatmap_scroll").show(ui, |ui| {
-                plots::profile::heatmap(ui, view);
-            });
-        });
+    ui.label(RichText::new("Sizes").weak());
+    plots::profile::size_bars(ui, view);
+    ui.add_space(8.0);
+    // The heatmap gets the page's whole width: eight features and the segment names side by side.
+    ui.label(RichText::new("Profiles: segment medians against all customers").weak());
+    egui::ScrollArea::horizontal().id_salt("heatmap_scroll").show(ui, |ui| {
+        plots::profile::heatmap(ui, view);
     });
     ui.add_space(8.0);
     let columns = ((ui.available_width() / (CARD_WIDTH + 24.0)).floor() as usize).clamp(1, 4);
@@ -563,10 +558,7 @@ fn outlier_groups(ui: &mut egui::Ui, view: &ClusterView) {
         )
         .on_hover_text(group.description.as_str());
         ui.add(
-            egui::Label::new(
-                RichText::new(format!("   Action: {}", group.action)).italics().small(),
-            )
-            .wrap(),
+            egui::Label::new(RichText::new(format!("Action: {}", group.action)).italics()).wrap(),
         );
     }
 }

@@ -53,10 +53,11 @@ pub fn heatmap(ui: &mut egui::Ui, view: &ClusterView) {
     egui::Grid::new("profile_heatmap").spacing([2.0, 2.0]).show(ui, |ui| {
         ui.label("");
         for name in names {
-            ui.add_sized(
-                vec2(CELL_WIDTH, 44.0),
-                egui::Label::new(RichText::new(feature_label(name)).small()).wrap(),
-            );
+            // Left-aligned in a fixed width (add_sized would justify the wrapped words).
+            ui.allocate_ui(vec2(CELL_WIDTH, 44.0), |ui| {
+                ui.set_width(CELL_WIDTH);
+                ui.add(egui::Label::new(RichText::new(feature_label(name)).small()).wrap());
+            });
         }
         ui.end_row();
         for g in 0..view.groups() {
