@@ -17,6 +17,7 @@
 pub mod conditions;
 pub mod outliers;
 pub mod phrases;
+mod totals;
 
 use crate::pipeline::features::key_features;
 use crate::pipeline::model::OutlierGroup;
@@ -25,6 +26,7 @@ use conditions::{SegmentStats, Verdict};
 use phrases::{capitalise, contrast_phrase, qualifier};
 use rayon::prelude::*;
 use serde::Serialize;
+use totals::{CustomerTotals, Shares, shares_of};
 
 /// A segment must score at least this (robust z units) to carry an archetype; below it nothing
 /// stands out and it is "Regular Customers".
@@ -422,54 +424,6 @@ fn key_medians(contrasts: &[FeatureContrast]) -> Vec<(String, f64)> {
             contrasts.iter().find(|c| c.feature == *k).map(|c| (c.feature.clone(), c.median))
         })
         .collect()
-}
-
-/// Each customer's orders and returned units: `items_returned_count`, or where it is absent the
-/// share of units returned x units per order x orders (the same number by FEATURES.md).
-struct CustomerTotals {
-    orders: Vec<f64>,
-    returned_units: Vec<f64>,
-}
-
-impl CustomerTotals {
-    fn of(raw: &RawFeatures) -> Self {
-        let column = |name: &str| raw.names.iter().position(|n| n == name);
-        let value = |i: usize, j: Option<usize>| {
-            j.map(|j| raw.values[[i, j]]).filter(|v| v.is_finite()).unwrap_or(0.0)
-        };
-        let (orders, returned) = (column("sales_order_no_nunique"), column("items_returned_count"));
-        let (ratio, size) = (column("return_ratio"), column("avg_order_size"));
-        let n = raw.values.nrows();
-        CustomerTotals {
-            orders: (0..n).map(|i| value(i, orders)).collect(),
-            returned_units: (0..n)
-                .map(|i| match returned {
-                    Some(_) => value(i, returned),
-                    None => value(i, ratio) * value(i, size) * value(i, orders),
-                })
-                .collect(),
-        }
-    }
-
-    fn sum(values: &[f64], rows: &[usize]) -> f64 {
-        rows.iter().map(|&i| values[i]).sum()
-    }
-}
-
-/// Shares of a group of rows among all rows.
-struct Shares {
-    customers: f64,
-    orders: f64,
-    returned_units: f64,
-}
-
-fn shares_of(totals: &CustomerTotals, rows: &[usize], all_orders: f64, all_units: f64) -> Shares {
-    let share = |part: f64, total: f64| if total > 0.0 { part / total } else { 0.0 };
-    Shares {
-        customers: share(rows.len() as f64, totals.orders.len() as f64),
-        orders: share(CustomerTotals::sum(&totals.orders, rows), all_orders),
-        returned_units: share(CustomerTotals::sum(&totals.returned_units, rows), all_units),
-    }
 }
 
 /// How one segment is named: its base archetype, the name, and the reasons.
