@@ -12,4 +12,6 @@ mod features_invariance;
 mod ingest_validate;
 mod report;
 mod segments;
+mod silver;
+mod spark_parity;
 mod structure;
