@@ -10,6 +10,7 @@ use crate::app::tasks::{DbscanPreview, EpsCurve, NoiseEstimate};
 use crate::app::wizard::Step;
 use crate::pipeline::cluster::core_share_at;
 use crate::pipeline::config::{Config, EpsSetting};
+use crate::pipeline::report::SegmentRow;
 use eframe::egui::{self, RichText};
 
 /// Label of the button that runs the clustering the first time.
@@ -521,18 +522,24 @@ fn map_section(ui: &mut egui::Ui, page: &mut ClusterPage) {
 
 fn overview_section(ui: &mut egui::Ui, view: &ClusterView) {
     ui.label(RichText::new("Segment overview").strong());
-    ui.horizontal_top(|ui| {
-        ui.vertical(|ui| {
-            ui.label(RichText::new("Sizes").weak());
-            plots::profile::size_bars(ui, view);
-        });
-        ui.add_space(16.0);
-        ui.vertical(|ui| {
-            ui.label(RichText::new("Profiles relative to all customers").weak());
-            egui::ScrollArea::horizontal().id_salt("heatmap_scroll").show(ui, |ui| {
-                plots::profile::heatmap(ui, view);
-            });
-        });
+    if let Some(outliers) = outliers_holding_most_returns(view) {
+        ui.colored_label(
+            crate::app::theme::warning_color(ui.visuals()),
+            format!(
+                "Most returned units come from the outliers: {} customers set aside hold {} of \
+                 all returned units. See the Outliers card for who they are.",
+                thousands(outliers.size),
+                percent(outliers.returned_units_share)
+            ),
+        );
+    }
+    ui.label(RichText::new("Sizes").weak());
+    plots::profile::size_bars(ui, view);
+    ui.add_space(8.0);
+    // The heatmap gets the page's whole width: eight features and the segment names side by side.
+    ui.label(RichText::new("Profiles: segment medians against all customers").weak());
+    egui::ScrollArea::horizontal().id_salt("heatmap_scroll").show(ui, |ui| {
+        plots::profile::heatmap(ui, view);
     });
     ui.add_space(8.0);
     let columns = ((ui.available_width() / (CARD_WIDTH + 24.0)).floor() as usize).clamp(1, 4);
@@ -547,6 +554,13 @@ fn overview_section(ui: &mut egui::Ui, view: &ClusterView) {
     }
 }
 
+/// The Outliers row when it holds more than half of all returned units.
+fn outliers_holding_most_returns(view: &ClusterView) -> Option<&SegmentRow> {
+    (0..view.groups())
+        .map(|g| view.row(g))
+        .find(|r| r.is_outliers() && r.returned_units_share > 0.5)
+}
+
 /// Width of a segment card.
 const CARD_WIDTH: f32 = 330.0;
 
@@ -556,24 +570,65 @@ fn segment_card(ui: &mut egui::Ui, view: &ClusterView, g: usize) {
     egui::Frame::group(ui.style()).stroke(egui::Stroke::new(2.0, color)).show(ui, |ui| {
         ui.set_width(CARD_WIDTH);
         ui.label(RichText::new(&row.archetype).heading().color(color));
-        ui.label(format!(
-            "{} · {} customers ({})",
-            row.label,
-            thousands(row.size),
-            percent(row.share)
-        ));
-        ui.add(egui::Label::new(&row.description).wrap());
-        ui.add(egui::Label::new(RichText::new(format!("Action: {}", row.action)).italics()).wrap());
-        let mut facts = vec![format!("{} of returned units", percent(row.returned_units_share))];
+        ui.label(format!("{} · {} customers", row.label, thousands(row.size)));
+        ui.label(
+            RichText::new(format!(
+                "{} of customers · {} of orders · {} of returned units",
+                percent(row.share),
+                percent(row.order_share),
+                percent(row.returned_units_share)
+            ))
+            .strong(),
+        );
+        if row.is_outliers() && !view.data.outlier_groups.is_empty() {
+            outlier_groups(ui, view);
+        } else {
+            card_reasons(ui, row);
+            ui.add(
+                egui::Label::new(RichText::new(format!("Action: {}", row.action)).italics()).wrap(),
+            );
+        }
         if row.segment.is_some() {
             let plural = if row.micro_segments == 1 { "" } else { "s" };
-            facts.push(format!("{} micro-segment{plural}", row.micro_segments));
+            let mut facts = vec![format!("{} micro-segment{plural}", row.micro_segments)];
             if let Some(s) = row.silhouette {
                 facts.push(format!("silhouette {s:.2}"));
             }
+            ui.label(RichText::new(facts.join(" · ")).weak());
         }
-        ui.label(RichText::new(facts.join(" · ")).weak());
     });
+}
+
+/// Why the segment carries its name (the deciding numbers), or what describes it.
+fn card_reasons(ui: &mut egui::Ui, row: &SegmentRow) {
+    if row.reasons.is_empty() {
+        ui.add(egui::Label::new(&row.description).wrap());
+        return;
+    }
+    ui.label(RichText::new("Why this name:").weak());
+    for reason in &row.reasons {
+        ui.add(egui::Label::new(format!("• {reason}")).wrap());
+    }
+}
+
+/// The outliers by kind: count, share of returned units and the action for each.
+fn outlier_groups(ui: &mut egui::Ui, view: &ClusterView) {
+    ui.label(RichText::new("Who they are:").weak());
+    for group in &view.data.outlier_groups {
+        ui.add(
+            egui::Label::new(RichText::new(format!(
+                "{}: {} customers, {} of returned units",
+                group.kind,
+                thousands(group.customers as u64),
+                percent(group.returned_units_share)
+            )))
+            .wrap(),
+        )
+        .on_hover_text(group.description.as_str());
+        ui.add(
+            egui::Label::new(RichText::new(format!("Action: {}", group.action)).italics()).wrap(),
+        );
+    }
 }
 
 /// A sweep criterion with two decimals, or "—" where it was not computed.
