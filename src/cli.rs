@@ -1,12 +1,12 @@
 //! The command line: `returnscope` (no arguments) opens the desktop app; `run`, `validate`,
-//! `sample`, `export` and `config` run headless for scripts and scheduled jobs.
+//! `sample`, `export`, `config` and `spark-job` run headless for scripts and scheduled jobs.
 //!
 //! Exit codes: 0 success; 1 error; 2 the data cannot be segmented (a blocking check failed).
 
 use crate::pipeline::config::Config;
 use crate::pipeline::progress::{CancelToken, Progress, ProgressUpdate, Stage};
-use crate::pipeline::run::{RunOptions, RunSummary, run_pipeline};
-use crate::pipeline::{Analysis, PipelineError, sample};
+use crate::pipeline::run::{RunOptions, RunSummary, run_pipeline, run_silver};
+use crate::pipeline::{Analysis, PipelineError, sample, silver_import, spark};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -30,9 +30,14 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run the pipeline headless on a CSV of order lines.
+    /// Run the pipeline headless on a CSV of order lines (or, with --silver, on a features table).
     Run {
-        input: PathBuf,
+        #[arg(required_unless_present = "silver")]
+        input: Option<PathBuf>,
+        /// Start from a features (silver) table instead of order lines: a Parquet file, or the
+        /// folder the Spark job wrote (see `spark-job`). Runs gold, clustering and the report.
+        #[arg(long, conflicts_with = "input", value_name = "PATH")]
+        silver: Option<PathBuf>,
         /// The analysis file (DuckDB).
         #[arg(long, default_value = "customer_clustering.duckdb")]
         db: PathBuf,
@@ -91,6 +96,11 @@ pub enum Command {
     },
     /// Print the default configuration (every key, as TOML).
     Config,
+    /// Write the cleaning and features as a Spark job (PySpark driver + Spark SQL) into a folder.
+    SparkJob {
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Stages `--until` accepts.
@@ -143,11 +153,25 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::app::run_app(cli.file)?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Run { input, db, report, config, as_of, until, json, force, resume }) => {
+        Some(Command::Run {
+            input,
+            silver,
+            db,
+            report,
+            config,
+            as_of,
+            until,
+            json,
+            force,
+            resume,
+        }) => {
             let config = load_config(config.as_deref(), as_of)?;
+            // Check a features table before anything (the log folder included) is written.
+            let source = silver.as_deref().map(silver_import::inspect).transpose()?;
             init_logging_beside(&db);
             let report =
                 report.or_else(|| (until == UntilStage::Report).then(|| default_report_path(&db)));
+            let input = input.or(silver).unwrap_or_default();
             let opts = RunOptions {
                 input,
                 db,
@@ -156,8 +180,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 ignore_blocking: force,
                 resume,
             };
-            let cancel = cancel_on_ctrl_c();
-            match run_pipeline(&opts, &config, &cli_progress(cancel)) {
+            let progress = cli_progress(cancel_on_ctrl_c());
+            let outcome = match &source {
+                Some(source) => run_silver(&opts, source, &config, &progress),
+                None => run_pipeline(&opts, &config, &progress),
+            };
+            match outcome {
                 Ok(summary) => {
                     print_summary(&summary, json)?;
                     Ok(exit_for(&summary))
@@ -193,6 +221,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Config) => {
             print!("{}", Config::default().to_toml_string());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::SparkJob { out }) => {
+            let files = spark::write_job(&out)?;
+            println!("wrote the Spark job ({} files) to {}", files.len(), out.display());
+            println!(
+                "run it:  spark-submit {} --input <table, CSV or Parquet> --output <folder>",
+                out.join(spark::DRIVER).display()
+            );
+            println!("then:    returnscope run --silver <folder>");
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -341,13 +379,7 @@ fn print_summary(summary: &RunSummary, json: bool) -> anyhow::Result<()> {
             c["eps"].as_f64().unwrap_or(0.0)
         );
         for seg in c["segments"].as_array().into_iter().flatten() {
-            println!(
-                "            {:>4} {:<40} {:>8} customers ({:.1}%)",
-                seg["segment"].as_u64().map_or("-".to_string(), |s| s.to_string()),
-                seg["archetype"].as_str().unwrap_or(""),
-                seg["size"],
-                seg["share"].as_f64().unwrap_or(0.0) * 100.0
-            );
+            print_segment(seg);
         }
         for w in c["warnings"].as_array().into_iter().flatten() {
             println!("Warning:    {}", w.as_str().unwrap_or(""));
@@ -392,4 +424,29 @@ fn validate_only(input: &Path, config: &Config, json: bool) -> anyhow::Result<Ex
     summary.db = String::new();
     print_summary(&summary, json)?;
     Ok(exit_for(&summary))
+}
+
+/// One segment of the run summary: name, size, its shares of customers, orders and returned
+/// units, why it carries the name; for the outliers, their kinds.
+fn print_segment(seg: &serde_json::Value) {
+    let pct = |key: &str| seg[key].as_f64().unwrap_or(0.0) * 100.0;
+    println!(
+        "            {:>4} {:<40} {:>8} customers ({:.1}%), {:.1}% of orders, {:.1}% of returned units",
+        seg["segment"].as_u64().map_or("-".to_string(), |s| s.to_string()),
+        seg["archetype"].as_str().unwrap_or(""),
+        seg["size"],
+        pct("share"),
+        pct("order_share"),
+        pct("returned_units_share")
+    );
+    println!("                 {}", seg["description"].as_str().unwrap_or(""));
+    for g in seg["outlier_groups"].as_array().into_iter().flatten() {
+        println!(
+            "                   {:<22} {:>6} customers, {:.1}% of returned units: {}",
+            g["kind"].as_str().unwrap_or(""),
+            g["customers"],
+            g["returned_units_share"].as_f64().unwrap_or(0.0) * 100.0,
+            g["action"].as_str().unwrap_or("")
+        );
+    }
 }

@@ -48,6 +48,7 @@ impl AppError {
 pub enum PickPurpose {
     OpenCsv,
     OpenAnalysis,
+    OpenFeaturesTable,
     SaveReport,
     ExportResults,
 }
@@ -95,6 +96,22 @@ pub struct NoiseEstimate {
     /// Customers sampled, of `population`.
     pub sampled: usize,
     pub population: usize,
+}
+
+/// Phase 1's k-distance curve before the first segmentation: the Cluster page shows it (and
+/// previews eps on the matrix it came from) so eps can be chosen before the first run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpsCurve {
+    /// Sorted k-distances, at most `CURVE_POINTS` of them (as a run stores its curve).
+    pub k_distance: Vec<f64>,
+    /// Index of the knee in `k_distance`, when there is one.
+    pub knee: Option<usize>,
+    /// The k of the k-distances (DBSCAN's min_samples).
+    pub min_samples: usize,
+    /// The eps the automatic setting would choose.
+    pub auto_eps: f64,
+    /// Customers in the clustering matrix.
+    pub customers: usize,
 }
 
 /// A finished segmentation, ready for the Cluster page.
@@ -168,6 +185,8 @@ pub enum JobOutput {
         run: Box<ClusterRun>,
         result: Result<MapLayout, AppError>,
     },
+    /// The k-distance curve before the first run, with what the eps preview runs on.
+    EpsCurve(Result<(EpsCurve, Arc<PreviewData>), AppError>),
     DbscanPreview(Option<DbscanPreview>),
     NoiseEstimate(Option<NoiseEstimate>),
     ReportSaved(Result<PathBuf, AppError>),
@@ -198,7 +217,9 @@ pub fn pick_file(
             PickPurpose::SaveReport | PickPurpose::ExportResults => {
                 start_dir.zip(file_name).map(|(dir, name)| dir.join(name))
             }
-            PickPurpose::OpenCsv | PickPurpose::OpenAnalysis => None,
+            PickPurpose::OpenCsv | PickPurpose::OpenAnalysis | PickPurpose::OpenFeaturesTable => {
+                None
+            }
         };
         return JobOutput::NoDialog { purpose, fallback };
     }
@@ -210,6 +231,9 @@ pub fn pick_file(
         PickPurpose::OpenAnalysis => {
             dialog.set_title("Open an analysis").add_filter("ReturnScope analysis", &["duckdb"])
         }
+        PickPurpose::OpenFeaturesTable => dialog
+            .set_title("Open a features table (Parquet; for a Spark output folder, any part file)")
+            .add_filter("Parquet", &["parquet"]),
         PickPurpose::SaveReport => {
             dialog.set_title("Save the Excel report").add_filter("Excel workbook", &["xlsx"])
         }
@@ -224,7 +248,9 @@ pub fn pick_file(
         dialog = dialog.set_file_name(name);
     }
     let path = match purpose {
-        PickPurpose::OpenCsv | PickPurpose::OpenAnalysis => dialog.pick_file(),
+        PickPurpose::OpenCsv | PickPurpose::OpenAnalysis | PickPurpose::OpenFeaturesTable => {
+            dialog.pick_file()
+        }
         PickPurpose::SaveReport | PickPurpose::ExportResults => dialog.save_file(),
     };
     JobOutput::Picked { purpose, path }
@@ -343,6 +369,31 @@ pub fn compute_map(
     JobOutput::Map { run, result }
 }
 
+/// Build the clustering matrix in memory (nothing stored) and phase 1's k-distance curve on it,
+/// then prepare the eps preview on that matrix.
+pub fn eps_curve(
+    analysis: Result<Analysis, PipelineError>,
+    config: &Config,
+    progress: &Progress,
+) -> JobOutput {
+    use crate::pipeline::cluster::{auto_eps, downsample_curve, hybrid::CURVE_POINTS, knee};
+    JobOutput::EpsCurve((|| -> Result<_, AppError> {
+        let (matrix, full) = analysis?.eps_curve(config, progress)?;
+        let k_distance: Vec<f64> =
+            downsample_curve(&full, CURVE_POINTS).into_iter().map(|p| p[1]).collect();
+        let min_samples = config.dbscan.min_samples;
+        let curve = EpsCurve {
+            knee: knee(&k_distance),
+            auto_eps: auto_eps(&full, config.dbscan.max_noise_ratio),
+            min_samples,
+            customers: matrix.nrows(),
+            k_distance,
+        };
+        progress.check_cancel().map_err(PipelineError::from)?;
+        Ok((curve, Arc::new(PreviewData::new(matrix, min_samples))))
+    })())
+}
+
 /// Phase 1 at (`eps`, `min_samples`) on every customer. A superseded preview is cancelled
 /// (`None`).
 pub fn preview_dbscan(
@@ -448,42 +499,110 @@ pub fn build_features(
     JobOutput::Features(result)
 }
 
-/// Open an existing analysis file and read what it holds, recomputing nothing.
-pub fn restore(db: PathBuf, config: &Config) -> JobOutput {
+/// Check a features table, make it the silver layer of its own analysis file
+/// (`analyses/<name> features.duckdb`), and read that back as a reopened analysis.
+pub fn open_features_table(
+    data_dir: &Path,
+    table: &Path,
+    config: &Config,
+    progress: &Progress,
+) -> JobOutput {
+    let source = match crate::pipeline::silver_import::inspect(table) {
+        Ok(source) => source,
+        Err(err) => {
+            let path = table.to_path_buf();
+            return JobOutput::Restored { analysis: None, path, result: Err(err.into()) };
+        }
+    };
+    let db = backend::features_analysis_path_for(data_dir, table, &source.name());
+    let analysis = match backend::open_analysis_at(&db, config) {
+        Ok(a) => a,
+        Err(err) => {
+            let path = table.to_path_buf();
+            return JobOutput::Restored { analysis: None, path, result: Err(err.into()) };
+        }
+    };
+    let path = analysis.db_path().to_path_buf();
+    let result = analysis
+        .import_silver(&source, config, progress)
+        .map_err(AppError::from)
+        .and_then(|_| read_stored(&analysis, progress));
+    JobOutput::Restored { analysis: Some(analysis), path, result }
+}
+
+/// The steps of reopening an analysis, as the progress bar names them (fraction at the start of
+/// each step).
+pub const REOPEN_STEPS: [(f64, &str); 6] = [
+    (0.0, "Opening the file"),
+    (0.05, "Reading the load and validation summaries"),
+    (0.15, "Reading the features"),
+    (0.4, "Reading the segments"),
+    (0.65, "Preparing the segment map"),
+    (0.8, "Preparing the eps preview"),
+];
+
+/// Report reopen step `i` (of [`REOPEN_STEPS`]) and stop if the user cancelled.
+fn reopen_step(progress: &Progress, i: usize) -> Result<(), AppError> {
+    progress.check_cancel().map_err(PipelineError::from)?;
+    let (fraction, what) = REOPEN_STEPS[i];
+    progress.update(fraction, format!("step {} of {}: {what}", i + 1, REOPEN_STEPS.len()));
+    Ok(())
+}
+
+/// Open an existing analysis file and read what it holds, recomputing nothing; each step is
+/// reported (a big analysis takes seconds to read).
+pub fn restore(db: PathBuf, config: &Config, progress: &Progress) -> JobOutput {
+    if let Err(err) = reopen_step(progress, 0) {
+        return JobOutput::Restored { analysis: None, path: db, result: Err(err) };
+    }
     let analysis = match Analysis::open(&db, config) {
         Ok(a) => a,
         Err(err) => {
             return JobOutput::Restored { analysis: None, path: db, result: Err(err.into()) };
         }
     };
-    let result = read_stored(&analysis);
+    let result = read_stored(&analysis, progress);
+    if result.is_ok() {
+        progress.update(1.0, "Ready");
+    }
     JobOutput::Restored { analysis: Some(analysis), path: db, result }
 }
 
-fn read_stored(analysis: &Analysis) -> Result<Restored, AppError> {
+fn read_stored(analysis: &Analysis, progress: &Progress) -> Result<Restored, AppError> {
+    reopen_step(progress, 1)?;
     let state = analysis.state()?;
     let last_stage = state.complete.last().copied();
     let unreadable = state.unreadable.map(|(_, message)| message);
     let quality =
         if last_stage >= Some(Stage::Validate) { analysis.quality_report()? } else { None };
+    let ingest = if last_stage.is_some() { analysis.ingest_summary()? } else { None };
+    reopen_step(progress, 2)?;
     let summary =
         if last_stage >= Some(Stage::Features) { analysis.feature_summary()? } else { None };
     let features = match summary {
         Some(summary) => Some((summary, analysis.feature_table()?)),
         None => None,
     };
-    let ingest = if last_stage.is_some() { analysis.ingest_summary()? } else { None };
-    let segmented =
-        if last_stage >= Some(Stage::Cluster) { restored_segmentation(analysis)? } else { None };
+    let segmented = if last_stage >= Some(Stage::Cluster) {
+        restored_segmentation(analysis, progress)?
+    } else {
+        None
+    };
     Ok(Restored { last_stage, unreadable, ingest, quality, features, segmented })
 }
 
 /// The stored segmentation of a reopened file (no run in memory: another K segments again).
-fn restored_segmentation(analysis: &Analysis) -> Result<Option<Segmented>, AppError> {
-    let Some(matrix) = analysis.gold_matrix()? else { return Ok(None) };
+fn restored_segmentation(
+    analysis: &Analysis,
+    progress: &Progress,
+) -> Result<Option<Segmented>, AppError> {
+    reopen_step(progress, 3)?;
     let outcome = analysis.cluster_outcome()?.unwrap_or_default();
-    let view =
-        ClusterView::new(analysis.report_data()?, outcome.pca_explained, outcome.recommended_k);
+    let data = analysis.report_data()?;
+    reopen_step(progress, 4)?;
+    let view = ClusterView::new(data, outcome.pca_explained, outcome.recommended_k);
+    reopen_step(progress, 5)?;
+    let Some(matrix) = analysis.gold_matrix()? else { return Ok(None) };
     let preview = PreviewData::new(matrix, view.data.min_samples);
     Ok(Some(Segmented { run: None, view: Box::new(view), preview: Some(Arc::new(preview)) }))
 }

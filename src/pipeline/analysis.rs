@@ -12,6 +12,7 @@ use crate::pipeline::error::{PipelineError, Result};
 use crate::pipeline::gold::{self, GoldSummary};
 use crate::pipeline::model::*;
 use crate::pipeline::progress::{Progress, Stage};
+use crate::pipeline::silver_import::{self, SilverSource};
 use crate::pipeline::store::Store;
 use crate::pipeline::{features, ingest, metadata, report, results, validate};
 use std::path::Path;
@@ -121,14 +122,46 @@ impl Analysis {
 
     /// Apply the cleaning table, count every quality case, run the dataset checks.
     pub fn validate(&self, config: &Config, progress: &Progress) -> Result<QualityReport> {
+        self.refuse_without_order_lines("validate")?;
         self.stage(|| validate::validate(&self.store, config, &progress.for_stage(Stage::Validate)))
     }
 
     /// Build `silver_customer_features`.
     pub fn features(&self, config: &Config, progress: &Progress) -> Result<FeatureSummary> {
+        self.refuse_without_order_lines("build features from")?;
         self.stage(|| {
             features::build_features(&self.store, config, &progress.for_stage(Stage::Features))
         })
+    }
+
+    /// Make a checked features table (see [`silver_import::inspect`]) this analysis's silver
+    /// layer, replacing what the file held; the stages up to Features are then complete.
+    pub fn import_silver(
+        &self,
+        source: &SilverSource,
+        config: &Config,
+        progress: &Progress,
+    ) -> Result<FeatureSummary> {
+        self.stage(|| {
+            silver_import::import(&self.store, source, config, &progress.for_stage(Stage::Features))
+        })
+    }
+
+    /// The features table this analysis was opened from (None when it was built from a CSV).
+    pub fn imported_from(&self) -> Result<Option<String>> {
+        silver_import::imported_from(&self.store)
+    }
+
+    /// An analysis opened from a features table has no order lines: validation and features
+    /// cannot run on it.
+    fn refuse_without_order_lines(&self, what: &str) -> Result<()> {
+        match self.imported_from()? {
+            Some(table) => Err(crate::pipeline::PipelineError::Data(format!(
+                "this analysis was opened from the features table {table}, which holds no order lines to {what}. \
+                 Open the CSV of order lines instead, or go on to clustering."
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Build `gold_cluster_processed` from the eligible customers' features.
@@ -211,6 +244,28 @@ impl Analysis {
         run.set_umap(umap, config);
         results::store_map(&self.store, &run.customer_ids, &run.umap, &run.outcome, config)?;
         self.write_metadata(&mut run.outcome)
+    }
+
+    /// The clustering matrix `config` gives, built in memory from the features (nothing is
+    /// stored), and phase 1's sorted k-distance curve on it: the app shows the curve and
+    /// previews eps before the first segmentation. Needs the features.
+    pub fn eps_curve(
+        &self,
+        config: &Config,
+        progress: &Progress,
+    ) -> Result<(ndarray::Array2<f64>, Vec<f64>)> {
+        let raw = gold::read_raw_features(&self.store, config.data.include_order_value)?;
+        progress.check_cancel()?;
+        let gold = gold::build_gold(&raw, &config.gold, config.quality.min_feature_completeness)
+            .map_err(|e| {
+                crate::pipeline::PipelineError::Data(format!(
+                    "cannot build the clustering matrix: {e}"
+                ))
+            })?;
+        progress.check_cancel()?;
+        let curve =
+            crate::pipeline::cluster::hybrid::phase1_k_distances(gold.matrix.view(), config);
+        Ok((gold.matrix, curve))
     }
 
     /// The gold matrix (customers x scaled features); `None` before it is built. The app

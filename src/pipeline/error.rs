@@ -45,6 +45,9 @@ pub enum PipelineError {
     #[error("{}", describe_db_failure(context, detail))]
     Db { context: String, detail: String },
 
+    #[error("the features table {path} cannot be segmented: {problem}. Nothing was written.")]
+    SilverTable { path: String, problem: String },
+
     #[error("cannot write {path}: {reason}")]
     Write { path: String, reason: String },
 

@@ -7,6 +7,13 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// The required input columns of FEATURES.md, in its order.
+/// The format of a silver table written for another engine to read or read from one (the Spark
+/// job's output, `export silver`); `silver_import` refuses a higher one.
+pub const SILVER_FORMAT: i64 = 1;
+/// Where that format is stored: a Parquet key-value pair, or the `customer_id` column's metadata
+/// in a Spark-written file.
+pub const SILVER_FORMAT_KEY: &str = "returnscope_silver_format";
+
 pub const REQUIRED_COLUMNS: [&str; 14] = [
     "SALES_ORDER_NO",
     "CUSTOMER_EMAILID",
@@ -225,8 +232,32 @@ pub struct SegmentSummary {
     pub micro_segments: usize,
     /// Share of all returned units that this segment's customers returned.
     pub returned_units_share: f64,
+    /// Share of all orders that this segment's customers placed.
+    #[serde(default)]
+    pub order_share: f64,
+    /// Why the segment carries its name: the deciding numbers, in business words.
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    /// The Outliers row's customers by kind, largest first (empty for segments).
+    #[serde(default)]
+    pub outlier_groups: Vec<OutlierGroup>,
     /// Medians of the key raw features.
     pub medians: Vec<(String, f64)>,
+}
+
+/// One kind of outlier (extreme returners, bulk buyers, ...) as summaries and reports show it;
+/// see [`crate::pipeline::archetypes::outliers`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutlierGroup {
+    /// "Extreme returners".
+    pub kind: String,
+    pub customers: usize,
+    /// customers / all outliers.
+    pub share_of_outliers: f64,
+    /// Their returned units / all clustered customers' returned units.
+    pub returned_units_share: f64,
+    pub description: String,
+    pub action: String,
 }
 
 /// What the cluster stage found (plain data for the CLI, the app and the report), stored with

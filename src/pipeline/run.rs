@@ -6,6 +6,7 @@ use crate::pipeline::config::Config;
 use crate::pipeline::error::Result;
 use crate::pipeline::model::{ClusterOutcome, QualityReport};
 use crate::pipeline::progress::{Progress, Stage};
+use crate::pipeline::silver_import::SilverSource;
 use crate::pipeline::state;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -180,11 +181,57 @@ pub fn run_pipeline(opts: &RunOptions, config: &Config, progress: &Progress) -> 
         stored: || a.feature_summary(),
     }
     .run_or_keep(&mut summary, &mut resume, a, config)?;
+    run_after_features(a, opts, config, progress, summary, &mut resume)
+}
+
+/// Run gold, clustering and the report on a features table made elsewhere (checked by
+/// [`silver_import::inspect`]): `returnscope run --silver`. `opts.input` is the table's path.
+/// Nothing is resumed: the table is imported again.
+pub fn run_silver(
+    opts: &RunOptions,
+    source: &SilverSource,
+    config: &Config,
+    progress: &Progress,
+) -> Result<RunSummary> {
+    if opts.until < Stage::Features {
+        return Err(crate::pipeline::PipelineError::Data(format!(
+            "--until {} stops before the features, where a features table starts; use --until features, gold, cluster or report",
+            opts.until.key()
+        )));
+    }
+    let mut summary = RunSummary {
+        input: opts.input.display().to_string(),
+        db: opts.db.display().to_string(),
+        ..Default::default()
+    };
+    let analysis = Analysis::open(&opts.db, config)?;
+    timed(&mut summary, Stage::Features, || analysis.import_silver(source, config, progress))?;
+    if let Some(quality) = analysis.quality_report()? {
+        summary.rows_loaded = quality.rows_loaded;
+        summary.malformed_rows = source.run_info.as_ref().map_or(0, |i| i.malformed_rows);
+        summary.record_quality(&quality);
+        if !quality.can_segment() && !opts.ignore_blocking {
+            return Ok(summary);
+        }
+    }
+    let mut resume = Resume { keeping: false };
+    run_after_features(&analysis, opts, config, progress, summary, &mut resume)
+}
+
+/// Gold, clustering and the report, up to `opts.until`.
+fn run_after_features(
+    a: &Analysis,
+    opts: &RunOptions,
+    config: &Config,
+    progress: &Progress,
+    mut summary: RunSummary,
+    resume: &mut Resume,
+) -> Result<RunSummary> {
     if opts.until == Stage::Features {
         return Ok(summary);
     }
     Step { stage: Stage::Gold, run: || a.gold(config, progress), stored: || a.gold_summary() }
-        .run_or_keep(&mut summary, &mut resume, a, config)?;
+        .run_or_keep(&mut summary, resume, a, config)?;
     if opts.until == Stage::Gold {
         return Ok(summary);
     }
@@ -193,13 +240,13 @@ pub fn run_pipeline(opts: &RunOptions, config: &Config, progress: &Progress) -> 
         run: || a.cluster(config, progress, true).map(|run| run.outcome),
         stored: || a.cluster_outcome(),
     }
-    .run_or_keep(&mut summary, &mut resume, a, config)?;
+    .run_or_keep(&mut summary, resume, a, config)?;
     summary.cluster = Some(cluster_json(&outcome));
     if opts.until == Stage::Cluster && opts.report.is_none() {
         return Ok(summary);
     }
     if let Some(path) = &opts.report {
-        let written = timed(&mut summary, Stage::Report, || analysis.write_report(path, progress))?;
+        let written = timed(&mut summary, Stage::Report, || a.write_report(path, progress))?;
         summary.report_path = Some(written.display().to_string());
     }
     Ok(summary)
@@ -220,6 +267,8 @@ fn cluster_json(o: &ClusterOutcome) -> serde_json::Value {
         "weak_structure": o.weak_structure,
         "segments": o.segments.iter().map(|s| serde_json::json!({
             "segment": s.segment, "archetype": s.archetype, "size": s.size, "share": s.share,
+            "order_share": s.order_share, "returned_units_share": s.returned_units_share,
+            "description": s.description, "action": s.action, "outlier_groups": s.outlier_groups,
         })).collect::<Vec<_>>(),
         "trustworthiness_pca": o.trustworthiness_pca,
         "trustworthiness_umap": o.trustworthiness_umap,

@@ -440,7 +440,9 @@ fn build_report(store: &Store, config: &Config, as_of: Option<String>) -> Result
     Ok(report)
 }
 
-fn store_report(store: &Store, report: &QualityReport, config: &Config) -> Result<()> {
+/// Store the quality report (`quality_report`, `dataset_checks`) and record the stage with the
+/// configuration it ran with.
+pub(crate) fn store_report(store: &Store, report: &QualityReport, config: &Config) -> Result<()> {
     store
         .conn()
         .execute_batch(

@@ -12,6 +12,8 @@ mod features_invariance;
 mod ingest_validate;
 mod report;
 mod segments;
+mod silver;
+mod spark_parity;
 mod structure;
 mod trust_input;
 mod trust_interrupt;

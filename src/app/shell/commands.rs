@@ -6,6 +6,12 @@ use super::*;
 
 impl ReturnScopeApp {
     pub(super) fn run_pending_actions(&mut self, ctx: &egui::Context) {
+        if !self.jobs.is_busy() && !self.queued.is_empty() {
+            // What waited for the last stage goes first.
+            let mut queued = std::mem::take(&mut self.queued);
+            queued.append(&mut self.pending);
+            self.pending = queued;
+        }
         for action in std::mem::take(&mut self.pending) {
             self.run_action(ctx, action);
         }
@@ -17,15 +23,21 @@ impl ReturnScopeApp {
             Action::GoTo(_)
                 | Action::OpenCsvDialog
                 | Action::OpenAnalysisDialog
+                | Action::OpenFeaturesTableDialog
                 | Action::SaveReportDialog
                 | Action::ExportResultsDialog
                 | Action::OpenFolder(_)
         );
         if needs_stage && self.jobs.is_busy() {
-            self.notify(
-                NoticeKind::Info,
-                "Please wait for the running step to finish, or cancel it.",
-            );
+            // Chosen in a dialog, dropped or picked from a menu while a step runs: it waits.
+            self.notify(NoticeKind::Info, "That will start when the running step finishes.");
+            self.queued.push(action);
+            return;
+        }
+        if waits_for_map(&action) && self.jobs.has_running(JobKind::Map) {
+            // The map job holds the run and writes the analysis at its end: stop it first.
+            self.jobs.cancel_kind(JobKind::Map);
+            self.after_map.push(action);
             return;
         }
         match action {
@@ -33,6 +45,8 @@ impl ReturnScopeApp {
             Action::OpenAnalysisDialog => self.pick(ctx, PickPurpose::OpenAnalysis),
             Action::OpenCsv(csv) => self.start_preview(ctx, csv),
             Action::OpenAnalysis(db) => self.start_restore(ctx, db),
+            Action::OpenFeaturesTableDialog => self.pick(ctx, PickPurpose::OpenFeaturesTable),
+            Action::OpenFeaturesTable(table) => self.start_features_table(ctx, table),
             Action::TrySample => {
                 let data_dir = self.data_dir.clone();
                 self.jobs.spawn(ctx, JobKind::Stage, "Writing the sample data", move |_| {
@@ -67,12 +81,15 @@ impl ReturnScopeApp {
                 .find(|f| !is_analysis_file(f))
                 .and_then(|f| f.parent().map(Path::to_path_buf)),
             PickPurpose::OpenAnalysis => Some(self.data_dir.join("analyses")),
+            PickPurpose::OpenFeaturesTable => None,
             PickPurpose::SaveReport | PickPurpose::ExportResults => self.output_dir(),
         };
         let file_name = match purpose {
             PickPurpose::SaveReport => Some(format!("{} segments.xlsx", self.analysis_stem())),
             PickPurpose::ExportResults => Some(format!("{} segments.csv", self.analysis_stem())),
-            PickPurpose::OpenCsv | PickPurpose::OpenAnalysis => None,
+            PickPurpose::OpenCsv | PickPurpose::OpenAnalysis | PickPurpose::OpenFeaturesTable => {
+                None
+            }
         };
         self.jobs.spawn(ctx, JobKind::Dialog, "Choosing a file", move |_| {
             tasks::pick_file(purpose, start_dir, file_name)
@@ -154,7 +171,7 @@ impl ReturnScopeApp {
         self.cluster.map_running = true;
         let config = self.config.clone();
         let wake = ctx.clone();
-        self.jobs.spawn(ctx, JobKind::Stage, "Computing the UMAP-style map", move |progress| {
+        self.jobs.spawn(ctx, JobKind::Map, "Computing the UMAP-style map", move |progress| {
             tasks::compute_map(handle, &config, run, index, live_tx, wake, progress)
         });
     }
@@ -180,8 +197,10 @@ impl ReturnScopeApp {
         if self.wizard.current() != Step::Cluster {
             return;
         }
-        let (Some(data), Some(eps)) =
-            (self.preview_data.clone(), self.cluster.eps_shown(&self.config))
+        // The data must be this page's: the run's, or the curve's before the first run.
+        let has_curve = self.cluster.view.is_some() || self.cluster.curve.is_some();
+        let (Some(data), Some(eps), true) =
+            (self.preview_data.clone(), self.cluster.eps_shown(&self.config), has_curve)
         else {
             return;
         };
@@ -212,6 +231,25 @@ impl ReturnScopeApp {
                 }
             }
         }
+    }
+
+    /// Before the first segmentation, prepare the Cluster page's k-distance curve (and what the
+    /// eps preview runs on) in the background as soon as the page is shown, and again when
+    /// min_samples changes.
+    pub(super) fn start_curve_if_needed(&mut self, ctx: &egui::Context) {
+        let min_samples = self.config.dbscan.min_samples;
+        let ready = self.wizard.current() == Step::Cluster
+            && self.wizard.state(Step::Features) == StepState::Done
+            && self.cluster.wants_curve(min_samples)
+            && !self.jobs.is_busy();
+        let Some(analysis) = self.analysis.as_ref().filter(|_| ready) else { return };
+        let handle = analysis.try_clone();
+        self.cluster.curve_requested = Some(min_samples);
+        self.cluster.curve_error = None;
+        let config = self.config.clone();
+        self.jobs.spawn(ctx, JobKind::Preview, "Preparing the k-distance curve", move |progress| {
+            tasks::eps_curve(handle, &config, progress)
+        });
     }
 
     /// Move the UMAP-style map along with its job.
@@ -259,11 +297,39 @@ impl ReturnScopeApp {
         self.remember(&db);
         let config = self.config.clone();
         let title = format!("Opening {}", file_name(&db));
-        self.jobs.spawn(ctx, JobKind::Stage, title, move |_| tasks::restore(db, &config));
+        let id = self.jobs.spawn(ctx, JobKind::Stage, title, move |progress| {
+            tasks::restore(db, &config, progress)
+        });
+        self.reopen_job = Some(id);
+    }
+
+    /// Check a features table and make it the silver layer of its own analysis file; the
+    /// wizard then shows it at Features, as a reopened analysis.
+    pub(super) fn start_features_table(&mut self, ctx: &egui::Context, table: PathBuf) {
+        self.analysis = None;
+        let (data_dir, config) = (self.data_dir.clone(), self.config.clone());
+        let title = format!("Opening the features table {}", file_name(&table));
+        self.jobs.spawn(ctx, JobKind::Stage, title, move |progress| {
+            tasks::open_features_table(&data_dir, &table, &config, progress)
+        });
     }
 
     pub(super) fn remember(&mut self, file: &Path) {
         self.settings.remember_file(file);
-        self.settings.save_in_background(&self.settings_path);
+        self.settings_writer.save(&self.settings);
     }
+}
+
+/// Whether `action` needs the run the map job holds, or writes the analysis the map job writes
+/// at its end: it then waits for the map job to stop.
+fn waits_for_map(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::LoadPreviewed
+            | Action::BuildFeatures
+            | Action::RunClustering
+            | Action::UseK(_)
+            | Action::ComputeMap
+            | Action::OpenAnalysis(_)
+    )
 }
