@@ -4,6 +4,7 @@
 //! eframe's own persistence needs its `persistence` feature, which this build does not enable, so
 //! the app keeps this small file itself. Writes happen on a background thread.
 
+use crate::pipeline::private_files;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -57,9 +58,9 @@ impl Settings {
         let result =
             serde_json::to_string_pretty(self).map_err(std::io::Error::other).and_then(|json| {
                 if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent)?;
+                    private_files::create_dir_all(parent)?;
                 }
-                std::fs::write(path, json)
+                private_files::write(path, json)
             });
         if let Err(err) = result {
             tracing::warn!("cannot save settings to {}: {err}", path.display());

@@ -9,6 +9,7 @@ use clap::Parser;
 use returnscope::pipeline::progress::Progress;
 use returnscope::pipeline::report::{ReportData, write_report};
 use returnscope::pipeline::sample::{SampleOptions, write_sample};
+use returnscope::pipeline::share::Sharing;
 use returnscope::pipeline::{Analysis, Config, embed};
 use std::time::Instant;
 
@@ -177,7 +178,7 @@ fn main() -> anyhow::Result<()> {
     let report = tmp.join("bench.xlsx");
     t.time(
         "report (real data)",
-        || Ok(analysis.write_report(&report, &config, &p)?),
+        || Ok(analysis.write_report(&report, &config, &p, &Sharing::as_loaded())?),
         |_, _| rss(""),
     )?;
     if args.extras {

@@ -11,6 +11,7 @@ use crate::pipeline::error::Result;
 use crate::pipeline::gold::{self, GoldSummary};
 use crate::pipeline::model::*;
 use crate::pipeline::progress::{Progress, Stage};
+use crate::pipeline::share::{self, Sharing};
 use crate::pipeline::store::Store;
 use crate::pipeline::{features, ingest, report, validate};
 use std::path::Path;
@@ -155,16 +156,18 @@ impl Analysis {
         Ok(Some(gold::read_gold(&self.store)?.2))
     }
 
-    /// Write the Excel report; returns the path written.
+    /// Write the Excel report, customers named as `sharing` says; returns the path written.
     pub fn write_report(
         &self,
         path: &Path,
         config: &Config,
         progress: &Progress,
+        sharing: &Sharing,
     ) -> Result<std::path::PathBuf> {
         let progress = progress.for_stage(Stage::Report);
         progress.update(0.0, "Reading results");
-        let data = report::from_store::report_data(&self.store, config)?;
+        let mut data = report::from_store::report_data(&self.store, config)?;
+        share::pseudonymize_report(&mut data, sharing)?;
         let outcome = report::write_report(&data, path, &progress.sub(0.1, 1.0)).map_err(|e| {
             crate::pipeline::PipelineError::Write {
                 path: path.display().to_string(),
@@ -179,9 +182,14 @@ impl Analysis {
         report::from_store::report_data(&self.store, config)
     }
 
-    /// Export `clustering_results` joined with the key features to a CSV.
-    pub fn export_results_csv(&self, out: &Path) -> Result<()> {
-        stage::export_results_csv(&self.store, out)
+    /// Export `clustering_results` joined with the key features to a CSV, customers named as
+    /// `sharing` says; returns the lookup CSV's path if one was written.
+    pub fn export_results_csv(
+        &self,
+        out: &Path,
+        sharing: &Sharing,
+    ) -> Result<Option<std::path::PathBuf>> {
+        stage::export_results_csv(&self.store, out, sharing)
     }
 
     /// The stored gold summary, if the matrix was built.
@@ -214,8 +222,9 @@ impl Analysis {
         features::feature_table(&self.store)
     }
 
-    /// Export the silver layer to Parquet or CSV.
-    pub fn export_silver(&self, out: &Path) -> Result<()> {
-        features::export_silver(&self.store, out)
+    /// Export the silver layer to Parquet or CSV, customers named as `sharing` says; returns
+    /// the lookup CSV's path if one was written.
+    pub fn export_silver(&self, out: &Path, sharing: &Sharing) -> Result<Option<std::path::PathBuf>> {
+        features::export_silver(&self.store, out, sharing)
     }
 }

@@ -159,7 +159,7 @@ impl<'a> CsvSource<'a> {
     }
 
     fn read_error(&self, e: duckdb::Error) -> PipelineError {
-        let message = e.to_string();
+        let message = crate::pipeline::error::without_row_content(&e.to_string());
         let path = self.path.display().to_string();
         if message.contains("No such file") || message.contains("No files found") {
             PipelineError::InputUnreadable { path, reason: message }

@@ -7,7 +7,7 @@ use crate::pipeline::config::Config;
 use crate::pipeline::error::{PipelineError, Result};
 use crate::pipeline::store::Store;
 use crate::pipeline::{features, ingest, validate};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Versions of ReturnScope and of the DuckDB engine.
 pub fn versions(store: &Store) -> Vec<(String, String)> {
@@ -20,9 +20,12 @@ pub fn versions(store: &Store) -> Vec<(String, String)> {
 
 /// Where the metadata goes: beside the DuckDB file.
 pub fn metadata_path(store: &Store) -> PathBuf {
-    store
-        .path()
-        .parent()
+    metadata_path_for(store.path())
+}
+
+/// Where the metadata of the analysis file `db` goes.
+pub fn metadata_path_for(db: &Path) -> PathBuf {
+    db.parent()
         .map(|p| p.join("clustering_metadata.json"))
         .unwrap_or_else(|| "clustering_metadata.json".into())
 }
@@ -90,7 +93,7 @@ pub fn write_metadata(store: &Store, config: &Config, outcome: &ClusterOutcome) 
     let json = metadata_json(store, config, outcome)?;
     let text =
         serde_json::to_string_pretty(&json).map_err(|e| PipelineError::Data(e.to_string()))?;
-    std::fs::write(&path, text).map_err(|e| PipelineError::Write {
+    crate::pipeline::private_files::write(&path, text).map_err(|e| PipelineError::Write {
         path: path.display().to_string(),
         reason: e.to_string(),
     })?;

@@ -5,6 +5,7 @@
 //! `run` chains them for the CLI and the app; `sample` generates demo and test data.
 
 pub mod analysis;
+pub mod analysis_files;
 pub mod archetypes;
 pub mod cluster;
 pub mod config;
@@ -15,10 +16,13 @@ pub mod gold;
 pub mod ingest;
 pub mod metadata;
 pub mod model;
+pub mod private_files;
 pub mod progress;
+pub mod pseudonym;
 pub mod report;
 pub mod run;
 pub mod sample;
+pub mod share;
 pub mod store;
 pub mod validate;
 pub use analysis::Analysis;

@@ -7,6 +7,7 @@ use crate::pipeline::config::Config;
 use crate::pipeline::error::Result;
 use crate::pipeline::model::QualityReport;
 use crate::pipeline::progress::{Progress, Stage};
+use crate::pipeline::share::Sharing;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,6 +22,8 @@ pub struct RunOptions {
     pub until: Stage,
     /// Go on past blocking validation checks (the CLI stops with exit code 2 otherwise).
     pub ignore_blocking: bool,
+    /// How the report names customers (e-mails, or pseudonyms).
+    pub sharing: Sharing,
 }
 
 /// Everything a run did, for the human summary and `--json`.
@@ -112,8 +115,9 @@ pub fn run_pipeline(opts: &RunOptions, config: &Config, progress: &Progress) -> 
         return Ok(summary);
     }
     if let Some(path) = &opts.report {
-        let written =
-            timed(&mut summary, Stage::Report, || analysis.write_report(path, config, progress))?;
+        let written = timed(&mut summary, Stage::Report, || {
+            analysis.write_report(path, config, progress, &opts.sharing)
+        })?;
         summary.report_path = Some(written.display().to_string());
     }
     Ok(summary)

@@ -8,6 +8,7 @@
 use crate::pipeline::config::StoreConfig;
 use crate::pipeline::error::{DbContext, PipelineError, Result};
 use crate::pipeline::progress::{Progress, Stage};
+use crate::pipeline::{analysis_files, private_files};
 use duckdb::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,7 +21,7 @@ pub struct Store {
     path: PathBuf,
 }
 
-fn is_lock_error(message: &str) -> bool {
+pub(crate) fn is_lock_error(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     m.contains("could not set lock") || m.contains("conflicting lock")
 }
@@ -37,9 +38,7 @@ fn db_config(path: &Path, cfg: &StoreConfig) -> duckdb::Result<duckdb::Config> {
         config = config.threads(cfg.threads as i64)?;
     }
     let temp = if cfg.temp_directory.trim().is_empty() {
-        let mut t = path.as_os_str().to_owned();
-        t.push(".tmp");
-        PathBuf::from(t)
+        analysis_files::spill_dir(path)
     } else {
         PathBuf::from(cfg.temp_directory.trim())
     };
@@ -53,12 +52,13 @@ impl Store {
             && !parent.as_os_str().is_empty()
             && !parent.exists()
         {
-            std::fs::create_dir_all(parent).map_err(|e| PipelineError::DatabaseOpen {
+            private_files::create_dir_all(parent).map_err(|e| PipelineError::DatabaseOpen {
                 path: path.display().to_string(),
                 reason: format!("cannot create the folder {}: {e}", parent.display()),
             })?;
         }
         let config = db_config(path, cfg).db("configuring DuckDB")?;
+        let is_new = !path.exists();
         let conn = Connection::open_with_flags(path, config).map_err(|e| {
             let message = e.to_string();
             if is_lock_error(&message) {
@@ -69,7 +69,22 @@ impl Store {
         })?;
         let store = Self { conn, path: path.to_path_buf() };
         store.ensure_state_table()?;
+        if is_new {
+            store.restrict_new_files();
+        }
+        log_analysis_file(path);
         Ok(store)
+    }
+
+    /// A new analysis file (and its write-ahead log) is owner-only: DuckDB creates them with the
+    /// process's umask, which the app and the CLI tighten at start-up, but library callers may
+    /// not have.
+    fn restrict_new_files(&self) {
+        for file in [self.path.clone(), analysis_files::wal_path(&self.path)] {
+            if let Err(err) = private_files::restrict(&file) {
+                tracing::warn!("cannot make {} private: {err}", file.display());
+            }
+        }
     }
 
     /// A second connection to the same database (for another thread).
@@ -223,6 +238,13 @@ impl Store {
     pub fn scalar_i64(&self, sql: &str) -> Result<i64> {
         self.conn.query_row(sql, [], |r| r.get::<_, Option<i64>>(0)).db(sql).map(|v| v.unwrap_or(0))
     }
+}
+
+/// Note in the log which analysis file this process works on, so that deleting the analysis can
+/// find the logs that belong to it (see [`analysis_files`]).
+fn log_analysis_file(path: &Path) {
+    let full = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    tracing::info!("{}{}", analysis_files::LOG_MARKER, full.display());
 }
 
 /// Quote an identifier for SQL.

@@ -573,7 +573,11 @@ pub fn stored_outcome(store: &Store) -> Result<Option<ClusterOutcome>> {
 }
 
 /// Export the per-customer results with the key raw features to a CSV.
-pub fn export_results_csv(store: &Store, out: &std::path::Path) -> Result<()> {
+pub fn export_results_csv(
+    store: &Store,
+    out: &std::path::Path,
+    sharing: &crate::pipeline::share::Sharing,
+) -> Result<Option<std::path::PathBuf>> {
     if !store.table_exists(RESULTS)? {
         return Err(PipelineError::MissingLayer {
             stage: "Export",
@@ -586,14 +590,16 @@ pub fn export_results_csv(store: &Store, out: &std::path::Path) -> Result<()> {
         .map(|k| format!("s.{}", ident(k)))
         .collect();
     let extra = if keys.is_empty() { String::new() } else { format!(", {}", keys.join(", ")) };
-    let sql = format!(
-        "COPY (SELECT r.*{extra} FROM {RESULTS} r JOIN {} s USING (customer_id) ORDER BY r.segment, r.customer_id)
-         TO {} (FORMAT CSV, HEADER)",
+    let select = format!(
+        "SELECT r.*{extra} FROM {RESULTS} r JOIN {} s USING (customer_id)",
         crate::pipeline::features::SILVER,
-        crate::pipeline::store::literal(&out.to_string_lossy())
     );
-    store.conn().execute_batch(&sql).map_err(|e| PipelineError::Write {
-        path: out.display().to_string(),
-        reason: e.to_string(),
-    })
+    crate::pipeline::share::copy_to(
+        store,
+        &select,
+        "segment, customer_id",
+        out,
+        "FORMAT CSV, HEADER",
+        sharing,
+    )
 }

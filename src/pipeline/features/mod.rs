@@ -397,7 +397,11 @@ pub fn feature_table(store: &Store) -> Result<FeatureTable> {
 }
 
 /// Export the silver layer for analysts: Parquet or CSV by the file's extension.
-pub fn export_silver(store: &Store, out: &std::path::Path) -> Result<()> {
+pub fn export_silver(
+    store: &Store,
+    out: &std::path::Path,
+    sharing: &crate::pipeline::share::Sharing,
+) -> Result<Option<std::path::PathBuf>> {
     if !store.table_exists(SILVER)? {
         return Err(PipelineError::MissingLayer {
             stage: "Export",
@@ -416,14 +420,6 @@ pub fn export_silver(store: &Store, out: &std::path::Path) -> Result<()> {
             )));
         }
     };
-    store
-        .conn()
-        .execute_batch(&format!(
-            "COPY (SELECT * FROM {SILVER} ORDER BY customer_id) TO {} ({format})",
-            literal(&out.to_string_lossy())
-        ))
-        .map_err(|e| PipelineError::Write {
-            path: out.display().to_string(),
-            reason: e.to_string(),
-        })
+    let select = format!("SELECT * FROM {SILVER}");
+    crate::pipeline::share::copy_to(store, &select, "customer_id", out, format, sharing)
 }

@@ -165,7 +165,7 @@ fn write_customer(
 
 /// Writes customers `first..` to `path` as CSV with the sheet's columns.
 pub fn write_rest_csv(data: &ReportData, first: usize, path: &Path) -> std::io::Result<()> {
-    let mut out = BufWriter::new(std::fs::File::create(path)?);
+    let mut out = BufWriter::new(crate::pipeline::private_files::create_file(path)?);
     let header: Vec<String> = headers(data).iter().map(|h| csv_field(h)).collect();
     writeln!(out, "{}", header.join(","))?;
     for customer in data.customers.iter().skip(first) {

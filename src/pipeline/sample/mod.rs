@@ -34,7 +34,7 @@ use dirt::{Dirt, Edit};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::collections::BTreeMap;
-use std::fs::File;
+use crate::pipeline::private_files;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -699,9 +699,9 @@ pub fn write_sample(out_csv: &Path, opts: &SampleOptions) -> Result<SampleSummar
         move |source| SampleError::Write { path, source }
     };
     let mut out =
-        BufWriter::with_capacity(1 << 20, File::create(out_csv).map_err(io_err(out_csv))?);
+        BufWriter::with_capacity(1 << 20, private_files::create_file(out_csv).map_err(io_err(out_csv))?);
     let mut truth =
-        BufWriter::with_capacity(1 << 16, File::create(&truth_path).map_err(io_err(&truth_path))?);
+        BufWriter::with_capacity(1 << 16, private_files::create_file(&truth_path).map_err(io_err(&truth_path))?);
     let mut generator = Generator::new(opts);
     let mut archetypes: BTreeMap<String, u64> = BTreeMap::new();
     writeln!(out, "{HEADER}").map_err(io_err(out_csv))?;
