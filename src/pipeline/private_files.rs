@@ -102,6 +102,21 @@ pub fn keep_mode_of_target(temp: &Path, target: &Path) -> io::Result<()> {
     }
 }
 
+/// The permissions of `path` if it exists: [`restore_or_restrict`] puts them back after a
+/// library replaced the file (DuckDB's `COPY` writes a new file and renames it).
+pub fn permissions_before(path: &Path) -> Option<std::fs::Permissions> {
+    std::fs::metadata(path).ok().map(|m| m.permissions())
+}
+
+/// After another library wrote `path`: the permissions it had before (the user chose them), or
+/// owner-only for a new file.
+pub fn restore_or_restrict(path: &Path, before: Option<std::fs::Permissions>) -> io::Result<()> {
+    match before {
+        Some(permissions) => std::fs::set_permissions(path, permissions),
+        None => restrict(path),
+    }
+}
+
 /// Whether group or others may read, write or enter `path` (always false off Unix).
 pub fn is_shared(path: &Path) -> io::Result<bool> {
     #[cfg(unix)]

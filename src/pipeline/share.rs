@@ -72,7 +72,8 @@ const PSEUDONYMS: &str = "rs_pseudonyms";
 
 /// `COPY (select) TO out (options)`, with `customer_id` replaced by pseudonyms when asked and the
 /// rows then ordered by `order_by` with the pseudonym in place of the id; a new `out` is
-/// owner-only. Returns the lookup's path if one was written.
+/// owner-only, an existing one keeps its permissions (DuckDB replaces the file, so they are put
+/// back). Returns the lookup's path if one was written.
 pub(crate) fn copy_to(
     store: &Store,
     select: &str,
@@ -81,7 +82,7 @@ pub(crate) fn copy_to(
     options: &str,
     sharing: &Sharing,
 ) -> Result<Option<PathBuf>> {
-    let existed = out.exists();
+    let before = private_files::permissions_before(out);
     let write_err = |e: duckdb::Error| PipelineError::Write {
         path: out.display().to_string(),
         reason: e.to_string(),
@@ -106,8 +107,8 @@ pub(crate) fn copy_to(
             sharing.write_lookup(&by_customer)?
         }
     };
-    if !existed && let Err(err) = private_files::restrict(out) {
-        tracing::warn!("cannot make {} private: {err}", out.display());
+    if let Err(err) = private_files::restore_or_restrict(out, before) {
+        tracing::warn!("cannot set the permissions of {}: {err}", out.display());
     }
     Ok(lookup)
 }

@@ -196,7 +196,8 @@ fn delete_removes_every_file_of_the_analysis_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let (root, home) = (dir.path().join("work"), dir.path().join("home"));
     std::fs::create_dir_all(root.join("other")).unwrap();
-    orders_csv(&root, "orders.csv", 0..300, 5);
+    let args = ["sample", "--customers", "400", "--out", "orders.csv", "--clean"];
+    returnscope(&args, &root, &home);
     write(&root, "small.toml", "[quality]\nmin_customers = 1\n");
     let run = |db: &str| {
         let args = ["run", "orders.csv", "--db", db, "--config", "small.toml", "--until", "cluster"];
@@ -231,7 +232,8 @@ fn delete_removes_every_file_of_the_analysis_and_nothing_else() {
     let removed: BTreeSet<PathBuf> = before.difference(&tree(&root)).cloned().collect();
     let a_log: Vec<&PathBuf> = before
         .iter()
-        .filter(|p| p.starts_with(root.join("out/logs")) && !p.ends_with("unrelated.log"))
+        .filter(|p| p.starts_with(root.join("out/logs")) && p.extension().is_some_and(|e| e == "log"))
+        .filter(|p| !p.ends_with("unrelated.log"))
         .collect();
     assert_eq!(a_log.len(), 1, "{a_log:?}");
     let metadata = returnscope::pipeline::metadata::metadata_path_for(&root.join("out/a.duckdb"));
