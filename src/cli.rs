@@ -5,8 +5,8 @@
 
 use crate::pipeline::config::Config;
 use crate::pipeline::progress::{Progress, ProgressUpdate, Stage};
-use crate::pipeline::run::{RunOptions, RunSummary, run_pipeline};
 use crate::pipeline::pseudonym::PseudonymKey;
+use crate::pipeline::run::{RunOptions, RunSummary, run_pipeline};
 use crate::pipeline::share::Sharing;
 use crate::pipeline::{Analysis, analysis_files, private_files, sample};
 use anyhow::Context;

@@ -242,10 +242,11 @@ fn delete_the_analysis_from_the_file_menu(
     h.get_by_label("File").click();
     h.run_steps(2);
     h.get_by_label(DELETE_MENU).click();
-    h.run_steps(2);
+    step_until(h, "the confirmation", |h| h.query_by_label(DELETE_CONFIRM_BUTTON).is_some());
     assert!(db.exists(), "nothing is deleted before the confirmation");
+    h.run_steps(2); // the modal settles in place
     h.get_by_label(DELETE_CONFIRM_BUTTON).click();
-    step_until_idle(h, "the deletion");
+    step_until(h, "the deletion", |h| h.state().analysis_path().is_none() && !h.state().has_jobs());
     assert_no_errors(h);
     assert!(!db.exists(), "{} deleted", db.display());
     assert!(h.query_all_by_label_contains("Deleted the analysis").next().is_some());

@@ -224,7 +224,11 @@ impl Analysis {
 
     /// Export the silver layer to Parquet or CSV, customers named as `sharing` says; returns
     /// the lookup CSV's path if one was written.
-    pub fn export_silver(&self, out: &Path, sharing: &Sharing) -> Result<Option<std::path::PathBuf>> {
+    pub fn export_silver(
+        &self,
+        out: &Path,
+        sharing: &Sharing,
+    ) -> Result<Option<std::path::PathBuf>> {
         features::export_silver(&self.store, out, sharing)
     }
 }

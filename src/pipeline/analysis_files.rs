@@ -123,7 +123,8 @@ fn metadata_belongs_to(db: &Path, metadata: &Path) -> bool {
         return true;
     }
     let Some(dir) = metadata.parent() else { return false };
-    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })
+    let Ok(entries) =
+        std::fs::read_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })
     else {
         return false;
     };

@@ -86,8 +86,15 @@ fn a_cli_run_shares_nothing_and_pseudonymized_outputs_hold_no_email() {
     returnscope(&["sample", "--customers", "1500", "--seed", "5", "--out", "s.csv"], &root, &home);
     returnscope(
         &[
-            "run", "s.csv", "--db", "out/a.duckdb", "--report", "out/r.xlsx", "--pseudonymize",
-            "--pseudonym-lookup", "out/lookup.csv",
+            "run",
+            "s.csv",
+            "--db",
+            "out/a.duckdb",
+            "--report",
+            "out/r.xlsx",
+            "--pseudonymize",
+            "--pseudonym-lookup",
+            "out/lookup.csv",
         ],
         &root,
         &home,
@@ -134,10 +141,8 @@ fn a_cli_run_shares_nothing_and_pseudonymized_outputs_hold_no_email() {
     assert!(ids.iter().all(|id| map[id].contains('@')));
 
     // The logs of the run hold no e-mail (nor any '@').
-    let logs: Vec<PathBuf> = std::fs::read_dir(root.join("out/logs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let logs: Vec<PathBuf> =
+        std::fs::read_dir(root.join("out/logs")).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(logs.len(), 1, "{logs:?}");
     let log = std::fs::read_to_string(&logs[0]).unwrap();
     assert!(log.contains("Loading CSV") && log.contains("analysis file: "), "{log}");
@@ -200,7 +205,8 @@ fn delete_removes_every_file_of_the_analysis_and_nothing_else() {
     returnscope(&args, &root, &home);
     write(&root, "small.toml", "[quality]\nmin_customers = 1\n");
     let run = |db: &str| {
-        let args = ["run", "orders.csv", "--db", db, "--config", "small.toml", "--until", "cluster"];
+        let args =
+            ["run", "orders.csv", "--db", db, "--config", "small.toml", "--until", "cluster"];
         returnscope(&args, &root, &home);
     };
     run("out/a.duckdb");
@@ -232,19 +238,17 @@ fn delete_removes_every_file_of_the_analysis_and_nothing_else() {
     let removed: BTreeSet<PathBuf> = before.difference(&tree(&root)).cloned().collect();
     let a_log: Vec<&PathBuf> = before
         .iter()
-        .filter(|p| p.starts_with(root.join("out/logs")) && p.extension().is_some_and(|e| e == "log"))
+        .filter(|p| {
+            p.starts_with(root.join("out/logs")) && p.extension().is_some_and(|e| e == "log")
+        })
         .filter(|p| !p.ends_with("unrelated.log"))
         .collect();
     assert_eq!(a_log.len(), 1, "{a_log:?}");
     let metadata = returnscope::pipeline::metadata::metadata_path_for(&root.join("out/a.duckdb"));
-    let expected: BTreeSet<PathBuf> = [
-        root.join("out/a.duckdb"),
-        root.join("out/a.duckdb.tmp"),
-        metadata,
-        a_log[0].clone(),
-    ]
-    .into_iter()
-    .collect();
+    let expected: BTreeSet<PathBuf> =
+        [root.join("out/a.duckdb"), root.join("out/a.duckdb.tmp"), metadata, a_log[0].clone()]
+            .into_iter()
+            .collect();
     assert_eq!(removed, expected);
     assert!(root.join("other/b.duckdb").exists() && root.join("out/notes.txt").exists());
 }

@@ -18,7 +18,7 @@ pub const OPEN_FOLDER_BUTTON: &str = "Open containing folder";
 /// Label of the pseudonyms checkbox.
 pub const PSEUDONYMS_CHECKBOX: &str = "Replace customer e-mails with pseudonyms";
 /// Label of the lookup checkbox.
-pub const LOOKUP_CHECKBOX: &str = "Also save a private lookup file (pseudonym → e-mail)";
+pub const LOOKUP_CHECKBOX: &str = "Also save a private lookup file (pseudonyms and their e-mails)";
 
 /// What this page remembers.
 #[derive(Debug)]
