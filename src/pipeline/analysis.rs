@@ -5,15 +5,16 @@
 //! DuckDB connections are `Send` but not `Sync`: a worker thread takes its own handle with
 //! [`Analysis::try_clone`].
 
-use crate::pipeline::cluster::stage::{self, ClusterOutcome, ClusterRun};
+use crate::pipeline::cluster::stage::{self, ClusterRun};
 use crate::pipeline::config::Config;
+use crate::pipeline::embed::stage::{LayoutCallback, compute_umap};
 use crate::pipeline::error::Result;
 use crate::pipeline::gold::{self, GoldSummary};
 use crate::pipeline::model::*;
 use crate::pipeline::progress::{Progress, Stage};
 use crate::pipeline::share::{self, Sharing};
 use crate::pipeline::store::Store;
-use crate::pipeline::{features, ingest, report, validate};
+use crate::pipeline::{features, ingest, metadata, report, results, validate};
 use std::path::Path;
 
 /// An open analysis file.
@@ -93,12 +94,14 @@ impl Analysis {
         progress: &Progress,
         with_umap: bool,
     ) -> Result<ClusterRun> {
-        stage::cluster_and_store(
+        let mut run = stage::cluster_and_store(
             &self.store,
             config,
             &progress.for_stage(Stage::Cluster),
             with_umap,
-        )
+        )?;
+        self.write_metadata(config, &mut run.outcome)?;
+        Ok(run)
     }
 
     /// Re-segment with another K (phase 1 kept) and store.
@@ -109,13 +112,21 @@ impl Analysis {
         k: usize,
         progress: &Progress,
     ) -> Result<ClusterRun> {
-        stage::recluster_and_store(
+        let mut run = stage::recluster_and_store(
             &self.store,
             config,
             previous,
             k,
             &progress.for_stage(Stage::Cluster),
-        )
+        )?;
+        self.write_metadata(config, &mut run.outcome)?;
+        Ok(run)
+    }
+
+    /// Write `clustering_metadata.json` for `outcome` beside the analysis file and note where.
+    fn write_metadata(&self, config: &Config, outcome: &mut ClusterOutcome) -> Result<()> {
+        outcome.metadata_path = Some(metadata::write_metadata(&self.store, config, outcome)?);
+        Ok(())
     }
 
     /// The UMAP-style view of a finished run (the app runs it in the background after the PCA view
@@ -126,11 +137,11 @@ impl Analysis {
         run: &ClusterRun,
         config: &Config,
         progress: &Progress,
-        on_layout: Option<stage::LayoutCallback<'_>>,
+        on_layout: Option<LayoutCallback<'_>>,
     ) -> Result<Vec<(usize, f64, f64)>> {
-        stage::compute_umap(
+        compute_umap(
             &run.matrix,
-            &run.hybrid,
+            &run.map_groups(),
             config,
             &progress.for_stage(Stage::Embed),
             on_layout,
@@ -144,7 +155,9 @@ impl Analysis {
         run: &mut ClusterRun,
         umap: Vec<(usize, f64, f64)>,
     ) -> Result<()> {
-        stage::store_umap(&self.store, config, run, umap)
+        run.set_umap(umap, config);
+        results::store_map(&self.store, &run.customer_ids, &run.umap, &run.outcome)?;
+        self.write_metadata(config, &mut run.outcome)
     }
 
     /// The gold matrix (customers x scaled features); `None` before it is built. The app
@@ -189,7 +202,7 @@ impl Analysis {
         out: &Path,
         sharing: &Sharing,
     ) -> Result<Option<std::path::PathBuf>> {
-        stage::export_results_csv(&self.store, out, sharing)
+        results::export_results_csv(&self.store, out, sharing)
     }
 
     /// The stored gold summary, if the matrix was built.
@@ -199,7 +212,7 @@ impl Analysis {
 
     /// The stored clustering outcome, if clustering ran.
     pub fn cluster_outcome(&self) -> Result<Option<ClusterOutcome>> {
-        stage::stored_outcome(&self.store)
+        results::stored_outcome(&self.store)
     }
 
     /// The stored ingest summary, if a CSV was loaded.

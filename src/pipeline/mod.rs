@@ -1,12 +1,15 @@
 //! The headless pipeline, one module per stage.
 //!
-//! bronze (`ingest`, `validate`) -> silver (`features`) -> gold (`gold`) -> `cluster` (+ `archetypes`)
-//! -> `embed` (PCA / UMAP-style 2-D views) -> `results` (tables + metadata) -> `report` (xlsx).
-//! `run` chains them for the CLI and the app; `sample` generates demo and test data.
+//! bronze (`ingest`, `validate`; schema in `bronze`) -> silver (`features`) -> gold (`gold`) ->
+//! `cluster` (+ `archetypes`, and the 2-D views of `embed`) -> `results` (tables) + `metadata`
+//! (JSON) -> `report` (xlsx). [`Analysis`] is the one entry point (a method per stage); `run`
+//! chains the stages for the CLI; `sample` generates demo and test data. Plain types shared by
+//! all of them are in `model`. See `docs/architecture.md`.
 
 pub mod analysis;
 pub mod analysis_files;
 pub mod archetypes;
+pub mod bronze;
 pub mod cluster;
 pub mod config;
 pub mod embed;
@@ -20,6 +23,7 @@ pub mod private_files;
 pub mod progress;
 pub mod pseudonym;
 pub mod report;
+pub mod results;
 pub mod run;
 pub mod sample;
 pub mod share;

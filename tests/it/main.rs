@@ -13,3 +13,4 @@ mod ingest_validate;
 mod privacy;
 mod report;
 mod segments;
+mod structure;
