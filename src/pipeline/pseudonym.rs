@@ -215,7 +215,7 @@ mod tests {
         let path = dir.path().join("lookup.csv");
         write_lookup_csv(&path, &map).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        let mut expected = vec![
+        let mut expected = [
             format!("{},a@x.com", key.pseudonym("a@x.com")),
             format!("{},b@x.com", key.pseudonym("b@x.com")),
         ];
