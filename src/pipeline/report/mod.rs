@@ -176,7 +176,11 @@ fn save_atomically(workbook: &mut Workbook, path: &Path) -> Result<(), ReportErr
     let partial = path.with_file_name(format!(".{file_name}.partial"));
     let io_err = |source| ReportError::Io { path: path.display().to_string(), source };
     let _ = std::fs::remove_file(&partial); // left by a crash
-    let file = private_files::create_new_file(&partial).map_err(io_err)?;
+    // The folder missing or read-only: the same advice as when the workbook cannot be saved.
+    let file = private_files::create_new_file(&partial).map_err(|e| ReportError::Xlsx {
+        path: path.display().to_string(),
+        source: XlsxError::IoError(e),
+    })?;
     if let Err(source) = workbook.save_to_writer(std::io::BufWriter::new(file)) {
         let _ = std::fs::remove_file(&partial);
         return Err(ReportError::Xlsx { path: path.display().to_string(), source });
