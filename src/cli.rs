@@ -8,7 +8,7 @@ use crate::pipeline::progress::{Progress, ProgressUpdate, Stage};
 use crate::pipeline::pseudonym::PseudonymKey;
 use crate::pipeline::run::{RunOptions, RunSummary, run_pipeline};
 use crate::pipeline::share::Sharing;
-use crate::pipeline::{Analysis, analysis_files, private_files, sample};
+use crate::pipeline::{Analysis, analysis_files, private_files, sample, store};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -407,10 +407,10 @@ fn validate_only(input: &Path, config: &Config, json: bool) -> anyhow::Result<Ex
         sharing: Sharing::as_loaded(),
     };
     let result = run_pipeline(&opts, config, &cli_progress());
-    for file in [scratch.clone(), analysis_files::wal_path(&scratch)] {
+    for file in [scratch.clone(), store::wal_path(&scratch)] {
         let _ = std::fs::remove_file(file);
     }
-    let _ = std::fs::remove_dir_all(analysis_files::spill_dir(&scratch));
+    let _ = std::fs::remove_dir_all(store::spill_dir(&scratch));
     let mut summary = result?;
     summary.db = String::new();
     print_summary(&summary, json)?;

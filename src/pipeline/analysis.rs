@@ -12,7 +12,7 @@ use crate::pipeline::error::Result;
 use crate::pipeline::gold::{self, GoldSummary};
 use crate::pipeline::model::*;
 use crate::pipeline::progress::{Progress, Stage};
-use crate::pipeline::share::{self, Sharing};
+use crate::pipeline::share::Sharing;
 use crate::pipeline::store::Store;
 use crate::pipeline::{features, ingest, metadata, report, results, validate};
 use std::path::Path;
@@ -180,7 +180,7 @@ impl Analysis {
         let progress = progress.for_stage(Stage::Report);
         progress.update(0.0, "Reading results");
         let mut data = report::from_store::report_data(&self.store, config)?;
-        share::pseudonymize_report(&mut data, sharing)?;
+        report::pseudonyms::pseudonymize(&mut data, sharing)?;
         let outcome = report::write_report(&data, path, &progress.sub(0.1, 1.0)).map_err(|e| {
             crate::pipeline::PipelineError::Write {
                 path: path.display().to_string(),

@@ -3,38 +3,22 @@
 //! and the log files that belong to it, and nothing else.
 //!
 //! A log file belongs to an analysis when every analysis file it names is this one: each process
-//! writes [`LOG_MARKER`] and the analysis file's full path into its log when it opens an
+//! writes `store::LOG_MARKER` and the analysis file's full path into its log when it opens an
 //! analysis (see `Store::open`). A log that also names another analysis (an app session that
 //! opened two) is kept; logs hold no customer data, only paths, counts and timings.
 
 use crate::pipeline::error::{PipelineError, Result};
+use crate::pipeline::metadata::metadata_path_for;
+use crate::pipeline::store::{LOG_MARKER, is_lock_error, spill_dir, wal_path};
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
-/// What a log line says before the analysis file's full path.
-pub const LOG_MARKER: &str = "analysis file: ";
 /// The metadata's name when it was one file per folder (before it was named after the analysis).
 const SHARED_METADATA: &str = "clustering_metadata.json";
-
-/// DuckDB's write-ahead log of `db`.
-pub fn wal_path(db: &Path) -> PathBuf {
-    with_suffix(db, ".wal")
-}
-
-/// The folder DuckDB spills to for `db` (unless `store.temp_directory` names another).
-pub fn spill_dir(db: &Path) -> PathBuf {
-    with_suffix(db, ".tmp")
-}
 
 /// The logs folder beside `db`, where the command line writes its logs.
 pub fn log_dir_beside(db: &Path) -> PathBuf {
     db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("logs")
-}
-
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
 }
 
 /// What [`delete_analysis`] removed.
@@ -65,7 +49,7 @@ pub fn files_of(db: &Path, log_dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     check_not_in_use(db)?;
     let full = std::fs::canonicalize(db).unwrap_or_else(|_| db.to_path_buf());
     let mut doomed = vec![db.to_path_buf(), wal_path(db), spill_dir(db)];
-    let metadata = crate::pipeline::metadata::metadata_path_for(db);
+    let metadata = metadata_path_for(db);
     if metadata_belongs_to(db, &metadata) {
         doomed.push(metadata);
     }
@@ -106,7 +90,7 @@ fn check_not_in_use(db: &Path) -> Result<()> {
             drop(conn);
             Ok(())
         }
-        Err(e) if crate::pipeline::store::is_lock_error(&e.to_string()) => {
+        Err(e) if is_lock_error(&e.to_string()) => {
             Err(PipelineError::DatabaseLocked { path: db.display().to_string() })
         }
         Err(e) => Err(PipelineError::DatabaseOpen {

@@ -1,5 +1,7 @@
 //! Outputs meant to leave the analysis (the Excel report, the results and silver exports), with
-//! customers named by e-mail or, when asked, by pseudonym (see [`crate::pipeline::pseudonym`]).
+//! customers named by e-mail or, when asked, by pseudonym (see [`crate::pipeline::pseudonym`]):
+//! [`Sharing`] says which, [`copy_to`] writes an export (the report's customers are replaced in
+//! `report::pseudonyms`).
 //!
 //! Every output is created owner-only when new, like the analysis itself; sharing it is the
 //! user's decision. With pseudonyms, the optional lookup CSV is written beside (or where asked)
@@ -8,7 +10,6 @@
 use crate::pipeline::error::{DbContext, PipelineError, Result};
 use crate::pipeline::private_files;
 use crate::pipeline::pseudonym::{self, PseudonymKey};
-use crate::pipeline::report::ReportData;
 use crate::pipeline::store::{Store, literal};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -34,7 +35,7 @@ impl Sharing {
     }
 
     /// Write the lookup of `by_customer` when one was asked for.
-    fn write_lookup(&self, by_customer: &HashMap<String, String>) -> Result<Option<PathBuf>> {
+    pub fn write_lookup(&self, by_customer: &HashMap<String, String>) -> Result<Option<PathBuf>> {
         match &self.lookup_csv {
             Some(path) => {
                 pseudonym::write_lookup_csv(path, by_customer)?;
@@ -43,28 +44,6 @@ impl Sharing {
             None => Ok(None),
         }
     }
-}
-
-/// Replace every customer id of the report with its pseudonym (customers stay grouped by
-/// segment, ordered by pseudonym within it, so the order does not reveal the e-mails' order);
-/// writes the lookup if asked. Returns the lookup's path.
-pub fn pseudonymize_report(data: &mut ReportData, sharing: &Sharing) -> Result<Option<PathBuf>> {
-    let Some(key) = &sharing.pseudonyms else { return Ok(None) };
-    let by_customer = key.pseudonyms(data.customers.iter().map(|c| c.customer_id.as_str()))?;
-    for customer in &mut data.customers {
-        if let Some(p) = by_customer.get(&customer.customer_id) {
-            customer.customer_id = p.clone();
-        }
-    }
-    // Segments first (outliers and the not segmented after them, as stored), then pseudonym.
-    data.customers.sort_by(|a, b| {
-        (a.segment.is_none(), a.segment, &a.customer_id).cmp(&(
-            b.segment.is_none(),
-            b.segment,
-            &b.customer_id,
-        ))
-    });
-    sharing.write_lookup(&by_customer)
 }
 
 /// The temporary table of (customer_id, pseudonym) an export joins.

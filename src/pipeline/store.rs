@@ -7,13 +7,32 @@
 
 use crate::pipeline::config::StoreConfig;
 use crate::pipeline::error::{DbContext, PipelineError, Result};
+use crate::pipeline::private_files;
 use crate::pipeline::progress::{Progress, Stage};
-use crate::pipeline::{analysis_files, private_files};
 use duckdb::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+/// What a log line says before the analysis file's full path (see [`Store::open`]).
+pub const LOG_MARKER: &str = "analysis file: ";
+
+/// DuckDB's write-ahead log of the analysis file `db`.
+pub fn wal_path(db: &Path) -> PathBuf {
+    with_suffix(db, ".wal")
+}
+
+/// The folder DuckDB spills to for `db` (unless `store.temp_directory` names another).
+pub fn spill_dir(db: &Path) -> PathBuf {
+    with_suffix(db, ".tmp")
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
 
 /// An open DuckDB connection to one analysis file.
 pub struct Store {
@@ -38,7 +57,7 @@ fn db_config(path: &Path, cfg: &StoreConfig) -> duckdb::Result<duckdb::Config> {
         config = config.threads(cfg.threads as i64)?;
     }
     let temp = if cfg.temp_directory.trim().is_empty() {
-        analysis_files::spill_dir(path)
+        spill_dir(path)
     } else {
         PathBuf::from(cfg.temp_directory.trim())
     };
@@ -80,7 +99,7 @@ impl Store {
     /// process's umask, which the app and the CLI tighten at start-up, but library callers may
     /// not have.
     fn restrict_new_files(&self) {
-        for file in [self.path.clone(), analysis_files::wal_path(&self.path)] {
+        for file in [self.path.clone(), wal_path(&self.path)] {
             if let Err(err) = private_files::restrict(&file) {
                 tracing::warn!("cannot make {} private: {err}", file.display());
             }
@@ -241,10 +260,10 @@ impl Store {
 }
 
 /// Note in the log which analysis file this process works on, so that deleting the analysis can
-/// find the logs that belong to it (see [`analysis_files`]).
+/// find the logs that belong to it (see `pipeline::analysis_files`).
 fn log_analysis_file(path: &Path) {
     let full = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    tracing::info!("{}{}", analysis_files::LOG_MARKER, full.display());
+    tracing::info!("{}{}", LOG_MARKER, full.display());
 }
 
 /// Quote an identifier for SQL.

@@ -16,6 +16,7 @@ pub mod data;
 #[cfg(test)]
 mod example;
 pub mod from_store;
+pub mod pseudonyms;
 
 mod customers;
 mod features;
