@@ -50,6 +50,7 @@ impl AppError {
 pub enum PickPurpose {
     OpenCsv,
     OpenAnalysis,
+    OpenFeaturesTable,
     SaveReport,
     ExportResults,
 }
@@ -201,7 +202,9 @@ pub fn pick_file(
             PickPurpose::SaveReport | PickPurpose::ExportResults => {
                 start_dir.zip(file_name).map(|(dir, name)| dir.join(name))
             }
-            PickPurpose::OpenCsv | PickPurpose::OpenAnalysis => None,
+            PickPurpose::OpenCsv | PickPurpose::OpenAnalysis | PickPurpose::OpenFeaturesTable => {
+                None
+            }
         };
         return JobOutput::NoDialog { purpose, fallback };
     }
@@ -213,6 +216,9 @@ pub fn pick_file(
         PickPurpose::OpenAnalysis => {
             dialog.set_title("Open an analysis").add_filter("ReturnScope analysis", &["duckdb"])
         }
+        PickPurpose::OpenFeaturesTable => dialog
+            .set_title("Open a features table (Parquet; for a Spark output folder, any part file)")
+            .add_filter("Parquet", &["parquet"]),
         PickPurpose::SaveReport => {
             dialog.set_title("Save the Excel report").add_filter("Excel workbook", &["xlsx"])
         }
@@ -227,7 +233,9 @@ pub fn pick_file(
         dialog = dialog.set_file_name(name);
     }
     let path = match purpose {
-        PickPurpose::OpenCsv | PickPurpose::OpenAnalysis => dialog.pick_file(),
+        PickPurpose::OpenCsv | PickPurpose::OpenAnalysis | PickPurpose::OpenFeaturesTable => {
+            dialog.pick_file()
+        }
         PickPurpose::SaveReport | PickPurpose::ExportResults => dialog.save_file(),
     };
     JobOutput::Picked { purpose, path }
@@ -492,6 +500,37 @@ pub fn build_features(
         Ok((summary, table))
     })();
     JobOutput::Features(result)
+}
+
+/// Check a features table, make it the silver layer of its own analysis file
+/// (`analyses/<name> features.duckdb`), and read that back as a reopened analysis.
+pub fn open_features_table(
+    data_dir: &Path,
+    table: &Path,
+    config: &Config,
+    progress: &Progress,
+) -> JobOutput {
+    let source = match crate::pipeline::silver_import::inspect(table) {
+        Ok(source) => source,
+        Err(err) => {
+            let path = table.to_path_buf();
+            return JobOutput::Restored { analysis: None, path, result: Err(err.into()) };
+        }
+    };
+    let name = PathBuf::from(format!("{} features.parquet", source.name()));
+    let analysis = match backend::open_analysis_for_csv(data_dir, &name, config) {
+        Ok(a) => a,
+        Err(err) => {
+            let path = table.to_path_buf();
+            return JobOutput::Restored { analysis: None, path, result: Err(err.into()) };
+        }
+    };
+    let path = analysis.db_path().to_path_buf();
+    let result = analysis
+        .import_silver(&source, config, progress)
+        .map_err(AppError::from)
+        .and_then(|_| read_stored(&analysis, config));
+    JobOutput::Restored { analysis: Some(analysis), path, result }
 }
 
 /// Open an existing analysis file and read what it holds, recomputing nothing.

@@ -4,7 +4,8 @@
 //! `cluster` (+ `archetypes`, and the 2-D views of `embed`) -> `results` (tables) + `metadata`
 //! (JSON) -> `report` (xlsx). [`Analysis`] is the one entry point (a method per stage); `run`
 //! chains the stages for the CLI; `sample` generates demo and test data. Plain types shared by
-//! all of them are in `model`. See `docs/architecture.md`.
+//! all of them are in `model`. `spark` writes the cleaning and features as a Spark job;
+//! `silver_import` opens the silver table it makes. See `docs/architecture.md`.
 
 pub mod analysis;
 pub mod analysis_files;
@@ -27,6 +28,8 @@ pub mod results;
 pub mod run;
 pub mod sample;
 pub mod share;
+pub mod silver_import;
+pub mod spark;
 pub mod store;
 pub mod validate;
 pub use analysis::Analysis;

@@ -13,4 +13,6 @@ mod ingest_validate;
 mod privacy;
 mod report;
 mod segments;
+mod silver;
+mod spark_parity;
 mod structure;

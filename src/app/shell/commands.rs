@@ -17,6 +17,7 @@ impl ReturnScopeApp {
             Action::GoTo(_)
                 | Action::OpenCsvDialog
                 | Action::OpenAnalysisDialog
+                | Action::OpenFeaturesTableDialog
                 | Action::SaveReportDialog
                 | Action::ExportResultsDialog
                 | Action::DeleteAnalysisDialog
@@ -34,6 +35,8 @@ impl ReturnScopeApp {
             Action::OpenAnalysisDialog => self.pick(ctx, PickPurpose::OpenAnalysis),
             Action::OpenCsv(csv) => self.start_preview(ctx, csv),
             Action::OpenAnalysis(db) => self.start_restore(ctx, db),
+            Action::OpenFeaturesTableDialog => self.pick(ctx, PickPurpose::OpenFeaturesTable),
+            Action::OpenFeaturesTable(table) => self.start_features_table(ctx, table),
             Action::TrySample => {
                 let data_dir = self.data_dir.clone();
                 self.jobs.spawn(ctx, JobKind::Stage, "Writing the sample data", move |_| {
@@ -70,12 +73,15 @@ impl ReturnScopeApp {
                 .find(|f| !is_analysis_file(f))
                 .and_then(|f| f.parent().map(Path::to_path_buf)),
             PickPurpose::OpenAnalysis => Some(self.data_dir.join("analyses")),
+            PickPurpose::OpenFeaturesTable => None,
             PickPurpose::SaveReport | PickPurpose::ExportResults => self.output_dir(),
         };
         let file_name = match purpose {
             PickPurpose::SaveReport => Some(format!("{} segments.xlsx", self.analysis_stem())),
             PickPurpose::ExportResults => Some(format!("{} segments.csv", self.analysis_stem())),
-            PickPurpose::OpenCsv | PickPurpose::OpenAnalysis => None,
+            PickPurpose::OpenCsv | PickPurpose::OpenAnalysis | PickPurpose::OpenFeaturesTable => {
+                None
+            }
         };
         self.jobs.spawn(ctx, JobKind::Dialog, "Choosing a file", move |_| {
             tasks::pick_file(purpose, start_dir, file_name)
@@ -268,6 +274,17 @@ impl ReturnScopeApp {
         let config = self.config.clone();
         let title = format!("Opening {}", file_name(&db));
         self.jobs.spawn(ctx, JobKind::Stage, title, move |_| tasks::restore(db, &config));
+    }
+
+    /// Check a features table and make it the silver layer of its own analysis file; the
+    /// wizard then shows it at Features, as a reopened analysis.
+    pub(super) fn start_features_table(&mut self, ctx: &egui::Context, table: PathBuf) {
+        self.analysis = None;
+        let (data_dir, config) = (self.data_dir.clone(), self.config.clone());
+        let title = format!("Opening the features table {}", file_name(&table));
+        self.jobs.spawn(ctx, JobKind::Stage, title, move |progress| {
+            tasks::open_features_table(&data_dir, &table, &config, progress)
+        });
     }
 
     pub(super) fn remember(&mut self, file: &Path) {
