@@ -413,13 +413,7 @@ fn print_summary(summary: &RunSummary, json: bool) -> anyhow::Result<()> {
             c["eps"].as_f64().unwrap_or(0.0)
         );
         for seg in c["segments"].as_array().into_iter().flatten() {
-            println!(
-                "            {:>4} {:<40} {:>8} customers ({:.1}%)",
-                seg["segment"].as_u64().map_or("-".to_string(), |s| s.to_string()),
-                seg["archetype"].as_str().unwrap_or(""),
-                seg["size"],
-                seg["share"].as_f64().unwrap_or(0.0) * 100.0
-            );
+            print_segment(seg);
         }
         for w in c["warnings"].as_array().into_iter().flatten() {
             println!("Warning:    {}", w.as_str().unwrap_or(""));
@@ -454,4 +448,29 @@ fn validate_only(input: &Path, config: &Config, json: bool) -> anyhow::Result<Ex
     summary.db = String::new();
     print_summary(&summary, json)?;
     Ok(exit_for(&summary))
+}
+
+/// One segment of the run summary: name, size, its shares of customers, orders and returned
+/// units, why it carries the name; for the outliers, their kinds.
+fn print_segment(seg: &serde_json::Value) {
+    let pct = |key: &str| seg[key].as_f64().unwrap_or(0.0) * 100.0;
+    println!(
+        "            {:>4} {:<40} {:>8} customers ({:.1}%), {:.1}% of orders, {:.1}% of returned units",
+        seg["segment"].as_u64().map_or("-".to_string(), |s| s.to_string()),
+        seg["archetype"].as_str().unwrap_or(""),
+        seg["size"],
+        pct("share"),
+        pct("order_share"),
+        pct("returned_units_share")
+    );
+    println!("                 {}", seg["description"].as_str().unwrap_or(""));
+    for g in seg["outlier_groups"].as_array().into_iter().flatten() {
+        println!(
+            "                   {:<22} {:>6} customers, {:.1}% of returned units: {}",
+            g["kind"].as_str().unwrap_or(""),
+            g["customers"],
+            g["returned_units_share"].as_f64().unwrap_or(0.0) * 100.0,
+            g["action"].as_str().unwrap_or("")
+        );
+    }
 }

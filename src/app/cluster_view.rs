@@ -3,10 +3,12 @@
 //! [`ClusterView`] is built from the same [`ReportData`] the Excel report is written from, so the
 //! screen and the workbook always agree. On top of it, it precomputes what the pages would
 //! otherwise recompute every frame: the scatter's points grouped by segment, the subset drawn when
-//! there are many customers, each segment's profile relative to all clustered customers, and the
-//! segments' centres on each 2-D view.
+//! there are many customers, where each segment's medians rank among all clustered customers, and
+//! the segments' centres on each 2-D view.
 
-use crate::pipeline::report::{ReportData, SegmentRow};
+use crate::pipeline::report::{
+    ReportData, SegmentRow, percentile_rank, percentile_ranks, population_sorted,
+};
 use egui_plot::PlotPoint;
 
 /// At most this many customers are drawn in the scatter; the rest are represented by them
@@ -142,8 +144,12 @@ pub struct ClusterView {
     pub scatter: ScatterData,
     /// Median of each key feature over all clustered customers.
     pub population_medians: Vec<Option<f64>>,
-    /// For each row of `rows`, each key feature's segment median / population median.
-    pub relative: Vec<Vec<Option<f64>>>,
+    /// For each row of `rows`, each key feature's segment median as a percentile rank (0-100)
+    /// among all clustered customers.
+    pub percentiles: Vec<Vec<Option<f64>>>,
+    /// The percentile rank of each key feature's population median: where "typical" sits (50
+    /// without ties; lower when most customers share the lowest value, e.g. no returns).
+    pub typical_percentiles: Vec<Option<f64>>,
     /// Share of the variance on each PCA axis.
     pub pca_explained: [f64; 2],
     /// The K the sweep recommended (the shown K may be one the user picked).
@@ -156,13 +162,29 @@ impl ClusterView {
         let rows: Vec<usize> =
             (0..data.segments.len()).filter(|&i| !data.segments[i].is_not_segmented()).collect();
         let scatter = scatter_data(&data, &rows);
-        let population_medians = population_medians(&data, &scatter);
-        let relative = rows
+        let population = population_sorted(&data);
+        let population_medians: Vec<Option<f64>> =
+            population.iter().map(|sorted| median(sorted.clone())).collect();
+        let percentiles = rows
             .iter()
-            .map(|&r| relative_profile(&data.segments[r], &population_medians))
+            .map(|&r| percentile_ranks(&data.segments[r].key_feature_medians, &population))
+            .collect();
+        let typical_percentiles = population
+            .iter()
+            .zip(&population_medians)
+            .map(|(sorted, m)| percentile_rank(sorted, (*m)?))
             .collect();
         let recommended_k = if recommended_k == 0 { data.chosen_k } else { recommended_k };
-        Self { data, rows, scatter, population_medians, relative, pca_explained, recommended_k }
+        Self {
+            data,
+            rows,
+            scatter,
+            population_medians,
+            percentiles,
+            typical_percentiles,
+            pca_explained,
+            recommended_k,
+        }
     }
 
     /// The segment row shown as group `g`.
@@ -273,33 +295,6 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
     })
 }
 
-fn population_medians(data: &ReportData, scatter: &ScatterData) -> Vec<Option<f64>> {
-    (0..data.key_feature_names.len())
-        .map(|j| {
-            let values = scatter
-                .customer_row
-                .iter()
-                .filter_map(|&k| data.customers[k].key_features.get(j).copied().flatten())
-                .collect();
-            median(values)
-        })
-        .collect()
-}
-
-/// Segment median / population median per key feature; `None` where the population median is 0
-/// or either is missing.
-pub fn relative_profile(row: &SegmentRow, population: &[Option<f64>]) -> Vec<Option<f64>> {
-    population
-        .iter()
-        .enumerate()
-        .map(|(j, pop)| {
-            let seg = row.key_feature_medians.get(j).copied().filter(|v| v.is_finite())?;
-            let pop = (*pop)?;
-            (pop.abs() > 1e-12).then(|| seg / pop)
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,12 +319,18 @@ mod tests {
     }
 
     #[test]
-    fn relative_profile_divides_by_the_population_median() {
-        let row = SegmentRow { key_feature_medians: vec![0.6, 3.0, 5.0], ..Default::default() };
-        let rel = relative_profile(&row, &[Some(0.2), Some(0.0), None]);
-        assert!((rel[0].unwrap() - 3.0).abs() < 1e-12);
-        assert_eq!(rel[1], None, "a zero population median gives no ratio");
-        assert_eq!(rel[2], None);
+    fn each_segment_median_is_ranked_among_the_clustered_customers() {
+        let view = ClusterView::new(ReportData::example(2_000, 4), [0.4, 0.2], 4);
+        let population = population_sorted(&view.data);
+        assert_eq!(view.percentiles.len(), view.groups());
+        for g in 0..view.groups() {
+            let median = view.row(g).key_feature_medians[0];
+            assert_eq!(view.percentiles[g][0], percentile_rank(&population[0], median));
+        }
+        // The typical customer's rank, and the population medians, come from the same customers.
+        let m = view.population_medians[0].unwrap();
+        assert_eq!(view.typical_percentiles[0], percentile_rank(&population[0], m));
+        assert!((40.0..=60.0).contains(&view.typical_percentiles[0].unwrap()));
     }
 
     #[test]

@@ -3,18 +3,30 @@
 //! Pure: computed from the RAW silver values of the eligible customers (never the scaled gold
 //! matrix), per CLUSTERING.md "Archetypes". For every segment and feature the segment's median is
 //! compared with the population's: robust z = (median - population median) / (1.4826 x MAD of the
-//! population), and the ratio of the segment mean to the population mean ("returns 2.8x the
-//! average"). Each segment is scored against each archetype signature (a weighted mean of signed,
-//! capped robust z's of a few features), and names are assigned so that no two segments carry the
-//! same plain name: the assignment of plain names maximises the total score (every archetype to
-//! at most one segment, only scores above [`MIN_SCORE`]); any other segment takes its best
-//! archetype with a qualifier from its most distinctive feature ("Loyal Customers (large
-//! baskets)"), or "Regular Customers" when nothing stands out.
+//! population), and the segment's mean with the population's. Each segment is scored against each
+//! archetype signature (a weighted mean of signed, capped robust z's of a few features); a score
+//! only counts when the archetype's conditions ([`conditions`]: on means and shares as well as
+//! medians) hold for the segment, so a name is a claim that was checked. Plain names go to the
+//! segments that maximise the total score (every archetype to at most one segment, only scores
+//! above [`MIN_SCORE`]); any other segment that meets an archetype's conditions takes it with a
+//! qualifier from its most distinctive feature ("Loyal Customers (large baskets)"); the rest are
+//! named after their traits ("Customers: few orders, lapsed"), or "Regular Customers" when nothing
+//! stands out. Descriptions are in business words ([`phrases`]): the numbers that decided the name.
+//! The outliers are described by kind ([`outliers`]).
+
+pub mod conditions;
+pub mod outliers;
+pub mod phrases;
+mod totals;
 
 use crate::pipeline::features::key_features;
+use crate::pipeline::model::OutlierGroup;
 use crate::pipeline::model::RawFeatures;
+use conditions::{SegmentStats, Verdict};
+use phrases::{capitalise, contrast_phrase, qualifier};
 use rayon::prelude::*;
 use serde::Serialize;
+use totals::{CustomerTotals, Shares, shares_of};
 
 /// A segment must score at least this (robust z units) to carry an archetype; below it nothing
 /// stands out and it is "Regular Customers".
@@ -25,6 +37,10 @@ const Z_CAP: f64 = 5.0;
 
 /// A contrast must reach this |robust z| to be written into a description or qualifier.
 const NOTABLE_Z: f64 = 0.5;
+
+/// A feature describes a segment only when it is defined for at least this share of its members
+/// (a segment where 5% ever returned is not described by how seasonal its returns are).
+const NOTABLE_DEFINED_SHARE: f64 = 0.5;
 
 /// The customer archetypes of CLUSTERING.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -149,6 +165,13 @@ pub struct FeatureContrast {
     pub median: f64,
     /// Median over all eligible customers with a defined value.
     pub population_median: f64,
+    /// Mean over the segment's members with a defined value.
+    pub mean: f64,
+    /// Mean over all eligible customers with a defined value.
+    pub population_mean: f64,
+    /// Share of the segment's members with a defined value (a return-timing feature is undefined
+    /// for customers who never returned).
+    pub defined_share: f64,
     /// (median - population median) / robust scale of the population ([`robust_scale`]).
     pub robust_z: f64,
     /// Segment mean / population mean; None when the population mean is 0.
@@ -167,9 +190,17 @@ pub struct SegmentProfile {
     pub size: usize,
     /// size / all eligible customers.
     pub share: f64,
-    /// One line from the most distinctive features.
+    /// The members' orders / all eligible customers' orders.
+    pub order_share: f64,
+    /// The members' returned units / all eligible customers' returned units.
+    pub returned_units_share: f64,
+    /// Why the segment carries its name: the numbers that decided it, as short sentences.
+    pub reasons: Vec<String>,
+    /// One line in business words: the reasons, or the most distinctive traits.
     pub description: String,
     pub action: String,
+    /// The Outliers row's customers by kind (empty for segments).
+    pub outlier_groups: Vec<OutlierGroup>,
     /// Segment medians of the [`key_features`] present.
     pub medians: Vec<(String, f64)>,
     /// Every feature with a defined segment median, by |robust_z| descending.
@@ -248,12 +279,16 @@ fn contrasts_of(
             }
             let median = median_of_sorted(&values);
             let mean = values.iter().sum::<f64>() / values.len() as f64;
+            let defined_share = values.len() as f64 / rows.len() as f64;
             let robust_z = pop.scale.map_or(0.0, |s| (median - pop.median) / s);
             let ratio = (pop.mean.abs() > 1e-12).then(|| mean / pop.mean);
             Some(FeatureContrast {
                 feature: raw.names[j].clone(),
                 median,
                 population_median: pop.median,
+                mean,
+                population_mean: pop.mean,
+                defined_share,
                 robust_z,
                 ratio,
             })
@@ -321,77 +356,65 @@ fn assign_plain_names(scores: &[Vec<Option<f64>>]) -> Vec<Option<usize>> {
         .collect()
 }
 
-/// A short qualifier for a feature that stands out in direction `sign(z)`.
-fn qualifier(feature: &str, z: f64) -> String {
-    let up = z > 0.0;
-    let pair = match feature {
-        "return_rate" | "return_ratio" | "avg_returns_per_order" | "items_returned_count" => {
-            ("high returns", "low returns")
-        }
-        "sales_order_no_nunique" => ("many orders", "few orders"),
-        "avg_order_size" => ("large baskets", "small baskets"),
-        "sales_qty_mean" => ("multi-unit lines", "single units"),
-        "customer_lifetime_days" => ("long tenure", "short tenure"),
-        "days_since_last_order" => ("lapsed", "recently active"),
-        "recent_orders" => ("recently active", "quiet lately"),
-        "avg_days_to_return" => ("slow returns", "fast returns"),
-        "return_intensity" => ("whole-line returns", "partial returns"),
-        "sku_nunique" => ("wide range", "narrow range"),
-        "category_diversity_score" => ("many categories", "few categories"),
-        "category_loyalty_score" => ("category loyal", "category hoppers"),
-        "high_return_category_affinity" => ("high-return categories", "low-return categories"),
-        _ => return format!("{} {}", if up { "high" } else { "low" }, feature.replace('_', " ")),
-    };
-    (if up { pair.0 } else { pair.1 }).to_string()
+/// The notable contrasts (|robust z| >= [`NOTABLE_Z`], defined for at least
+/// [`NOTABLE_DEFINED_SHARE`] of the members) not in `except`, most distinctive first.
+fn notable<'a>(
+    contrasts: &'a [FeatureContrast],
+    except: &'a [&str],
+) -> impl Iterator<Item = &'a FeatureContrast> {
+    contrasts.iter().filter(move |c| {
+        c.robust_z.abs() >= NOTABLE_Z
+            && c.defined_share >= NOTABLE_DEFINED_SHARE
+            && !except.contains(&c.feature.as_str())
+    })
 }
 
-/// One phrase of a description for a contrast.
-fn phrase(c: &FeatureContrast) -> String {
-    let m = c.median;
-    let times = |r: f64| format!("{r:.1}x the average");
-    match (c.feature.as_str(), c.ratio) {
-        ("return_ratio", Some(r)) => format!("returns {} share of units", times(r)),
-        ("return_rate", Some(r)) => format!("returns {} share of lines", times(r)),
-        ("avg_days_to_return", _) => format!("returns within {m:.0} days"),
-        ("sales_order_no_nunique", Some(r)) => format!("{m:.0} orders ({})", times(r)),
-        ("avg_order_size", Some(r)) => format!("{m:.1} units per order ({})", times(r)),
-        ("sales_qty_mean", _) => format!("{m:.1} units per line"),
-        ("customer_lifetime_days", _) => format!("first order {m:.0} days ago"),
-        ("days_since_last_order", _) => format!("last order {m:.0} days ago"),
-        ("recent_orders", _) => format!("{m:.0} orders in the recency window"),
-        ("return_intensity", _) => format!("returns {:.0}% of a returned line", 100.0 * m),
-        (feature, Some(r)) => format!("{} {}", feature.replace('_', " "), times(r)),
-        (feature, None) => {
-            format!("{} {m:.2} (population {:.2})", feature.replace('_', " "), c.population_median)
-        }
-    }
-}
-
-/// One line from the (up to three) most distinctive features.
-fn describe(contrasts: &[FeatureContrast]) -> String {
-    let phrases: Vec<String> =
-        contrasts.iter().filter(|c| c.robust_z.abs() >= NOTABLE_Z).take(3).map(phrase).collect();
+/// A description from the (up to `n`) most distinctive features, in business words.
+fn describe_traits(contrasts: &[FeatureContrast], n: usize) -> String {
+    let phrases: Vec<String> = notable(contrasts, &[]).take(n).map(contrast_phrase).collect();
     if phrases.is_empty() {
         return "Close to the typical customer on every feature".to_string();
     }
-    let line = phrases.join("; ");
-    let mut chars = line.chars();
-    chars.next().map_or(String::new(), |first| first.to_uppercase().chain(chars).collect())
+    phrases.join("; ")
+}
+
+/// The description of a named segment: why it carries the name.
+fn describe_reasons(reasons: &[String]) -> String {
+    capitalise(&reasons.join("; "))
 }
 
 /// A name not yet taken: `base (qualifier)` from the most distinctive features that do not
 /// restate the archetype's own signature, numbered if every qualifier is taken.
 fn qualified_name(base: Archetype, contrasts: &[FeatureContrast], taken: &[String]) -> String {
     let own: Vec<&str> = base.signature().iter().map(|t| t.feature).collect();
-    let candidates = contrasts
-        .iter()
-        .filter(|c| c.robust_z.abs() >= NOTABLE_Z && !own.contains(&c.feature.as_str()))
+    let candidates = notable(contrasts, &own)
         .map(|c| format!("{} ({})", base.name(), qualifier(&c.feature, c.robust_z)));
     let fallback = (2..).map(|n| format!("{} {n}", base.name()));
     candidates
         .chain(fallback)
         .find(|name| !taken.contains(name))
         .unwrap_or_else(|| base.name().to_string())
+}
+
+/// The name of a segment no archetype fits: "Regular Customers" when nothing stands out, else
+/// its two most distinctive traits ("Customers: few orders, lapsed"); unique among `taken`.
+fn descriptive_name(contrasts: &[FeatureContrast], taken: &[String]) -> String {
+    let mut traits: Vec<String> = Vec::new();
+    for c in notable(contrasts, &[]) {
+        let q = qualifier(&c.feature, c.robust_z);
+        if !traits.contains(&q) {
+            traits.push(q);
+        }
+    }
+    let base = if traits.is_empty() {
+        Archetype::RegularCustomers.name().to_string()
+    } else {
+        format!("Customers: {}", traits.iter().take(2).cloned().collect::<Vec<_>>().join(", "))
+    };
+    std::iter::once(base.clone())
+        .chain((2..).map(|n| format!("{base} {n}")))
+        .find(|name| !taken.contains(name))
+        .unwrap_or(base)
 }
 
 fn key_medians(contrasts: &[FeatureContrast]) -> Vec<(String, f64)> {
@@ -401,6 +424,88 @@ fn key_medians(contrasts: &[FeatureContrast]) -> Vec<(String, f64)> {
             contrasts.iter().find(|c| c.feature == *k).map(|c| (c.feature.clone(), c.median))
         })
         .collect()
+}
+
+/// How one segment is named: its base archetype, the name, and the reasons.
+struct Naming {
+    base: Archetype,
+    name: String,
+    reasons: Vec<String>,
+}
+
+/// Name every segment: plain archetype names to the best-scoring segments whose conditions hold
+/// (each name once), qualified names to other segments that meet an archetype's conditions, and
+/// descriptive names to the rest.
+fn name_segments(contrasts: &[Vec<FeatureContrast>], stats: &[SegmentStats]) -> Vec<Naming> {
+    let verdicts: Vec<Vec<Verdict>> = stats
+        .iter()
+        .map(|s| Archetype::SCORED.iter().map(|&a| conditions::check(a, s)).collect())
+        .collect();
+    let scores: Vec<Vec<Option<f64>>> = contrasts
+        .iter()
+        .zip(&verdicts)
+        .map(|(c, v)| {
+            Archetype::SCORED
+                .iter()
+                .zip(v)
+                .map(|(&a, verdict)| signature_score(a, c).filter(|_| verdict.holds))
+                .collect()
+        })
+        .collect();
+    let plain = assign_plain_names(&scores);
+    let mut names: Vec<String> = plain
+        .iter()
+        .map(|p| p.map_or_else(String::new, |a| Archetype::SCORED[a].name().into()))
+        .collect();
+    let mut namings = Vec::with_capacity(stats.len());
+    for s in 0..stats.len() {
+        let best = plain[s].or_else(|| {
+            scores[s]
+                .iter()
+                .enumerate()
+                .filter_map(|(a, x)| x.filter(|x| *x >= MIN_SCORE).map(|x| (a, x)))
+                .max_by(|x, y| x.1.total_cmp(&y.1).then(y.0.cmp(&x.0)))
+                .map(|(a, _)| a)
+        });
+        let naming = match best {
+            Some(a) => {
+                let base = Archetype::SCORED[a];
+                let name = if plain[s].is_some() {
+                    names[s].clone()
+                } else {
+                    qualified_name(base, &contrasts[s], &names)
+                };
+                Naming { base, name, reasons: verdicts[s][a].reasons.clone() }
+            }
+            None => Naming {
+                base: Archetype::RegularCustomers,
+                name: descriptive_name(&contrasts[s], &names),
+                reasons: Vec::new(),
+            },
+        };
+        names[s] = naming.name.clone();
+        namings.push(naming);
+    }
+    namings
+}
+
+/// The Outliers row's description and action from its kinds (the two largest).
+fn outliers_text(groups: &[OutlierGroup]) -> (String, String) {
+    let counts: Vec<String> =
+        groups.iter().map(|g| format!("{} {}", g.customers, g.kind.to_lowercase())).collect();
+    let description = if counts.is_empty() {
+        "Far from every segment".to_string()
+    } else {
+        format!("Set aside as unusual: {}", counts.join(", "))
+    };
+    let actions: Vec<String> =
+        groups.iter().take(2).map(|g| format!("{}: {}", g.kind, g.action.to_lowercase())).collect();
+    let action = if actions.is_empty() {
+        Archetype::Outliers.action().to_string()
+    } else {
+        actions.join("; ")
+    };
+    (description, action)
 }
 
 /// Profile and name the segments.
@@ -426,78 +531,75 @@ pub fn profile_segments(
         }
     }
     let population = population_stats(raw);
+    let totals = CustomerTotals::of(raw);
+    let all_orders: f64 = totals.orders.iter().sum();
+    let all_units: f64 = totals.returned_units.iter().sum();
+    let segmented: Vec<usize> = members[1..].iter().flatten().copied().collect();
+    let units_per_segmented =
+        CustomerTotals::sum(&totals.returned_units, &segmented) / segmented.len().max(1) as f64;
     let contrasts: Vec<Vec<FeatureContrast>> =
         members[1..].par_iter().map(|rows| contrasts_of(raw, &population, rows)).collect();
-    let scores: Vec<Vec<Option<f64>>> = contrasts
-        .iter()
-        .zip(&members[1..])
-        .map(|(c, m)| {
-            Archetype::SCORED
-                .iter()
-                .map(|&a| if m.is_empty() { None } else { signature_score(a, c) })
-                .collect()
+    let shares: Vec<Shares> =
+        members[1..].iter().map(|m| shares_of(&totals, m, all_orders, all_units)).collect();
+    let stats: Vec<SegmentStats> = (0..k)
+        .map(|s| {
+            let m = &members[s + 1];
+            let per_member = CustomerTotals::sum(&totals.returned_units, m) / m.len().max(1) as f64;
+            SegmentStats {
+                customer_share: shares[s].customers,
+                order_share: shares[s].orders,
+                returned_units_share: shares[s].returned_units,
+                returned_units_index: (units_per_segmented > 0.0 && !m.is_empty())
+                    .then(|| per_member / units_per_segmented),
+                contrasts: &contrasts[s],
+            }
         })
         .collect();
-    let plain = assign_plain_names(&scores);
-    let mut names: Vec<String> = plain
-        .iter()
-        .map(|p| p.map_or_else(String::new, |a| Archetype::SCORED[a].name().into()))
-        .collect();
-    let mut bases: Vec<Archetype> = vec![Archetype::RegularCustomers; k];
-    for s in 0..k {
-        if let Some(a) = plain[s] {
-            bases[s] = Archetype::SCORED[a];
-            continue;
-        }
-        let best = scores[s]
-            .iter()
-            .enumerate()
-            .filter_map(|(a, score)| score.map(|x| (a, x)))
-            .fold(None, |best: Option<(usize, f64)>, (a, x)| match best {
-                Some((_, bx)) if bx >= x => best,
-                _ => Some((a, x)),
-            });
-        let base = match best {
-            Some((a, x)) if x >= MIN_SCORE => Archetype::SCORED[a],
-            _ => Archetype::RegularCustomers,
-        };
-        bases[s] = base;
-        let name = if names.iter().any(|n| n == base.name()) {
-            qualified_name(base, &contrasts[s], &names)
-        } else {
-            base.name().to_string()
-        };
-        names[s] = name;
-    }
-    let total = raw.values.nrows().max(1) as f64;
-    let mut profiles: Vec<SegmentProfile> = (0..k)
-        .map(|s| SegmentProfile {
+    let namings = name_segments(&contrasts, &stats);
+    let mut profiles: Vec<SegmentProfile> = namings
+        .into_iter()
+        .enumerate()
+        .map(|(s, naming)| SegmentProfile {
             segment: Some(s + 1),
-            archetype: names[s].clone(),
-            base_archetype: bases[s],
+            archetype: naming.name,
+            base_archetype: naming.base,
             size: members[s + 1].len(),
-            share: members[s + 1].len() as f64 / total,
-            description: describe(&contrasts[s]),
-            action: bases[s].action().to_string(),
+            share: shares[s].customers,
+            order_share: shares[s].orders,
+            returned_units_share: shares[s].returned_units,
+            description: if naming.reasons.is_empty() {
+                describe_traits(&contrasts[s], 3)
+            } else {
+                describe_reasons(&naming.reasons)
+            },
+            reasons: naming.reasons,
+            action: naming.base.action().to_string(),
+            outlier_groups: Vec::new(),
             medians: key_medians(&contrasts[s]),
-            contrasts: contrasts[s].clone(),
             scores: Archetype::SCORED
                 .iter()
-                .zip(&scores[s])
-                .filter_map(|(&a, x)| x.map(|x| (a, x)))
+                .filter_map(|&a| signature_score(a, &contrasts[s]).map(|x| (a, x)))
                 .collect(),
+            contrasts: contrasts[s].clone(),
         })
         .collect();
     if !outliers.is_empty() {
         let contrasts = contrasts_of(raw, &population, &outliers);
+        let shares = shares_of(&totals, &outliers, all_orders, all_units);
+        let groups = outliers::outlier_groups(raw, &outliers, &totals.returned_units, all_units);
+        let (description, action) = outliers_text(&groups);
         profiles.push(SegmentProfile {
             segment: None,
             archetype: Archetype::Outliers.name().to_string(),
             base_archetype: Archetype::Outliers,
             size: outliers.len(),
-            share: outliers.len() as f64 / total,
-            description: describe(&contrasts),
-            action: Archetype::Outliers.action().to_string(),
+            share: shares.customers,
+            order_share: shares.orders,
+            returned_units_share: shares.returned_units,
+            reasons: Vec::new(),
+            description,
+            action,
+            outlier_groups: groups,
             medians: key_medians(&contrasts),
             contrasts,
             scores: Vec::new(),
@@ -507,174 +609,4 @@ pub fn profile_segments(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use ndarray::Array2;
-
-    const NAMES: [&str; 9] = [
-        "sales_order_no_nunique",
-        "avg_order_size",
-        "sales_qty_mean",
-        "return_rate",
-        "return_ratio",
-        "avg_days_to_return",
-        "customer_lifetime_days",
-        "days_since_last_order",
-        "recent_orders",
-    ];
-
-    /// Typical raw values per planted group, in NAMES order.
-    const HIGH_RETURNERS: [f64; 9] = [9.0, 4.0, 1.4, 0.55, 0.50, 4.0, 400.0, 30.0, 2.0];
-    const LOYAL: [f64; 9] = [16.0, 2.0, 1.0, 0.05, 0.05, 18.0, 550.0, 10.0, 3.0];
-    const VETERAN: [f64; 9] = [4.0, 2.0, 1.05, 0.17, 0.17, 17.0, 640.0, 270.0, 0.0];
-    const NEW: [f64; 9] = [3.0, 2.0, 1.05, 0.10, 0.10, 14.0, 50.0, 5.0, 3.0];
-    const FREQUENT: [f64; 9] = [25.0, 15.0, 3.0, 0.15, 0.13, 13.0, 400.0, 10.0, 5.0];
-    const OUTLIER: [f64; 9] = [60.0, 40.0, 20.0, 1.0, 1.0, 1.0, 100.0, 50.0, 20.0];
-
-    /// `per_group` rows around each group's typical values (+-10% in a fixed pattern), with
-    /// segment numbers 1.. in the order given; the last group is flagged as outliers.
-    fn planted(
-        groups: &[[f64; 9]],
-        per_group: usize,
-        outliers: usize,
-    ) -> (RawFeatures, Vec<usize>, Vec<bool>) {
-        let n = groups.len() * per_group + outliers;
-        let mut values = Array2::zeros((n, NAMES.len()));
-        let mut segment = Vec::with_capacity(n);
-        let mut is_outlier = Vec::with_capacity(n);
-        for i in 0..n {
-            let (typical, seg, out) = if i < groups.len() * per_group {
-                (&groups[i / per_group], i / per_group + 1, false)
-            } else {
-                (&OUTLIER, 1 + i % groups.len(), true)
-            };
-            for j in 0..NAMES.len() {
-                let wiggle = 1.0 + 0.1 * (((i * 7 + j * 3) % 11) as f64 - 5.0) / 5.0;
-                values[[i, j]] = typical[j] * wiggle;
-            }
-            segment.push(seg);
-            is_outlier.push(out);
-        }
-        let raw = RawFeatures {
-            customer_ids: (0..n).map(|i| format!("c{i}")).collect(),
-            names: NAMES.iter().map(|s| s.to_string()).collect(),
-            values,
-        };
-        (raw, segment, is_outlier)
-    }
-
-    fn names_of(profiles: &[SegmentProfile]) -> Vec<&str> {
-        profiles.iter().map(|p| p.archetype.as_str()).collect()
-    }
-
-    #[test]
-    fn each_planted_group_gets_its_name() {
-        let (raw, segment, is_outlier) =
-            planted(&[NEW, FREQUENT, HIGH_RETURNERS, VETERAN, LOYAL], 100, 10);
-        let profiles = profile_segments(&raw, &segment, &is_outlier);
-        assert_eq!(
-            names_of(&profiles),
-            [
-                "New Customers",
-                "Frequent Buyers",
-                "High Returners",
-                "Veteran Shoppers",
-                "Loyal Customers",
-                "Outliers"
-            ]
-        );
-        assert_eq!(profiles[5].segment, None);
-        assert_eq!(profiles[5].size, 10);
-        assert_eq!(profiles.iter().map(|p| p.size).sum::<usize>(), 510);
-        assert!((profiles.iter().map(|p| p.share).sum::<f64>() - 1.0).abs() < 1e-12);
-        let high = &profiles[2];
-        assert_eq!(high.base_archetype, Archetype::HighReturners);
-        assert!(high.description.starts_with("Returns"), "{}", high.description);
-        assert!(high.action.contains("Quality review"));
-        assert_eq!(high.medians.len(), key_features().len());
-        // Contrasts are sorted by |robust z|.
-        let z: Vec<f64> = high.contrasts.iter().map(|c| c.robust_z.abs()).collect();
-        assert!(z.windows(2).all(|w| w[0] >= w[1]), "{z:?}");
-    }
-
-    #[test]
-    fn two_similar_segments_get_distinct_names() {
-        // A second Loyal group: both are Loyal, only one plainly.
-        // Fewer orders (so the first Loyal group is the better match) and slow returns.
-        let mut slow_loyal = LOYAL;
-        slow_loyal[0] = 14.0;
-        slow_loyal[5] = 30.0;
-        let (raw, segment, is_outlier) =
-            planted(&[LOYAL, HIGH_RETURNERS, VETERAN, NEW, slow_loyal], 100, 0);
-        let profiles = profile_segments(&raw, &segment, &is_outlier);
-        let names = names_of(&profiles);
-        assert_eq!(profiles.len(), 5, "no outliers, no Outliers row");
-        let loyal: Vec<&&str> = names.iter().filter(|n| n.starts_with("Loyal Customers")).collect();
-        assert_eq!(loyal.len(), 2, "{names:?}");
-        assert_ne!(loyal[0], loyal[1]);
-        assert_eq!(names[0], "Loyal Customers");
-        assert_eq!(names[4], "Loyal Customers (slow returns)");
-        assert_eq!(profiles[4].base_archetype, Archetype::LoyalCustomers);
-    }
-
-    #[test]
-    fn names_stay_unique_when_qualifiers_collide() {
-        // Three identical High Returner segments: plain, qualified, then numbered.
-        let (raw, segment, is_outlier) = planted(
-            &[HIGH_RETURNERS, HIGH_RETURNERS, HIGH_RETURNERS, LOYAL, NEW, VETERAN, FREQUENT],
-            40,
-            0,
-        );
-        let profiles = profile_segments(&raw, &segment, &is_outlier);
-        let mut names: Vec<&str> = names_of(&profiles);
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), 7, "{:?}", names_of(&profiles));
-        assert_eq!(
-            profiles.iter().filter(|p| p.base_archetype == Archetype::HighReturners).count(),
-            3
-        );
-    }
-
-    #[test]
-    fn missing_features_do_not_score_and_flat_segments_are_regular() {
-        let (mut raw, segment, is_outlier) = planted(&[HIGH_RETURNERS, NEW, VETERAN], 50, 0);
-        // Without return_ratio and recent_orders, High Returners still stand out on return_rate.
-        let keep: Vec<usize> = (0..NAMES.len()).filter(|&j| j != 4 && j != 8).collect();
-        raw.values = raw.values.select(ndarray::Axis(1), &keep);
-        raw.names = keep.iter().map(|&j| NAMES[j].to_string()).collect();
-        let profiles = profile_segments(&raw, &segment, &is_outlier);
-        assert_eq!(names_of(&profiles), ["High Returners", "New Customers", "Veteran Shoppers"]);
-        // One segment holding everybody sits on the population median: nothing stands out.
-        let everyone = vec![1; segment.len()];
-        let profiles = profile_segments(&raw, &everyone, &is_outlier);
-        assert_eq!(names_of(&profiles), ["Regular Customers"]);
-        assert_eq!(profiles[0].description, "Close to the typical customer on every feature");
-        // Degenerate input: nothing to profile.
-        assert!(profile_segments(&raw, &[], &[]).is_empty());
-    }
-
-    #[test]
-    fn robust_z_and_ratio_by_hand() {
-        // f = [1,2,3,4,100]: median 3, |x - 3| = [2,1,0,1,97] -> MAD 1, scale 1.4826.
-        // Segment 2 = {4, 100}: median 52, z = 49 / 1.4826 = 33.05; mean 52 / mean 22 = 2.3636.
-        // g = [0,0,0,0,5]: MAD 0 -> 1.2533 x mean |x - 0| = 1.2533 x 1;
-        // segment 2 = {0, 5}: median 2.5 -> z = 2.5 / 1.2533 = 1.9947; ratio 2.5 / 1 = 2.5.
-        let values = ndarray::array![[1.0, 0.0], [2.0, 0.0], [3.0, 0.0], [4.0, 0.0], [100.0, 5.0]];
-        let raw = RawFeatures {
-            customer_ids: (0..5).map(|i| i.to_string()).collect(),
-            names: vec!["f".into(), "g".into()],
-            values,
-        };
-        let profiles = profile_segments(&raw, &[1, 1, 1, 2, 2], &[false; 5]);
-        let contrast =
-            |name: &str| profiles[1].contrasts.iter().find(|c| c.feature == name).unwrap().clone();
-        let f = contrast("f");
-        assert_eq!((f.median, f.population_median), (52.0, 3.0));
-        assert!((f.robust_z - 49.0 / 1.4826).abs() < 1e-9);
-        assert!((f.ratio.unwrap() - 52.0 / 22.0).abs() < 1e-12);
-        let g = contrast("g");
-        assert!((g.robust_z - 2.5 / 1.2533).abs() < 1e-9);
-        assert!((g.ratio.unwrap() - 2.5).abs() < 1e-12);
-    }
-}
+mod tests;

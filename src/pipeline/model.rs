@@ -232,8 +232,32 @@ pub struct SegmentSummary {
     pub micro_segments: usize,
     /// Share of all returned units that this segment's customers returned.
     pub returned_units_share: f64,
+    /// Share of all orders that this segment's customers placed.
+    #[serde(default)]
+    pub order_share: f64,
+    /// Why the segment carries its name: the deciding numbers, in business words.
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    /// The Outliers row's customers by kind, largest first (empty for segments).
+    #[serde(default)]
+    pub outlier_groups: Vec<OutlierGroup>,
     /// Medians of the key raw features.
     pub medians: Vec<(String, f64)>,
+}
+
+/// One kind of outlier (extreme returners, bulk buyers, ...) as summaries and reports show it;
+/// see [`crate::pipeline::archetypes::outliers`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutlierGroup {
+    /// "Extreme returners".
+    pub kind: String,
+    pub customers: usize,
+    /// customers / all outliers.
+    pub share_of_outliers: f64,
+    /// Their returned units / all clustered customers' returned units.
+    pub returned_units_share: f64,
+    pub description: String,
+    pub action: String,
 }
 
 /// What the cluster stage found (plain data for the CLI, the app and the report), stored with

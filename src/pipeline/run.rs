@@ -181,6 +181,8 @@ fn cluster_json(o: &ClusterOutcome) -> serde_json::Value {
         "weak_structure": o.weak_structure,
         "segments": o.segments.iter().map(|s| serde_json::json!({
             "segment": s.segment, "archetype": s.archetype, "size": s.size, "share": s.share,
+            "order_share": s.order_share, "returned_units_share": s.returned_units_share,
+            "description": s.description, "action": s.action, "outlier_groups": s.outlier_groups,
         })).collect::<Vec<_>>(),
         "trustworthiness_pca": o.trustworthiness_pca,
         "trustworthiness_umap": o.trustworthiness_umap,

@@ -114,3 +114,37 @@ fn another_k_resegments_and_keeps_the_views() {
         .unwrap();
     assert_eq!(segments as usize, k, "the stored results follow the new K");
 }
+
+#[test]
+fn every_name_is_explained_in_business_words_and_the_outliers_by_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let (analysis, _) = clustered_sample(dir.path(), 1500, 5);
+    let outcome = analysis.cluster_outcome().unwrap().unwrap();
+    use returnscope::pipeline::features::{NUMERIC_FEATURES, ORDER_VALUE_FEATURES};
+    let column_names: Vec<&str> =
+        NUMERIC_FEATURES.iter().chain(&ORDER_VALUE_FEATURES).copied().collect();
+    for s in &outcome.segments {
+        for text in std::iter::once(&s.description).chain(&s.reasons) {
+            assert!(
+                !column_names.iter().any(|c| text.contains(c)) && !text.contains('_'),
+                "{}: a column name in {text:?}",
+                s.archetype
+            );
+        }
+        let descriptive =
+            s.archetype.starts_with("Customers: ") || s.archetype == "Regular Customers";
+        if s.segment.is_some() && !descriptive {
+            assert!(!s.reasons.is_empty(), "{} carries a name without its reasons", s.archetype);
+        }
+    }
+    let outliers = outcome.segments.iter().find(|s| s.segment.is_none()).expect("an Outliers row");
+    let by_kind: usize = outliers.outlier_groups.iter().map(|g| g.customers).sum();
+    assert_eq!(by_kind, outliers.size, "every outlier has a kind");
+    let named: Vec<_> =
+        outliers.outlier_groups.iter().filter(|g| g.kind != "Unusual mix").collect();
+    assert!(named.windows(2).all(|w| w[0].customers >= w[1].customers), "largest kinds first");
+    let shares: f64 = outcome.segments.iter().map(|s| s.returned_units_share).sum();
+    assert!((shares - 1.0).abs() < 1e-9, "returned units shares sum to {shares}");
+    let orders: f64 = outcome.segments.iter().map(|s| s.order_share).sum();
+    assert!((orders - 1.0).abs() < 1e-9, "order shares sum to {orders}");
+}

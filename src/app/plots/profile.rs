@@ -1,10 +1,11 @@
 //! The segment overview's two figures: the segment sizes as bars and the profile heatmap
-//! (segments x key features, each cell the segment's median relative to all clustered customers).
+//! (segments x key features, each cell the segment's median, coloured by where it ranks among all
+//! clustered customers).
 
 use crate::app::cluster_view::ClusterView;
 use crate::app::format::{percent, thousands};
-use crate::app::plots::scatter::format_value;
 use crate::app::plots::{row_color, row_name};
+use crate::pipeline::archetypes::phrases::{feature_label, format_feature_value};
 use eframe::egui::{self, Color32, RichText, Sense, Stroke, StrokeKind, vec2};
 
 /// Width of one heatmap cell.
@@ -28,75 +29,72 @@ pub fn size_bars(ui: &mut egui::Ui, view: &ClusterView) {
     });
 }
 
-/// The colour of a cell whose segment median is `ratio` times the population's: orange above,
-/// blue below, white-ish (or the panel colour) at 1; saturation grows with |log2 ratio| up to 4x.
-pub fn ratio_color(ratio: Option<f64>, dark_mode: bool) -> Color32 {
+/// The colour of a cell whose segment median ranks at `percentile` (0-100) among all clustered
+/// customers, where the typical customer (the population median) ranks at `typical`: orange above,
+/// blue below, neutral at the typical rank; full colour at the extremes (0 or 100).
+pub fn percentile_color(percentile: Option<f64>, typical: Option<f64>, dark_mode: bool) -> Color32 {
     let neutral = if dark_mode { Color32::from_gray(60) } else { Color32::from_gray(235) };
-    let Some(ratio) = ratio.filter(|r| r.is_finite() && *r > 0.0) else { return neutral };
-    let strength = (ratio.log2().abs() / 2.0).min(1.0) as f32;
-    let target = if ratio >= 1.0 {
-        Color32::from_rgb(0xE6, 0x7E, 0x22)
+    let Some(p) = percentile.filter(|p| p.is_finite()) else { return neutral };
+    let typical = typical.filter(|t| t.is_finite()).unwrap_or(50.0).clamp(1.0, 99.0);
+    let (strength, target) = if p >= typical {
+        ((p - typical) / (100.0 - typical), Color32::from_rgb(0xE6, 0x7E, 0x22))
     } else {
-        Color32::from_rgb(0x2E, 0x86, 0xC1)
+        ((typical - p) / typical, Color32::from_rgb(0x2E, 0x86, 0xC1))
     };
-    neutral.lerp_to_gamma(target, strength)
+    neutral.lerp_to_gamma(target, strength.clamp(0.0, 1.0) as f32)
 }
 
-/// Segments x key features; each cell shows the segment's median as a multiple of all clustered
-/// customers' median, coloured by how far it is from 1x. Hover shows both medians.
+/// Segments x key features; each cell shows the segment's median in its unit and is coloured by
+/// where that median ranks among all clustered customers (a scale that stays readable when most
+/// customers share one value). Hover shows the real values and the rank.
 pub fn heatmap(ui: &mut egui::Ui, view: &ClusterView) {
     let names = &view.data.key_feature_names;
     let dark = ui.visuals().dark_mode;
     egui::Grid::new("profile_heatmap").spacing([2.0, 2.0]).show(ui, |ui| {
         ui.label("");
         for name in names {
-            ui.add_sized(
-                vec2(CELL_WIDTH, 32.0),
-                egui::Label::new(RichText::new(name.replace('_', " ")).small()).wrap(),
-            );
+            // Left-aligned in a fixed width (add_sized would justify the wrapped words).
+            ui.allocate_ui(vec2(CELL_WIDTH, 44.0), |ui| {
+                ui.set_width(CELL_WIDTH);
+                ui.add(egui::Label::new(RichText::new(feature_label(name)).small()).wrap());
+            });
         }
         ui.end_row();
         for g in 0..view.groups() {
             let row = view.row(g);
             ui.colored_label(row_color(row), row_name(row));
             for (j, name) in names.iter().enumerate() {
-                let ratio = view.relative[g].get(j).copied().flatten();
+                let rank = view.percentiles[g].get(j).copied().flatten();
+                let typical = view.typical_percentiles.get(j).copied().flatten();
                 let median = row.key_feature_medians.get(j).copied().filter(|v| v.is_finite());
                 let population = view.population_medians.get(j).copied().flatten();
-                heat_cell(ui, ratio, median, dark).on_hover_text(format!(
-                    "{name}\n{}: median {}\nall clustered customers: median {}",
-                    row.label,
-                    median.map_or_else(|| "—".into(), format_value),
-                    population.map_or_else(|| "—".into(), format_value),
-                ));
+                let value = |v: Option<f64>| v.map_or_else(|| "—".into(), |v| format_feature_value(name, v));
+                heat_cell(ui, percentile_color(rank, typical, dark), &value(median), dark)
+                    .on_hover_text(format!(
+                        "{}\n{}: median {}\nAll clustered customers: median {}\nRanks above {} of all clustered customers",
+                        feature_label(name),
+                        row.label,
+                        value(median),
+                        value(population),
+                        rank.map_or_else(|| "—".into(), |r| format!("{r:.0} %")),
+                    ));
             }
             ui.end_row();
         }
     });
     ui.label(
         RichText::new(
-            "Each cell: the segment's median as a multiple of all clustered customers' median \
-             (orange above, blue below; where the overall median is 0 the segment's median is shown).",
+            "Each cell: the segment's median. Colour: where it ranks among all clustered customers \
+             (orange above the typical customer, blue below; the stronger, the further).",
         )
         .weak()
         .small(),
     );
 }
 
-fn heat_cell(
-    ui: &mut egui::Ui,
-    ratio: Option<f64>,
-    median: Option<f64>,
-    dark: bool,
-) -> egui::Response {
+fn heat_cell(ui: &mut egui::Ui, fill: Color32, text: &str, dark: bool) -> egui::Response {
     let (rect, response) = ui.allocate_exact_size(vec2(CELL_WIDTH, CELL_HEIGHT), Sense::hover());
-    let fill = ratio_color(ratio, dark);
     ui.painter().rect(rect, 2.0, fill, Stroke::NONE, StrokeKind::Inside);
-    let text = match (ratio, median) {
-        (Some(r), _) => format!("{r:.2}×"),
-        (None, Some(m)) => format_value(m),
-        (None, None) => "—".into(),
-    };
     let text_color = if dark { Color32::WHITE } else { Color32::BLACK };
     ui.painter().text(
         rect.center(),
@@ -113,15 +111,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn heat_colours_grow_with_the_ratio_and_split_by_direction() {
-        let neutral = ratio_color(Some(1.0), false);
-        assert_eq!(neutral, Color32::from_gray(235));
-        let high = ratio_color(Some(4.0), false);
-        assert_eq!(high, Color32::from_rgb(0xE6, 0x7E, 0x22), "4x is full orange");
-        let low = ratio_color(Some(0.25), false);
-        assert_eq!(low, Color32::from_rgb(0x2E, 0x86, 0xC1), "a quarter is full blue");
-        assert_eq!(ratio_color(None, false), neutral);
-        let mild = ratio_color(Some(1.5), false);
-        assert!(mild != neutral && mild != high);
+    fn heat_colours_grow_with_the_distance_from_the_typical_rank() {
+        let neutral = Color32::from_gray(235);
+        assert_eq!(percentile_color(Some(50.0), Some(50.0), false), neutral);
+        // Where most customers return nothing the typical rank is 32: a median there is neutral.
+        assert_eq!(percentile_color(Some(32.0), Some(32.0), false), neutral);
+        assert_eq!(
+            percentile_color(Some(100.0), Some(32.0), false),
+            Color32::from_rgb(0xE6, 0x7E, 0x22)
+        );
+        assert_eq!(
+            percentile_color(Some(0.0), Some(50.0), false),
+            Color32::from_rgb(0x2E, 0x86, 0xC1)
+        );
+        assert_eq!(percentile_color(None, Some(50.0), false), neutral);
+        let mild = percentile_color(Some(70.0), Some(50.0), false);
+        let strong = percentile_color(Some(95.0), Some(50.0), false);
+        assert!(mild != neutral && mild != strong);
+        assert!(strong.r() > mild.r() || strong.b() < mild.b(), "further is stronger");
     }
 }

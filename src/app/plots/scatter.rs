@@ -7,6 +7,7 @@
 
 use crate::app::cluster_view::{ClusterView, MapKind};
 use crate::app::plots::{row_color, row_name};
+use crate::pipeline::archetypes::phrases::{feature_label, format_feature_value};
 use eframe::egui::{self, RichText};
 use egui_plot::{MarkerShape, Plot, PlotBounds, PlotPoint, PlotPoints, Points, Text};
 
@@ -124,8 +125,8 @@ fn hover_card(ui: &mut egui::Ui, view: &ClusterView, i: usize) {
     }
     egui::Grid::new("hover_features").num_columns(2).show(ui, |ui| {
         for (name, value) in view.data.key_feature_names.iter().zip(&customer.key_features) {
-            ui.label(RichText::new(name).weak());
-            ui.label(value.map_or_else(|| "—".to_string(), format_value));
+            ui.label(RichText::new(feature_label(name)).weak());
+            ui.label(value.map_or_else(|| "—".to_string(), |v| format_feature_value(name, v)));
             ui.end_row();
         }
     });

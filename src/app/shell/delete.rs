@@ -63,7 +63,7 @@ impl ReturnScopeApp {
         self.jobs.cancel_kind(JobKind::Preview);
         self.forget_analysis_state();
         self.settings.recent_files.retain(|f| f != &db);
-        self.settings.save_in_background(&self.settings_path);
+        self.settings_writer.save(&self.settings);
         let data_dir = self.data_dir.clone();
         let title = format!("Deleting the analysis {}", file_name(&db));
         self.jobs.spawn(ctx, JobKind::Stage, title, move |_| tasks::delete_analysis(db, &data_dir));

@@ -39,32 +39,6 @@ fn data_error(e: impl std::fmt::Display) -> PipelineError {
     PipelineError::Data(e.to_string())
 }
 
-fn feature_column(raw: &RawFeatures, name: &str) -> Option<usize> {
-    raw.names.iter().position(|n| n == name)
-}
-
-fn returned_units_shares(raw: &RawFeatures, hybrid: &HybridClustering) -> (Vec<f64>, f64) {
-    let k = hybrid.chosen_k;
-    let mut per_segment = vec![0.0; k];
-    let mut outliers = 0.0;
-    let Some(col) = feature_column(raw, "items_returned_count") else { return (per_segment, 0.0) };
-    let mut total = 0.0;
-    for (i, v) in raw.values.column(col).iter().enumerate() {
-        let v = if v.is_finite() { *v } else { 0.0 };
-        total += v;
-        if hybrid.is_outlier[i] {
-            outliers += v;
-        } else {
-            per_segment[hybrid.segment[i] - 1] += v;
-        }
-    }
-    if total > 0.0 {
-        per_segment.iter_mut().for_each(|s| *s /= total);
-        outliers /= total;
-    }
-    (per_segment, outliers)
-}
-
 fn micro_segment_counts(hybrid: &HybridClustering) -> Vec<usize> {
     let mut sets = vec![std::collections::BTreeSet::new(); hybrid.chosen_k];
     for (i, m) in hybrid.micro_segment.iter().enumerate() {
@@ -75,12 +49,7 @@ fn micro_segment_counts(hybrid: &HybridClustering) -> Vec<usize> {
     sets.into_iter().map(|s| s.len()).collect()
 }
 
-fn summaries(
-    profiles: &[SegmentProfile],
-    hybrid: &HybridClustering,
-    raw: &RawFeatures,
-) -> Vec<SegmentSummary> {
-    let (shares, outlier_share) = returned_units_shares(raw, hybrid);
+fn summaries(profiles: &[SegmentProfile], hybrid: &HybridClustering) -> Vec<SegmentSummary> {
     let micro = micro_segment_counts(hybrid);
     profiles
         .iter()
@@ -96,9 +65,10 @@ fn summaries(
                 .segment
                 .and_then(|s| hybrid.segment_silhouette.get(s - 1).copied().flatten()),
             micro_segments: p.segment.map_or(0, |s| micro.get(s - 1).copied().unwrap_or(0)),
-            returned_units_share: p
-                .segment
-                .map_or(outlier_share, |s| shares.get(s - 1).copied().unwrap_or(0.0)),
+            returned_units_share: p.returned_units_share,
+            order_share: p.order_share,
+            reasons: p.reasons.clone(),
+            outlier_groups: p.outlier_groups.clone(),
             medians: p.medians.clone(),
         })
         .collect()
@@ -221,7 +191,7 @@ fn finish_run(
         calinski_harabasz: hybrid.calinski_harabasz,
         davies_bouldin: hybrid.davies_bouldin,
         sweep: hybrid.sweep.rows.clone(),
-        segments: summaries(&profiles, &hybrid, &raw),
+        segments: summaries(&profiles, &hybrid),
         kdistance_curve: hybrid.kdistance_curve.clone(),
         kdistance_knee: hybrid.kdistance_knee,
         pca_explained: views.pca_explained,

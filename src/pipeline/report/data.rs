@@ -6,6 +6,7 @@
 //! test-only module `example`).
 
 use crate::pipeline::config::Config;
+use crate::pipeline::model::OutlierGroup;
 use crate::pipeline::model::{
     DatasetCheck, FeatureStat, KSweepRow, NOT_SEGMENTED, QualityCount, segment_label,
 };
@@ -59,6 +60,11 @@ pub struct SegmentRow {
     pub micro_segments: usize,
     /// The row's share of all returned units (0 ..= 1).
     pub returned_units_share: f64,
+    /// The row's share of all orders (0 ..= 1).
+    pub order_share: f64,
+    /// Why the segment carries its name: the deciding numbers in business words (empty when the
+    /// name only describes it).
+    pub reasons: Vec<String>,
 }
 
 impl SegmentRow {
@@ -138,6 +144,8 @@ pub struct ReportData {
     pub dataset_checks: Vec<DatasetCheck>,
     /// Segments in number order, then Outliers, then Not segmented.
     pub segments: Vec<SegmentRow>,
+    /// The outliers by kind, largest first.
+    pub outlier_groups: Vec<OutlierGroup>,
     /// The FEATURES.md names of the key features profiled per segment and customer.
     pub key_feature_names: Vec<String>,
     pub customers: Vec<CustomerRow>,

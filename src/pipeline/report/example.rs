@@ -152,6 +152,7 @@ impl ReportData {
                 ("Computing 2-D views".to_string(), 38.2),
                 ("Writing report".to_string(), 1.9),
             ],
+            ..Default::default()
         }
     }
 }
@@ -307,6 +308,7 @@ fn example_segments(customers: &[CustomerRow], k: usize) -> Vec<SegmentRow> {
             silhouette: Some(0.52 - 0.025 * s as f64),
             micro_segments: 1 + s % 3,
             returned_units_share: units,
+            ..Default::default()
         });
     }
     let (size, medians, units) = summarise(customers.iter().filter(|c| c.is_outlier).collect());
@@ -322,6 +324,7 @@ fn example_segments(customers: &[CustomerRow], k: usize) -> Vec<SegmentRow> {
         silhouette: None,
         micro_segments: 0,
         returned_units_share: units,
+        ..Default::default()
     });
     let (size, medians, units) =
         summarise(customers.iter().filter(|c| c.segment.is_none()).collect());
@@ -337,6 +340,7 @@ fn example_segments(customers: &[CustomerRow], k: usize) -> Vec<SegmentRow> {
         silhouette: None,
         micro_segments: 0,
         returned_units_share: units,
+        ..Default::default()
     });
     rows
 }

@@ -6,6 +6,7 @@ use crate::pipeline::config::Config;
 use crate::pipeline::error::{DbContext, PipelineError, Result};
 use crate::pipeline::features::{SILVER, read_stats};
 use crate::pipeline::gold::GOLD;
+use crate::pipeline::model::OutlierGroup;
 use crate::pipeline::model::{
     ClusterOutcome, DatasetCheck, FeatureStat, NOT_SEGMENTED, QualityCount,
 };
@@ -38,7 +39,35 @@ fn quality(store: &Store) -> Result<(Vec<QualityCount>, Vec<DatasetCheck>)> {
     Ok((q.counts, q.checks))
 }
 
-fn not_segmented_row(store: &Store, keys: &[String], total: u64) -> Result<Option<SegmentRow>> {
+/// The eligible (clustered) customers' shares of all orders and of all returned units: the
+/// cluster stage's shares are of the clustered customers, the report's of all customers.
+struct EligibleShares {
+    orders: f64,
+    returned_units: f64,
+}
+
+fn eligible_shares(store: &Store) -> Result<EligibleShares> {
+    let sql = format!(
+        "SELECT sum(sales_order_no_nunique) FILTER (eligible) / nullif(sum(sales_order_no_nunique), 0),
+                sum(items_returned_count) FILTER (eligible) / nullif(sum(items_returned_count), 0)
+         FROM {SILVER}"
+    );
+    let (orders, returned_units) = store
+        .conn()
+        .query_row(&sql, [], |r| Ok((r.get::<_, Option<f64>>(0)?, r.get::<_, Option<f64>>(1)?)))
+        .db("measuring the clustered customers' share of orders")?;
+    Ok(EligibleShares {
+        orders: orders.unwrap_or(1.0),
+        returned_units: returned_units.unwrap_or(1.0),
+    })
+}
+
+fn not_segmented_row(
+    store: &Store,
+    keys: &[String],
+    total: u64,
+    eligible: &EligibleShares,
+) -> Result<Option<SegmentRow>> {
     let size = store
         .scalar_i64(&format!("SELECT count(*) FROM {SILVER} WHERE NOT eligible"))?
         .max(0) as u64;
@@ -72,10 +101,17 @@ fn not_segmented_row(store: &Store, keys: &[String], total: u64) -> Result<Optio
         silhouette: None,
         micro_segments: 0,
         returned_units_share: returned_total.ok().flatten().unwrap_or(0.0),
+        order_share: 1.0 - eligible.orders,
+        reasons: Vec::new(),
     }))
 }
 
-fn segment_rows(outcome: &ClusterOutcome, keys: &[String], total: u64) -> Vec<SegmentRow> {
+fn segment_rows(
+    outcome: &ClusterOutcome,
+    keys: &[String],
+    total: u64,
+    eligible: &EligibleShares,
+) -> Vec<SegmentRow> {
     outcome
         .segments
         .iter()
@@ -93,7 +129,9 @@ fn segment_rows(outcome: &ClusterOutcome, keys: &[String], total: u64) -> Vec<Se
                 .collect(),
             silhouette: s.silhouette,
             micro_segments: s.micro_segments,
-            returned_units_share: s.returned_units_share,
+            returned_units_share: s.returned_units_share * eligible.returned_units,
+            order_share: s.order_share * eligible.orders,
+            reasons: s.reasons.clone(),
         })
         .collect()
 }
@@ -184,14 +222,25 @@ pub fn report_data(store: &Store, config: &Config) -> Result<ReportData> {
     let (quality_counts, dataset_checks) = quality(store)?;
     let keys = crate::pipeline::features::present_key_features(store)?;
     let total = store.scalar_i64(&format!("SELECT count(*) FROM {SILVER}"))?.max(0) as u64;
-    let mut segments = segment_rows(&outcome, &keys, total);
-    segments.extend(not_segmented_row(store, &keys, total)?);
+    let eligible = eligible_shares(store)?;
+    let mut segments = segment_rows(&outcome, &keys, total, &eligible);
+    segments.extend(not_segmented_row(store, &keys, total, &eligible)?);
+    let outlier_groups = outcome
+        .segments
+        .iter()
+        .flat_map(|s| s.outlier_groups.iter().cloned())
+        .map(|g| OutlierGroup {
+            returned_units_share: g.returned_units_share * eligible.returned_units,
+            ..g
+        })
+        .collect();
     let k_distance: Vec<f64> = outcome.kdistance_curve.iter().map(|p| p[1]).collect();
     Ok(ReportData {
         dataset,
         quality_counts,
         dataset_checks,
         segments,
+        outlier_groups,
         customers: customers(store, &keys)?,
         key_feature_names: keys,
         feature_stats: feature_stats(store)?,

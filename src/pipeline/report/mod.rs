@@ -38,6 +38,7 @@ pub use customers::fmt_count;
 pub use data::{
     CustomerRow, DatasetFacts, ReportData, SegmentRow, Trustworthiness, parameters_from_config,
 };
+pub use profiles::{percentile_rank, percentile_ranks, population_sorted};
 
 /// The sheets of the report, in workbook order.
 pub const SHEET_NAMES: [&str; 8] = [

@@ -6,6 +6,8 @@ use rust_xlsxwriter::{Chart, ChartPoint, ChartType, Worksheet, XlsxError};
 use super::customers::fmt_count;
 use super::data::{ReportData, SegmentRow};
 use super::style::{self, Styles};
+use crate::pipeline::archetypes::phrases::capitalise;
+use crate::pipeline::model::OutlierGroup;
 
 const SHEET: &str = "Executive Summary";
 /// The narrative spans columns A..F.
@@ -31,6 +33,7 @@ pub fn write(sheet: &mut Worksheet, data: &ReportData, styles: &Styles) -> Resul
     let chart_height = 70 + 28 * data.segments.len() as u32;
     let chart_end = 3 + chart_height.div_ceil(20);
     let row = write_findings(sheet, data, styles, facts_end.max(chart_end) + 1)?;
+    let row = write_outlier_groups(sheet, data, styles, row + 1)?;
     let table_row = row + 1;
     write_actions(sheet, data, styles, table_row)?;
     insert_size_chart(sheet, data, table_row, chart_height)?;
@@ -116,7 +119,12 @@ pub fn headline_findings(data: &ReportData) -> Vec<String> {
             100.0 * largest.share
         ));
     }
-    if let Some(high) = high_return_segment(&segments) {
+    // "Returns the most" only for a segment that does: named High Returners (its conditions
+    // held) or holding clearly more of the returned units than of the customers.
+    let returns_most = |s: &&SegmentRow| {
+        s.archetype.starts_with("High Returners") || s.returned_units_share >= 1.25 * s.share
+    };
+    if let Some(high) = high_return_segment(&segments).filter(returns_most) {
         out.push(format!(
             "{} ({}) returns the most: {:.1}% of customers account for {:.1}% of all returned \
              units.",
@@ -127,13 +135,12 @@ pub fn headline_findings(data: &ReportData) -> Vec<String> {
         ));
     }
     if let Some(outliers) = data.segments.iter().find(|s| s.is_outliers()) {
-        out.push(format!(
-            "{} customers ({:.1}%) are outliers: behaviour far from every segment, holding {:.1}% \
-             of returned units. Review them for return abuse or data errors.",
-            fmt_count(outliers.size as usize),
-            100.0 * outliers.share,
-            100.0 * outliers.returned_units_share
-        ));
+        let sentence = outliers_finding(outliers, &data.outlier_groups);
+        if outliers.returned_units_share > 0.5 {
+            out.insert(0, sentence);
+        } else {
+            out.push(sentence);
+        }
     }
     if let Some(rest) = data.segments.iter().find(|s| s.is_not_segmented()) {
         out.push(format!(
@@ -152,6 +159,86 @@ pub fn headline_findings(data: &ReportData) -> Vec<String> {
         ));
     }
     out
+}
+
+/// The outliers in a sentence: how many, their share of returned units, their largest kinds. When
+/// they hold most returned units the sentence says so first (and leads the findings).
+pub fn outliers_finding(outliers: &SegmentRow, groups: &[OutlierGroup]) -> String {
+    let kinds: Vec<String> = groups
+        .iter()
+        .take(3)
+        .map(|g| format!("{} ({})", g.kind.to_lowercase(), fmt_count(g.customers)))
+        .collect();
+    let kinds = if kinds.is_empty() {
+        String::new()
+    } else {
+        format!(" Mostly {}; each kind has its own action below.", kinds.join(", "))
+    };
+    let who = format!(
+        "{} customers ({:.1}%) set aside as outliers",
+        fmt_count(outliers.size as usize),
+        100.0 * outliers.share
+    );
+    if outliers.returned_units_share > 0.5 {
+        format!(
+            "Most returned units come from outliers: {who} returned {:.1}% of all returned units, \
+             more than all segments together.{kinds}",
+            100.0 * outliers.returned_units_share
+        )
+    } else {
+        format!(
+            "{} hold {:.1}% of returned units.{kinds}",
+            capitalise(&who),
+            100.0 * outliers.returned_units_share
+        )
+    }
+}
+
+/// "Customers set aside as outliers": one row per kind with its count, share of returned units
+/// and action. Returns the next free row.
+fn write_outlier_groups(
+    sheet: &mut Worksheet,
+    data: &ReportData,
+    styles: &Styles,
+    mut row: u32,
+) -> Result<u32, XlsxError> {
+    if data.outlier_groups.is_empty() {
+        return Ok(row);
+    }
+    sheet.merge_range(row, 0, row, LAST_COL, "Customers set aside as outliers", &styles.section)?;
+    row += 1;
+    style::write_header(
+        sheet,
+        styles,
+        row,
+        0,
+        &[
+            "Kind",
+            "What makes them unusual",
+            "Customers",
+            "Of outliers",
+            "Returned units",
+            "Recommended action",
+        ],
+    )?;
+    row += 1;
+    for g in &data.outlier_groups {
+        sheet.write_string_with_format(
+            row,
+            0,
+            &g.kind,
+            &styles.swatch(crate::palette::OUTLIER_RGB),
+        )?;
+        sheet.write_string_with_format(row, 1, &g.description, &styles.wrap)?;
+        sheet.write_number_with_format(row, 2, g.customers as f64, &styles.count)?;
+        sheet.write_number_with_format(row, 3, g.share_of_outliers, &styles.percent)?;
+        sheet.write_number_with_format(row, 4, g.returned_units_share, &styles.percent)?;
+        sheet.write_string_with_format(row, 5, &g.action, &styles.wrap)?;
+        let lines = (g.action.len() / 60).max(g.description.len() / 28) + 1;
+        sheet.set_row_height(row, 15.0 * lines as f64 + 4.0)?;
+        row += 1;
+    }
+    Ok(row)
 }
 
 /// The segment whose archetype says "High Returners", else the one with the largest share of
@@ -253,7 +340,56 @@ mod tests {
         assert!(
             findings.iter().any(|f| f.starts_with("Segment 1 (High Returners) returns the most"))
         );
-        assert!(findings.iter().any(|f| f.contains("are outliers")));
+        assert!(findings.iter().any(|f| f.contains("set aside as outliers")));
+    }
+
+    fn group(kind: &str, customers: usize, returned_units_share: f64) -> OutlierGroup {
+        OutlierGroup {
+            kind: kind.into(),
+            customers,
+            returned_units_share,
+            action: "act".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn when_outliers_hold_most_returned_units_the_summary_says_so_first() {
+        let mut data = ReportData::example(3_000, 4);
+        data.outlier_groups = vec![
+            group("Extreme returners", 80, 0.6),
+            group("Bulk buyers", 40, 0.2),
+            group("Unusual mix", 3, 0.01),
+        ];
+        let outliers = data.segments.iter_mut().find(|s| s.is_outliers()).unwrap();
+        outliers.size = 123;
+        outliers.share = 0.041;
+        outliers.returned_units_share = 0.862;
+        let findings = headline_findings(&data);
+        assert_eq!(
+            findings[0],
+            "Most returned units come from outliers: 123 customers (4.1%) set aside as outliers \
+             returned 86.2% of all returned units, more than all segments together. Mostly extreme \
+             returners (80), bulk buyers (40), unusual mix (3); each kind has its own action below."
+        );
+        // Holding a minority of returned units, they come after the segments.
+        let outliers = data.segments.iter_mut().find(|s| s.is_outliers()).unwrap();
+        outliers.returned_units_share = 0.3;
+        let findings = headline_findings(&data);
+        let at = findings.iter().position(|f| f.contains("set aside as outliers")).unwrap();
+        assert!(at > 0);
+        assert!(findings[at].starts_with("123 customers (4.1%) set aside as outliers hold 30.0%"));
+    }
+
+    #[test]
+    fn a_segment_returning_no_more_than_its_share_is_not_said_to_return_the_most() {
+        // The real file: the top segment holds 9.8% of returned units with 8.9% of customers.
+        let mut data = ReportData::example(500, 3);
+        for s in data.segments.iter_mut().filter(|s| s.segment.is_some()) {
+            s.archetype = "Frequent Buyers".to_string();
+            s.returned_units_share = 1.1 * s.share;
+        }
+        assert!(!headline_findings(&data).iter().any(|f| f.contains("returns the most")));
     }
 
     #[test]

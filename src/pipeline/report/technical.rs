@@ -1,10 +1,12 @@
 //! "Technical Details": what is needed to explain and repeat the run: the input's hash, every
-//! configuration parameter, component versions and the time each stage took.
+//! configuration parameter, component versions, the time each stage took, and the conditions each
+//! segment name was checked against.
 
 use rust_xlsxwriter::{Worksheet, XlsxError};
 
 use super::data::ReportData;
 use super::style::{self, Styles};
+use crate::pipeline::archetypes::conditions::CONDITIONS;
 
 /// Versions and timings sit right of the parameters.
 const SIDE_COL: u16 = 3;
@@ -68,5 +70,41 @@ pub fn write(sheet: &mut Worksheet, data: &ReportData, styles: &Styles) -> Resul
     let total: f64 = data.timings.iter().map(|(_, s)| s).filter(|s| s.is_finite()).sum();
     sheet.write_string_with_format(row, SIDE_COL, "Total", &styles.label)?;
     sheet.write_number_with_format(row, SIDE_COL + 1, total, &seconds.clone().set_bold())?;
+    let parameters_end = side_start + 2 + data.parameters.len() as u32;
+    write_name_conditions(sheet, styles, row.max(parameters_end) + 2)?;
     Ok(())
+}
+
+/// "Segment names": each archetype's conditions, checked before a segment carries the name.
+fn write_name_conditions(
+    sheet: &mut Worksheet,
+    styles: &Styles,
+    mut row: u32,
+) -> Result<u32, XlsxError> {
+    sheet.merge_range(
+        row,
+        0,
+        row,
+        4,
+        "Segment names: the conditions a segment must meet to carry a name",
+        &styles.section,
+    )?;
+    row += 1;
+    style::write_header(sheet, styles, row, 0, &["Name"])?;
+    sheet.merge_range(
+        row,
+        1,
+        row,
+        4,
+        "Conditions (against all clustered customers)",
+        &styles.header_wrap,
+    )?;
+    row += 1;
+    for &(name, conditions) in CONDITIONS {
+        sheet.write_string_with_format(row, 0, name, &styles.label)?;
+        sheet.merge_range(row, 1, row, 4, conditions, &styles.wrap)?;
+        sheet.set_row_height(row, 15.0 * (conditions.len() / 85 + 1) as f64 + 4.0)?;
+        row += 1;
+    }
+    Ok(row)
 }

@@ -112,16 +112,30 @@ fn cluster_profiles_match_the_segments() {
         assert_eq!(text(&sheet, row, 0), s.label);
         assert_same(number(&sheet, row, 1), Some(s.size as f64), "size");
         assert_same(number(&sheet, row, 2), Some(s.share), "share");
-        assert_eq!(text(&sheet, row, 3), s.archetype);
-        assert_eq!(text(&sheet, row, 4), s.description);
-        assert_eq!(text(&sheet, row, 5), s.action);
-        assert_same(number(&sheet, row, 6), s.silhouette, "silhouette");
-        assert_same(number(&sheet, row, 7), Some(s.micro_segments as f64), "micro");
-        assert_same(number(&sheet, row, 8), Some(s.returned_units_share), "returned");
+        assert_same(number(&sheet, row, 3), Some(s.order_share), "orders");
+        assert_same(number(&sheet, row, 4), Some(s.returned_units_share), "returned");
+        assert_eq!(text(&sheet, row, 5), s.archetype);
+        assert_eq!(text(&sheet, row, 6), s.description);
+        assert_eq!(text(&sheet, row, 7), s.action);
+        assert_same(number(&sheet, row, 8), s.silhouette, "silhouette");
+        assert_same(number(&sheet, row, 9), Some(s.micro_segments as f64), "micro");
         for (j, m) in s.key_feature_medians.iter().enumerate() {
-            assert_same(number(&sheet, row, 9 + j as u32), Some(*m), "median");
+            assert_same(number(&sheet, row, 10 + j as u32), Some(*m), "median");
         }
     }
+    // Headers in business words, no column names.
+    for j in 0..data.key_feature_names.len() as u32 {
+        let header = text(&sheet, 3, 10 + j);
+        assert!(!header.contains('_') && !header.is_empty(), "{header}");
+    }
+    assert_eq!(text(&sheet, 3, 10), "Share of order lines returned");
+    // Below: each segment median's percentile among the clustered customers, by hand for one.
+    let block = 4 + data.segments.len() as u32 + 4;
+    assert_eq!(text(&sheet, block, 9), "Segment 1");
+    let population = population_sorted(&data);
+    let expected = percentile_rank(&population[0], data.segments[0].key_feature_medians[0]);
+    assert_same(number(&sheet, block, 10), expected, "percentile");
+    assert!(expected.is_some_and(|p| p > 50.0), "High Returners return more lines than most");
     assert_eq!(text(&sheet, 10, 0), "Outliers");
     assert_eq!(text(&sheet, 11, 0), "Not segmented");
     // One 3-colour scale per key feature column.
