@@ -1,12 +1,16 @@
 //! The command line: `returnscope` (no arguments) opens the desktop app; `run`, `validate`,
-//! `sample`, `export`, `config` and `spark-job` run headless for scripts and scheduled jobs.
+//! `sample`, `export`, `delete`, `config` and `spark-job` run headless for scripts and scheduled jobs.
 //!
 //! Exit codes: 0 success; 1 error; 2 the data cannot be segmented (a blocking check failed).
 
 use crate::pipeline::config::Config;
 use crate::pipeline::progress::{CancelToken, Progress, ProgressUpdate, Stage};
+use crate::pipeline::pseudonym::PseudonymKey;
 use crate::pipeline::run::{RunOptions, RunSummary, run_pipeline, run_silver};
-use crate::pipeline::{Analysis, PipelineError, sample, silver_import, spark};
+use crate::pipeline::share::Sharing;
+use crate::pipeline::{
+    Analysis, PipelineError, analysis_files, private_files, sample, silver_import, spark, store,
+};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -63,6 +67,8 @@ pub enum Command {
         /// configuration, and run from the first one that is not.
         #[arg(long)]
         resume: bool,
+        #[command(flatten)]
+        pseudonyms: PseudonymArgs,
     },
     /// Load and validate a CSV: the quality report only. Exit 2 when the data cannot be segmented.
     Validate {
@@ -93,6 +99,17 @@ pub enum Command {
         /// Output file: .parquet or .csv.
         #[arg(long)]
         out: PathBuf,
+        #[command(flatten)]
+        pseudonyms: PseudonymArgs,
+    },
+    /// Delete an analysis: the analysis file, its .wal, spill folder, metadata and the logs that
+    /// belong to it (and nothing else), after a confirmation.
+    Delete {
+        #[arg(long)]
+        db: PathBuf,
+        /// Do not ask for confirmation (scripts).
+        #[arg(long)]
+        yes: bool,
     },
     /// Print the default configuration (every key, as TOML).
     Config,
@@ -101,6 +118,36 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// Customer e-mails in what is written for sharing (the report, exports).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PseudonymArgs {
+    /// Replace customer e-mails with pseudonyms (C-...): the same customer gets the same
+    /// pseudonym in every analysis; the key is in the app's data folder.
+    #[arg(long)]
+    pub pseudonymize: bool,
+    /// Also write a private CSV mapping each pseudonym back to its customer here.
+    #[arg(long, value_name = "FILE", requires = "pseudonymize")]
+    pub pseudonym_lookup: Option<PathBuf>,
+}
+
+impl PseudonymArgs {
+    /// How outputs name customers; with pseudonyms, the key from the app's data folder (created
+    /// on first use).
+    fn sharing(&self) -> anyhow::Result<Sharing> {
+        if !self.pseudonymize {
+            return Ok(Sharing::as_loaded());
+        }
+        let key = PseudonymKey::load_or_create(&data_dir()?)?;
+        Ok(Sharing::pseudonymized(key, self.pseudonym_lookup.clone()))
+    }
+}
+
+/// The app's data folder (the pseudonym key, the app's analyses and logs).
+fn data_dir() -> anyhow::Result<PathBuf> {
+    crate::app::backend::default_data_dir()
+        .context("cannot determine ReturnScope's data folder (is HOME set?)")
 }
 
 /// Stages `--until` accepts.
@@ -137,6 +184,8 @@ pub enum ExportLayer {
 
 /// Parse the command line and dispatch; prints errors in plain language.
 pub fn main() -> ExitCode {
+    // Everything this process creates, DuckDB's files included, is readable by its owner only.
+    private_files::restrict_process_umask();
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(code) => code,
@@ -164,8 +213,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             force,
             resume,
+            pseudonyms,
         }) => {
             let config = load_config(config.as_deref(), as_of)?;
+            let sharing = pseudonyms.sharing()?;
             // Check a features table before anything (the log folder included) is written.
             let source = silver.as_deref().map(silver_import::inspect).transpose()?;
             init_logging_beside(&db);
@@ -179,6 +230,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 until: until.into(),
                 ignore_blocking: force,
                 resume,
+                sharing,
             };
             let progress = cli_progress(cancel_on_ctrl_c());
             let outcome = match &source {
@@ -210,15 +262,25 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Export { layer, db, out }) => {
+        Some(Command::Export { layer, db, out, pseudonyms }) => {
+            anyhow::ensure!(
+                db.is_file(),
+                "there is no analysis file {}: run `returnscope run` first, or name it with --db",
+                db.display()
+            );
+            let sharing = pseudonyms.sharing()?;
             let analysis = Analysis::open(&db, &Config::default())?;
-            match layer {
-                ExportLayer::Silver => analysis.export_silver(&out)?,
-                ExportLayer::Results => analysis.export_results_csv(&out)?,
-            }
+            let lookup = match layer {
+                ExportLayer::Silver => analysis.export_silver(&out, &sharing)?,
+                ExportLayer::Results => analysis.export_results_csv(&out, &sharing)?,
+            };
             println!("wrote {}", out.display());
+            if let Some(lookup) = lookup {
+                println!("wrote the pseudonym lookup {} (keep it private)", lookup.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Delete { db, yes }) => delete(&db, yes),
         Some(Command::Config) => {
             print!("{}", Config::default().to_toml_string());
             Ok(ExitCode::SUCCESS)
@@ -234,6 +296,38 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `returnscope delete`: list what goes, ask (unless `yes`), delete.
+fn delete(db: &Path, yes: bool) -> anyhow::Result<ExitCode> {
+    let log_dirs: Vec<PathBuf> =
+        data_dir().ok().map(|d| crate::app::backend::log_dir(&d)).into_iter().collect();
+    let files = analysis_files::files_of(db, &log_dirs)?;
+    println!("Deleting the analysis {} removes:", db.display());
+    for file in &files {
+        println!("  {}", file.display());
+    }
+    if !yes && !confirmed()? {
+        println!("Nothing was deleted.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let deleted = analysis_files::delete_analysis(db, &log_dirs)?;
+    println!("Deleted {} files and folders.", deleted.removed.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ask on the terminal; without one, `--yes` is required.
+fn confirmed() -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    anyhow::ensure!(
+        std::io::stdin().is_terminal(),
+        "no terminal to confirm on: add --yes to delete without asking"
+    );
+    print!("Delete them? This cannot be undone. [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
 fn load_config(path: Option<&Path>, as_of: Option<String>) -> anyhow::Result<Config> {
@@ -257,9 +351,7 @@ fn default_report_path(db: &Path) -> PathBuf {
 }
 
 fn init_logging_beside(db: &Path) {
-    let dir =
-        db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("logs");
-    if let Some(path) = crate::logging::init(&dir) {
+    if let Some(path) = crate::logging::init(&analysis_files::log_dir_beside(db)) {
         tracing::info!("log file {}", path.display());
     }
 }
@@ -408,14 +500,13 @@ fn validate_only(input: &Path, config: &Config, json: bool) -> anyhow::Result<Ex
         until: Stage::Validate,
         ignore_blocking: false,
         resume: false,
+        sharing: Sharing::as_loaded(),
     };
     let result = run_pipeline(&opts, config, &cli_progress(cancel_on_ctrl_c()));
-    for suffix in ["", ".wal"] {
-        let mut p = scratch.as_os_str().to_owned();
-        p.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(p));
+    for file in [scratch.clone(), store::wal_path(&scratch)] {
+        let _ = std::fs::remove_file(file);
     }
-    let _ = std::fs::remove_dir_all(PathBuf::from(format!("{}.tmp", scratch.display())));
+    let _ = std::fs::remove_dir_all(store::spill_dir(&scratch));
     if let Err(PipelineError::Cancelled) = result {
         eprintln!("Stopped by Ctrl-C.");
         return Ok(ExitCode::from(EXIT_INTERRUPTED));

@@ -31,6 +31,16 @@ pub fn default_data_dir() -> Option<PathBuf> {
         .map(|dirs| dirs.data_dir().to_path_buf())
 }
 
+/// Create the data folder owner-only, and make one that an earlier version created readable by
+/// others (0755) owner-only: it holds every analysis, so every customer's e-mail.
+pub fn make_data_dir_private(data_dir: &Path) {
+    let result = crate::pipeline::private_files::create_dir_all(data_dir)
+        .and_then(|_| crate::pipeline::private_files::restrict(data_dir));
+    if let Err(err) = result {
+        tracing::warn!("cannot make the data folder {} private: {err}", data_dir.display());
+    }
+}
+
 /// Where the analysis of `csv` lives: `<data_dir>/analyses/<csv stem>-<hash>.duckdb`, the hash
 /// being the first 8 hex digits of the SHA-256 of the CSV's absolute path. Two files with the
 /// same name in different folders (`jan/orders.csv`, `feb/orders.csv`) get their own analyses;
@@ -71,7 +81,7 @@ pub fn log_dir(data_dir: &Path) -> PathBuf {
 
 /// Create `dir` and its parents.
 pub fn ensure_dir(dir: &Path) -> Result<(), BackendError> {
-    std::fs::create_dir_all(dir).map_err(|e| BackendError::CreateDir {
+    crate::pipeline::private_files::create_dir_all(dir).map_err(|e| BackendError::CreateDir {
         path: dir.display().to_string(),
         reason: e.to_string(),
     })

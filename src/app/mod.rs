@@ -49,8 +49,10 @@ pub const ICON_PNG: &[u8] = include_bytes!("../../assets/icon.png");
 /// Open the ReturnScope window; `initial_csv` is previewed on the Load page. Returns when the
 /// window is closed.
 pub fn run_app(initial_csv: Option<PathBuf>) -> anyhow::Result<()> {
+    crate::pipeline::private_files::restrict_process_umask();
     let data_dir = backend::default_data_dir()
         .context("cannot determine a data folder for ReturnScope (is HOME set?)")?;
+    backend::make_data_dir_private(&data_dir);
     match crate::logging::init(&backend::log_dir(&data_dir)) {
         Some(log) => tracing::info!(
             "ReturnScope {} started; log file {}",

@@ -9,6 +9,7 @@
 //! out of order, and a crash never leaves half a file.
 
 use crate::pipeline::config::{Config, EpsSetting};
+use crate::pipeline::private_files;
 use crossbeam_channel::{Receiver, Sender};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -157,12 +158,15 @@ impl Settings {
 fn write_atomically(path: &Path, settings: &Settings) -> std::io::Result<()> {
     let json = serde_json::to_string_pretty(settings).map_err(std::io::Error::other)?;
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+        private_files::create_dir_all(parent)?;
     }
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".tmp");
     let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, json)?;
+    let _ = std::fs::remove_file(&temporary); // left by a crash
+    private_files::create_new_file(&temporary)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, json.as_bytes()))?;
+    private_files::keep_mode_of_target(&temporary, path)?;
     std::fs::rename(&temporary, path)
 }
 

@@ -6,6 +6,7 @@
 //! `shell/outcomes.rs`; this file holds the state, the input handling and the drawing.
 
 mod commands;
+mod delete;
 mod outcomes;
 
 use crate::app::backend;
@@ -39,6 +40,10 @@ const QUIT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Q)
 
 /// Label of the Cancel button of the progress bar.
 pub const CANCEL_BUTTON: &str = "Cancel";
+/// The File menu's item that deletes the open analysis.
+pub const DELETE_MENU: &str = "Delete analysis…";
+/// The button of the confirmation that deletes.
+pub const DELETE_CONFIRM_BUTTON: &str = "Delete the analysis";
 /// File menu: open a features (silver) table, such as the Spark job's output.
 pub const OPEN_FEATURES_TABLE: &str = "Open features table…";
 
@@ -82,6 +87,8 @@ pub struct ReturnScopeApp {
     /// Actions waiting for the map job to stop (it holds the run).
     after_map: Vec<Action>,
     show_about: bool,
+    /// The "Delete analysis" confirmation is open.
+    confirm_delete: bool,
 }
 
 impl ReturnScopeApp {
@@ -122,6 +129,7 @@ impl ReturnScopeApp {
             queued: Vec::new(),
             after_map: Vec::new(),
             show_about: false,
+            confirm_delete: false,
         }
     }
 
@@ -168,6 +176,11 @@ impl ReturnScopeApp {
     /// The Cluster page's state (tests read the preview and the map from it).
     pub fn cluster_page(&self) -> &ClusterPage {
         &self.cluster
+    }
+
+    /// The open analysis file, if any.
+    pub fn analysis_path(&self) -> Option<&Path> {
+        self.analysis.as_ref().map(|a| a.db_path())
     }
 
     /// The last report written, if any.
@@ -253,6 +266,7 @@ impl ReturnScopeApp {
             self.pending.extend(action);
         });
         self.about_window(&ctx);
+        self.delete_confirmation(&ctx);
         let on_screen = match self.wizard.current() {
             Step::Cluster if self.jobs.is_busy() => "Cluster page, a job running",
             Step::Cluster => "Cluster page",
@@ -394,6 +408,17 @@ impl ReturnScopeApp {
         {
             self.pending.push(Action::ExportResultsDialog);
         }
+        if ui
+            .add_enabled(self.analysis.is_some() && !busy, egui::Button::new(DELETE_MENU))
+            .on_hover_text(
+                "Remove the open analysis from this computer: the analysis file, its metadata, \
+                 spill folder and logs",
+            )
+            .on_disabled_hover_text("Open an analysis first")
+            .clicked()
+        {
+            self.pending.push(Action::DeleteAnalysisDialog);
+        }
         ui.menu_button("Recent files", |ui| {
             if self.settings.recent_files.is_empty() {
                 ui.label(RichText::new("None yet").weak());
@@ -493,7 +518,7 @@ impl ReturnScopeApp {
                     .show(ui, |ui| {
                         pages::report::show(
                             ui,
-                            &self.report,
+                            &mut self.report,
                             self.cluster.view.as_deref(),
                             stale(Step::Report) || stale(Step::Cluster),
                             busy,
@@ -565,7 +590,7 @@ fn with_extension(path: PathBuf, ext: &str) -> PathBuf {
 /// Open `dir` in the system's file manager, without waiting for it.
 fn open_folder(dir: PathBuf) {
     std::thread::spawn(move || {
-        if let Err(err) = std::fs::create_dir_all(&dir) {
+        if let Err(err) = crate::pipeline::private_files::create_dir_all(&dir) {
             tracing::warn!("cannot create {}: {err}", dir.display());
         }
         let program = if cfg!(target_os = "windows") {

@@ -11,7 +11,9 @@ use crate::pipeline::model::{
     CsvPreview, FeatureSummary, FeatureTable, IngestSummary, QualityReport,
 };
 use crate::pipeline::progress::{Progress, Stage};
-use crate::pipeline::{Analysis, PipelineError};
+use crate::pipeline::pseudonym::{self, PseudonymKey};
+use crate::pipeline::share::Sharing;
+use crate::pipeline::{Analysis, PipelineError, analysis_files};
 use crossbeam_channel::Sender;
 use eframe::egui;
 use ndarray::Array2;
@@ -189,8 +191,12 @@ pub enum JobOutput {
     EpsCurve(Result<(EpsCurve, Arc<PreviewData>), AppError>),
     DbscanPreview(Option<DbscanPreview>),
     NoiseEstimate(Option<NoiseEstimate>),
-    ReportSaved(Result<PathBuf, AppError>),
-    ResultsExported(Result<PathBuf, AppError>),
+    ReportSaved(Result<Written, AppError>),
+    ResultsExported(Result<Written, AppError>),
+    AnalysisDeleted {
+        db: PathBuf,
+        result: Result<analysis_files::Deleted, AppError>,
+    },
     Restored {
         analysis: Option<Analysis>,
         path: PathBuf,
@@ -429,23 +435,64 @@ pub fn estimate_noise(data: &PreviewData, eps: f64, min_samples: usize) -> JobOu
     }))
 }
 
+/// How the user chose to name customers in a report or export (the Report page's checkboxes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShareChoice {
+    /// Replace customer e-mails with pseudonyms.
+    pub pseudonymize: bool,
+    /// Also write the private lookup CSV beside the output.
+    pub lookup: bool,
+}
+
+/// A report or export written, with the pseudonym lookup beside it if one was asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub path: PathBuf,
+    pub lookup: Option<PathBuf>,
+}
+
+/// The sharing options for `choice`; with pseudonyms, the key from the data folder (made on
+/// first use).
+fn sharing(choice: ShareChoice, data_dir: &Path, output: &Path) -> Result<Sharing, AppError> {
+    if !choice.pseudonymize {
+        return Ok(Sharing::as_loaded());
+    }
+    let key = PseudonymKey::load_or_create(data_dir)?;
+    let lookup = choice.lookup.then(|| pseudonym::lookup_path_beside(output));
+    Ok(Sharing::pseudonymized(key, lookup))
+}
+
 /// Write the Excel report to `path`.
 pub fn save_report(
     analysis: Result<Analysis, PipelineError>,
-    path: &Path,
+    (path, choice, data_dir): (&Path, ShareChoice, &Path),
     progress: &Progress,
 ) -> JobOutput {
     JobOutput::ReportSaved((|| -> Result<_, AppError> {
-        Ok(analysis?.write_report(path, progress)?)
+        let sharing = sharing(choice, data_dir, path)?;
+        let path = analysis?.write_report(path, progress, &sharing)?;
+        Ok(Written { path, lookup: sharing.lookup_csv })
     })())
 }
 
 /// Write every customer's segment with the key features to a CSV at `path`.
-pub fn export_results(analysis: Result<Analysis, PipelineError>, path: &Path) -> JobOutput {
+pub fn export_results(
+    analysis: Result<Analysis, PipelineError>,
+    (path, choice, data_dir): (&Path, ShareChoice, &Path),
+) -> JobOutput {
     JobOutput::ResultsExported((|| -> Result<_, AppError> {
-        analysis?.export_results_csv(path)?;
-        Ok(path.to_path_buf())
+        let sharing = sharing(choice, data_dir, path)?;
+        let lookup = analysis?.export_results_csv(path, &sharing)?;
+        Ok(Written { path: path.to_path_buf(), lookup })
     })())
+}
+
+/// Delete the analysis file `db` with everything that belongs to it (logs in the data folder
+/// included); the app has closed its own handle first.
+pub fn delete_analysis(db: PathBuf, data_dir: &Path) -> JobOutput {
+    let result = analysis_files::delete_analysis(&db, &[backend::log_dir(data_dir)]);
+    crate::logging::continue_in_new_file_if_removed();
+    JobOutput::AnalysisDeleted { db, result: result.map_err(AppError::from) }
 }
 
 /// Generate the sample CSV in the data folder.

@@ -11,7 +11,7 @@ use crate::app::pages::features::NEXT_BUTTON;
 use crate::app::pages::load::{LOAD_BUTTON, SAMPLE_BUTTON};
 use crate::app::pages::report::{EXPORT_BUTTON, SAVE_BUTTON};
 use crate::app::pages::validate::{BUILD_FEATURES_BUTTON, CONTINUE_ANYWAY};
-use crate::app::shell::{CANCEL_BUTTON, NoticeKind};
+use crate::app::shell::{CANCEL_BUTTON, DELETE_CONFIRM_BUTTON, DELETE_MENU, NoticeKind};
 use crate::app::wizard::{Step, StepState};
 use eframe::egui;
 use egui_kittest::Harness;
@@ -128,6 +128,8 @@ fn a_csv_goes_from_load_to_features_by_clicking() {
 
 #[test]
 fn sample_data_goes_through_the_whole_wizard_to_a_saved_report() {
+    // As `run_app` does at start-up: DuckDB's own files are created owner-only too.
+    crate::pipeline::private_files::restrict_process_umask();
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(dir.path());
     h.get_by_label(SAMPLE_BUTTON).click();
@@ -188,6 +190,72 @@ fn sample_data_goes_through_the_whole_wizard_to_a_saved_report() {
     assert_no_errors(&h);
     let lines = std::fs::read_to_string(&csv).unwrap().lines().count();
     assert_eq!(lines, clustered + 1, "header + one line per clustered customer");
+
+    // Customers are pseudonyms (the page's default) and nothing the app made is open to others.
+    assert_no_email_in(&report, &csv);
+    assert_nothing_shared(dir.path());
+    delete_the_analysis_from_the_file_menu(&mut h, dir.path(), &[report, csv]);
+}
+
+/// No cell of the workbook and no line of the export holds an e-mail address; customers are
+/// named `C-` and 16 hex digits.
+fn assert_no_email_in(report: &Path, csv: &Path) {
+    use calamine::{Reader, open_workbook_auto};
+    let mut book = open_workbook_auto(report).unwrap();
+    for sheet in book.sheet_names() {
+        let range = book.worksheet_range(&sheet).unwrap();
+        assert!(range.cells().all(|(_, _, c)| !c.to_string().contains('@')), "{sheet}");
+    }
+    let text = std::fs::read_to_string(csv).unwrap();
+    assert!(!text.contains('@'), "the export holds an e-mail");
+    let first = text.lines().nth(1).unwrap().split(',').next().unwrap();
+    assert!(first.starts_with("C-") && first.len() == 18, "{first}");
+}
+
+/// Every file and folder under `dir` is readable by its owner only.
+fn assert_nothing_shared(dir: &Path) {
+    let mut stack = vec![dir.to_path_buf()];
+    let mut seen = 0;
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            let shared = crate::pipeline::private_files::is_shared(&path).unwrap();
+            assert!(!cfg!(unix) || !shared, "{} is readable by others", path.display());
+            if path.is_dir() {
+                stack.push(path);
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen > 5, "the wizard wrote its files under {}", dir.display());
+}
+
+/// File > Delete analysis…, confirmed: the analysis file is gone, the CSV and the saved outputs
+/// stay, and the app is back on the Load page.
+fn delete_the_analysis_from_the_file_menu(
+    h: &mut Harness<'_, ReturnScopeApp>,
+    dir: &Path,
+    kept: &[std::path::PathBuf],
+) {
+    let db = h.state().analysis_path().unwrap().to_path_buf();
+    assert!(db.starts_with(dir) && db.exists());
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label(DELETE_MENU).click();
+    step_until(h, "the confirmation", |h| h.query_by_label(DELETE_CONFIRM_BUTTON).is_some());
+    assert!(db.exists(), "nothing is deleted before the confirmation");
+    h.run_steps(2); // the modal settles in place
+    h.get_by_label(DELETE_CONFIRM_BUTTON).click();
+    step_until(h, "the deletion", |h| h.state().analysis_path().is_none() && !h.state().has_jobs());
+    assert_no_errors(h);
+    assert!(!db.exists(), "{} deleted", db.display());
+    assert!(h.query_all_by_label_contains("Deleted the analysis").next().is_some());
+    assert!(h.state().analysis_path().is_none());
+    assert_eq!(h.state().current_step(), Step::Load);
+    for file in kept {
+        assert!(file.exists(), "{} kept", file.display());
+    }
+    assert!(crate::app::backend::sample_csv_path(dir).exists(), "the CSV is not touched");
 }
 
 /// Press the Cluster page's run button and wait for the segments and the map.
@@ -439,7 +507,7 @@ fn a_features_table_opens_at_features_from_the_file_menu_and_segments() {
         analysis.ingest(&csv, &config, &Progress::none()).unwrap();
         analysis.validate(&config, &Progress::none()).unwrap();
         analysis.features(&config, &Progress::none()).unwrap();
-        analysis.export_silver(&table).unwrap();
+        analysis.export_silver(&table, &crate::pipeline::share::Sharing::as_loaded()).unwrap();
     }
     let mut h = harness(dir.path());
     h.get_by_label("File").click();

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 use returnscope::pipeline::progress::Progress;
 use returnscope::pipeline::sample::{SampleOptions, write_sample};
+use returnscope::pipeline::share::Sharing;
 use returnscope::pipeline::{Analysis, Config, embed};
 use std::time::Instant;
 
@@ -174,7 +175,11 @@ fn main() -> anyhow::Result<()> {
         },
     )?;
     let report = tmp.join("bench.xlsx");
-    t.time("report (real data)", || Ok(analysis.write_report(&report, &p)?), |_, _| rss(""))?;
+    t.time(
+        "report (real data)",
+        || Ok(analysis.write_report(&report, &p, &Sharing::as_loaded())?),
+        |_, _| rss(""),
+    )?;
     if args.extras {
         let n = run.matrix.nrows().min(20_000);
         let sub = run.matrix.slice(ndarray::s![..n, ..]).to_owned();

@@ -12,6 +12,7 @@ use crate::pipeline::error::{PipelineError, Result};
 use crate::pipeline::gold::{self, GoldSummary};
 use crate::pipeline::model::*;
 use crate::pipeline::progress::{Progress, Stage};
+use crate::pipeline::share::Sharing;
 use crate::pipeline::silver_import::{self, SilverSource};
 use crate::pipeline::store::Store;
 use crate::pipeline::{features, ingest, metadata, report, results, validate};
@@ -277,11 +278,17 @@ impl Analysis {
         Ok(Some(gold::read_gold(&self.store)?.2))
     }
 
-    /// Write the Excel report; returns the path written.
-    pub fn write_report(&self, path: &Path, progress: &Progress) -> Result<std::path::PathBuf> {
+    /// Write the Excel report, customers named as `sharing` says; returns the path written.
+    pub fn write_report(
+        &self,
+        path: &Path,
+        progress: &Progress,
+        sharing: &Sharing,
+    ) -> Result<std::path::PathBuf> {
         let progress = progress.for_stage(Stage::Report);
         progress.update(0.0, "Reading results");
-        let data = report::from_store::report_data(&self.store)?;
+        let mut data = report::from_store::report_data(&self.store)?;
+        report::pseudonyms::pseudonymize(&mut data, sharing)?;
         let outcome =
             report::write_report(&data, path, &progress.sub(0.1, 1.0)).map_err(|e| match e {
                 report::ReportError::Cancelled => PipelineError::Cancelled,
@@ -299,9 +306,14 @@ impl Analysis {
         report::from_store::report_data(&self.store)
     }
 
-    /// Export `clustering_results` joined with the key features to a CSV.
-    pub fn export_results_csv(&self, out: &Path) -> Result<()> {
-        results::export_results_csv(&self.store, out)
+    /// Export `clustering_results` joined with the key features to a CSV, customers named as
+    /// `sharing` says; returns the lookup CSV's path if one was written.
+    pub fn export_results_csv(
+        &self,
+        out: &Path,
+        sharing: &Sharing,
+    ) -> Result<Option<std::path::PathBuf>> {
+        results::export_results_csv(&self.store, out, sharing)
     }
 
     /// The stored gold summary, if the matrix was built.
@@ -334,8 +346,13 @@ impl Analysis {
         features::feature_table(&self.store)
     }
 
-    /// Export the silver layer to Parquet or CSV.
-    pub fn export_silver(&self, out: &Path) -> Result<()> {
-        features::export_silver(&self.store, out)
+    /// Export the silver layer to Parquet or CSV, customers named as `sharing` says; returns
+    /// the lookup CSV's path if one was written.
+    pub fn export_silver(
+        &self,
+        out: &Path,
+        sharing: &Sharing,
+    ) -> Result<Option<std::path::PathBuf>> {
+        features::export_silver(&self.store, out, sharing)
     }
 }

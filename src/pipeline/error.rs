@@ -29,7 +29,7 @@ pub enum PipelineError {
     )]
     DatabaseLocked { path: String },
 
-    #[error("the analysis file {path} cannot be opened: {reason}.")]
+    #[error("the analysis file {path} cannot be opened: {}", without_row_content(reason))]
     DatabaseOpen { path: String, reason: String },
 
     #[error(
@@ -48,12 +48,65 @@ pub enum PipelineError {
     #[error("the features table {path} cannot be segmented: {problem}. Nothing was written.")]
     SilverTable { path: String, problem: String },
 
-    #[error("cannot write {path}: {reason}")]
+    #[error("cannot write {path}: {}", without_row_content(reason))]
     Write { path: String, reason: String },
+
+    #[error(
+        "the pseudonym key {path} cannot be used: {reason}. It makes the customer pseudonyms of \
+         shared reports; restore it from a backup, or remove it to start a new key (pseudonyms \
+         then no longer match earlier reports)."
+    )]
+    PseudonymKey { path: String, reason: String },
+
+    #[error("{path} is not a ReturnScope analysis ({reason}), so it was not deleted.")]
+    NotAnAnalysis { path: String, reason: String },
+
+    #[error(
+        "cannot delete {path}: {reason}. Check that you may change its folder, then delete the \
+         analysis again."
+    )]
+    Delete { path: String, reason: String },
 
     /// The stored summary of a completed stage cannot be read by this version.
     #[error("{}", unreadable_stage_message(*stage, *newer))]
     UnreadableStage { stage: Stage, newer: bool },
+}
+
+/// `message` without row content, for errors and logs: DuckDB quotes the offending value
+/// (`Could not convert string 'x' ...`) and the whole CSV line (`Original Line: ...`), which can
+/// hold a customer's e-mail. Quoted values become `'…'`, "Original Line" lines are dropped, and
+/// anything shaped like an e-mail address becomes `<e-mail>`; line numbers stay.
+pub fn without_row_content(message: &str) -> String {
+    let lines: Vec<&str> = message
+        .lines()
+        .filter(|line| !line.trim_start().to_ascii_lowercase().starts_with("original line"))
+        .collect();
+    let text = lines.join("\n");
+    let unquoted = redact_single_quoted(&text);
+    unquoted.split(' ').map(redact_email_token).collect::<Vec<_>>().join(" ")
+}
+
+fn redact_single_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut parts = text.split('\'');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    let rest: Vec<&str> = parts.collect();
+    // Pairs of quotes enclose a value; an unmatched last quote (an apostrophe) is kept.
+    for (i, part) in rest.iter().enumerate() {
+        let quoted_value = i % 2 == 0 && i + 1 < rest.len();
+        out.push('\'');
+        out.push_str(if quoted_value { "…" } else { part });
+    }
+    out
+}
+
+fn redact_email_token(token: &str) -> String {
+    match token.find('@') {
+        Some(at) if at > 0 && at + 1 < token.len() => "<e-mail>".to_string(),
+        _ => token.to_string(),
+    }
 }
 
 fn unreadable_stage_message(stage: Stage, newer: bool) -> String {
@@ -86,7 +139,10 @@ pub trait DbContext<T> {
 impl<T> DbContext<T> for Result<T, duckdb::Error> {
     fn db(self, context: &str) -> Result<T, PipelineError> {
         self.map_err(|source| {
-            tracing::info!("database error while {context}: {source}");
+            tracing::info!(
+                "database error while {context}: {}",
+                without_row_content(&source.to_string())
+            );
             PipelineError::Db { context: context.to_string(), detail: source.to_string() }
         })
     }
@@ -157,7 +213,7 @@ pub type Result<T, E = PipelineError> = std::result::Result<T, E>;
 /// DuckDB could not write an export file (`COPY ... TO`): why, in words, as a write error.
 pub fn export_error(path: &std::path::Path, e: duckdb::Error) -> PipelineError {
     let detail = e.to_string();
-    tracing::info!("writing {}: {detail}", path.display());
+    tracing::info!("writing {}: {}", path.display(), without_row_content(&detail));
     let d = detail.to_ascii_lowercase();
     let reason = if d.contains("permission denied") || d.contains("read-only") {
         "you are not allowed to write there; choose another folder"
@@ -169,4 +225,24 @@ pub fn export_error(path: &std::path::Path, e: duckdb::Error) -> PipelineError {
         "the export stopped unexpectedly (the details are in the log); export again"
     };
     PipelineError::Write { path: path.display().to_string(), reason: reason.into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_keep_line_numbers_and_lose_row_content() {
+        let duckdb = "Invalid Input Error: CSV Error on Line: 7\nOriginal Line: SO1,ann@shop.com,2024-01-01\nExpected Number of Columns: 14 Found: 3";
+        assert_eq!(
+            without_row_content(duckdb),
+            "Invalid Input Error: CSV Error on Line: 7\nExpected Number of Columns: 14 Found: 3"
+        );
+        assert_eq!(
+            without_row_content("Could not convert string 'ann@shop.com' to INT64 on line 3"),
+            "Could not convert string '…' to INT64 on line 3"
+        );
+        assert_eq!(without_row_content("customer bob@x.org failed"), "customer <e-mail> failed");
+        assert_eq!(without_row_content("it's fine: @ alone"), "it's fine: @ alone");
+    }
 }

@@ -8,6 +8,7 @@
 //! `silver_import` opens the silver table it makes. See `docs/architecture.md`.
 
 pub mod analysis;
+pub mod analysis_files;
 pub mod archetypes;
 pub mod atomic_file;
 pub mod bronze;
@@ -22,11 +23,14 @@ pub mod gold;
 pub mod ingest;
 pub mod metadata;
 pub mod model;
+pub mod private_files;
 pub mod progress;
+pub mod pseudonym;
 pub mod report;
 pub mod results;
 pub mod run;
 pub mod sample;
+pub mod share;
 pub mod silver_import;
 pub mod spark;
 pub mod state;

@@ -11,10 +11,11 @@ use crate::pipeline::error::{DbContext, PipelineError, Result};
 use crate::pipeline::features::{SILVER, key_features, present_key_features};
 use crate::pipeline::model::{ClusterOutcome, OUTLIERS, SegmentSummary};
 use crate::pipeline::progress::Stage;
-use crate::pipeline::store::{Store, ident, literal};
+use crate::pipeline::share::{self, Sharing};
+use crate::pipeline::store::{Store, ident};
 use duckdb::types::Value;
 use ndarray::Array2;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Per-customer results.
 pub const RESULTS: &str = "clustering_results";
@@ -182,8 +183,9 @@ pub fn stored_outcome(store: &Store) -> Result<Option<ClusterOutcome>> {
     store.stage_summary(Stage::Cluster)
 }
 
-/// Export the per-customer results with the key raw features to a CSV.
-pub fn export_results_csv(store: &Store, out: &Path) -> Result<()> {
+/// Export the per-customer results with the key raw features to a CSV, customers named as
+/// `sharing` says; returns the lookup CSV's path if one was written.
+pub fn export_results_csv(store: &Store, out: &Path, sharing: &Sharing) -> Result<Option<PathBuf>> {
     if !store.table_exists(RESULTS)? {
         return Err(PipelineError::MissingLayer {
             stage: "Export",
@@ -194,10 +196,6 @@ pub fn export_results_csv(store: &Store, out: &Path) -> Result<()> {
     let keys: Vec<String> =
         present_key_features(store)?.iter().map(|k| format!("s.{}", ident(k))).collect();
     let extra = if keys.is_empty() { String::new() } else { format!(", {}", keys.join(", ")) };
-    let sql = format!(
-        "COPY (SELECT r.*{extra} FROM {RESULTS} r JOIN {SILVER} s USING (customer_id) ORDER BY r.segment, r.customer_id)
-         TO {} (FORMAT CSV, HEADER)",
-        literal(&out.to_string_lossy())
-    );
-    store.conn().execute_batch(&sql).map_err(|e| crate::pipeline::error::export_error(out, e))
+    let select = format!("SELECT r.*{extra} FROM {RESULTS} r JOIN {SILVER} s USING (customer_id)");
+    share::copy_to(store, &select, "segment, customer_id", out, "FORMAT CSV, HEADER", sharing)
 }

@@ -6,6 +6,7 @@ use crate::pipeline::config::Config;
 use crate::pipeline::error::Result;
 use crate::pipeline::model::{ClusterOutcome, QualityReport};
 use crate::pipeline::progress::{Progress, Stage};
+use crate::pipeline::share::Sharing;
 use crate::pipeline::silver_import::SilverSource;
 use crate::pipeline::state;
 use serde::Serialize;
@@ -25,6 +26,8 @@ pub struct RunOptions {
     /// Keep the stages already complete in the analysis for the same input and configuration
     /// (from the first stage that is not, everything runs again).
     pub resume: bool,
+    /// How the report names customers (e-mails, or pseudonyms).
+    pub sharing: Sharing,
 }
 
 /// Everything a run did, for the human summary and `--json`.
@@ -246,7 +249,8 @@ fn run_after_features(
         return Ok(summary);
     }
     if let Some(path) = &opts.report {
-        let written = timed(&mut summary, Stage::Report, || a.write_report(path, progress))?;
+        let written =
+            timed(&mut summary, Stage::Report, || a.write_report(path, progress, &opts.sharing))?;
         summary.report_path = Some(written.display().to_string());
     }
     Ok(summary)

@@ -7,12 +7,32 @@
 
 use crate::pipeline::config::StoreConfig;
 use crate::pipeline::error::{DbContext, PipelineError, Result};
+use crate::pipeline::private_files;
 use crate::pipeline::progress::Progress;
 use duckdb::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+/// What a log line says before the analysis file's full path (see [`Store::open`]).
+pub const LOG_MARKER: &str = "analysis file: ";
+
+/// DuckDB's write-ahead log of the analysis file `db`.
+pub fn wal_path(db: &Path) -> PathBuf {
+    with_suffix(db, ".wal")
+}
+
+/// The folder DuckDB spills to for `db` (unless `store.temp_directory` names another).
+pub fn spill_dir(db: &Path) -> PathBuf {
+    with_suffix(db, ".tmp")
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
 
 /// An open DuckDB connection to one analysis file.
 pub struct Store {
@@ -22,17 +42,12 @@ pub struct Store {
     spill_folder: Option<PathBuf>,
 }
 
-fn is_lock_error(message: &str) -> bool {
+pub(crate) fn is_lock_error(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     m.contains("could not set lock") || m.contains("conflicting lock")
 }
 
 /// `<db>.tmp`: where DuckDB spills when memory runs short (unless `store.temp_directory` is set).
-fn default_spill_folder(path: &Path) -> PathBuf {
-    let mut t = path.as_os_str().to_owned();
-    t.push(".tmp");
-    PathBuf::from(t)
-}
 
 fn db_config(path: &Path, cfg: &StoreConfig) -> duckdb::Result<duckdb::Config> {
     let mut config = duckdb::Config::default()
@@ -46,7 +61,7 @@ fn db_config(path: &Path, cfg: &StoreConfig) -> duckdb::Result<duckdb::Config> {
         config = config.threads(cfg.threads as i64)?;
     }
     let temp = if cfg.temp_directory.trim().is_empty() {
-        default_spill_folder(path)
+        spill_dir(path)
     } else {
         PathBuf::from(cfg.temp_directory.trim())
     };
@@ -60,12 +75,13 @@ impl Store {
             && !parent.as_os_str().is_empty()
             && !parent.exists()
         {
-            std::fs::create_dir_all(parent).map_err(|e| PipelineError::DatabaseOpen {
+            private_files::create_dir_all(parent).map_err(|e| PipelineError::DatabaseOpen {
                 path: path.display().to_string(),
                 reason: format!("cannot create the folder {}: {e}", parent.display()),
             })?;
         }
         let config = db_config(path, cfg).db("configuring DuckDB")?;
+        let is_new = !path.exists();
         let conn = Connection::open_with_flags(path, config).map_err(|e| {
             let message = e.to_string();
             if is_lock_error(&message) {
@@ -78,11 +94,26 @@ impl Store {
                 }
             }
         })?;
-        let spill_folder = cfg.temp_directory.trim().is_empty().then(|| default_spill_folder(path));
+        let spill_folder = cfg.temp_directory.trim().is_empty().then(|| spill_dir(path));
         let store = Self { conn, path: path.to_path_buf(), spill_folder };
         store.ensure_state_table()?;
         store.tidy_spill_folder();
+        if is_new {
+            store.restrict_new_files();
+        }
+        log_analysis_file(path);
         Ok(store)
+    }
+
+    /// A new analysis file (and its write-ahead log) is owner-only: DuckDB creates them with the
+    /// process's umask, which the app and the CLI tighten at start-up, but library callers may
+    /// not have.
+    fn restrict_new_files(&self) {
+        for file in [self.path.clone(), wal_path(&self.path)] {
+            if let Err(err) = private_files::restrict(&file) {
+                tracing::warn!("cannot make {} private: {err}", file.display());
+            }
+        }
     }
 
     /// A second connection to the same database (for another thread).
@@ -209,6 +240,13 @@ impl Store {
     pub fn scalar_i64(&self, sql: &str) -> Result<i64> {
         self.conn.query_row(sql, [], |r| r.get::<_, Option<i64>>(0)).db(sql).map(|v| v.unwrap_or(0))
     }
+}
+
+/// Note in the log which analysis file this process works on, so that deleting the analysis can
+/// find the logs that belong to it (see `pipeline::analysis_files`).
+fn log_analysis_file(path: &Path) {
+    let full = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    tracing::info!("{}{}", LOG_MARKER, full.display());
 }
 
 /// Quote an identifier for SQL.

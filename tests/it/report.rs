@@ -3,6 +3,7 @@
 use crate::segments::clustered_sample;
 use calamine::{Data, Reader, Xlsx, open_workbook};
 use returnscope::pipeline::progress::Progress;
+use returnscope::pipeline::share::Sharing;
 use std::io::Read;
 
 #[test]
@@ -10,7 +11,7 @@ fn report_matches_the_tables_and_has_native_charts() {
     let dir = tempfile::tempdir().unwrap();
     let (analysis, _) = clustered_sample(dir.path(), 1500, 5);
     let path = dir.path().join("clustering_results.xlsx");
-    let written = analysis.write_report(&path, &Progress::none()).unwrap();
+    let written = analysis.write_report(&path, &Progress::none(), &Sharing::as_loaded()).unwrap();
     assert_eq!(written, path);
 
     let mut book: Xlsx<_> = open_workbook(&path).unwrap();

@@ -4,6 +4,7 @@
 use crate::cli::returnscope;
 use crate::common::*;
 use returnscope::pipeline::progress::Progress;
+use returnscope::pipeline::share::Sharing;
 use returnscope::pipeline::{Analysis, PipelineError};
 use std::path::Path;
 
@@ -165,7 +166,9 @@ fn errors_a_user_can_cause_never_show_raw_duckdb_text() {
     let csv = write(dir.path(), "ok.csv", &format!("{HEADER}\n{ROW1}\n{ROW2}\n"));
     let (a, ..) = load(&csv).unwrap();
     a.features(&small_config(None), &Progress::none()).unwrap();
-    let err = a.export_silver(&dir.path().join("no/such/folder/f.csv")).unwrap_err();
+    let err = a
+        .export_silver(&dir.path().join("no/such/folder/f.csv"), &Sharing::as_loaded())
+        .unwrap_err();
     assert!(err.to_string().contains("folder does not exist"), "{err}");
     assert_no_raw_duckdb_text(&err.to_string());
 }

@@ -6,6 +6,7 @@ use crate::cli::returnscope;
 use crate::common::*;
 use returnscope::pipeline::progress::{Progress, Stage};
 use returnscope::pipeline::report::parameters_from_config;
+use returnscope::pipeline::share::Sharing;
 use returnscope::pipeline::{Analysis, Config};
 use std::path::Path;
 
@@ -57,7 +58,7 @@ fn the_report_and_the_metadata_show_the_configuration_the_run_used() {
         assert_eq!(shown, Some(value(key)), "{key}");
     }
     let xlsx = dir.path().join("jan.xlsx");
-    jan.write_report(&xlsx, &Progress::none()).unwrap();
+    jan.write_report(&xlsx, &Progress::none(), &Sharing::as_loaded()).unwrap();
     assert_eq!(technical_detail(&xlsx, "kmeans.k_max"), Some("6".into()));
     // Each analysis in the folder has its own metadata, with its own parameters.
     let jan_meta = metadata(&dir.path().join("jan.clustering_metadata.json"));

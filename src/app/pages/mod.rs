@@ -42,6 +42,10 @@ pub enum Action {
     ExportResults(PathBuf),
     /// Open this folder in the file manager.
     OpenFolder(PathBuf),
+    /// Ask whether to delete the open analysis.
+    DeleteAnalysisDialog,
+    /// Delete the open analysis and its files (confirmed).
+    DeleteAnalysis,
     GoTo(Step),
 }
 

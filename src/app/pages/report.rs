@@ -4,6 +4,7 @@
 use super::{Action, heading, percent, stale_banner, thousands};
 use crate::app::cluster_view::ClusterView;
 use crate::app::plots::{row_color, row_name};
+use crate::app::tasks::ShareChoice;
 use crate::pipeline::report::{EXCEL_MAX_ROWS, SHEET_NAMES};
 use eframe::egui::{self, RichText};
 use std::path::PathBuf;
@@ -14,14 +15,60 @@ pub const SAVE_BUTTON: &str = "Save report…";
 pub const EXPORT_BUTTON: &str = "Export results CSV…";
 /// Label of the button that opens the folder of the last saved file.
 pub const OPEN_FOLDER_BUTTON: &str = "Open containing folder";
+/// Label of the pseudonyms checkbox.
+pub const PSEUDONYMS_CHECKBOX: &str = "Replace customer e-mails with pseudonyms";
+/// Label of the lookup checkbox.
+pub const LOOKUP_CHECKBOX: &str = "Also save a private lookup file (pseudonyms and their e-mails)";
 
 /// What this page remembers.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ReportPage {
     /// The last report written.
     pub saved: Option<PathBuf>,
     /// The last results CSV written.
     pub exported: Option<PathBuf>,
+    /// How the report and the export name customers (pseudonyms unless the user unticks it).
+    pub share: ShareChoice,
+}
+
+impl Default for ReportPage {
+    fn default() -> Self {
+        Self {
+            saved: None,
+            exported: None,
+            share: ShareChoice { pseudonymize: true, lookup: false },
+        }
+    }
+}
+
+/// The two checkboxes that decide how customers are named in what is saved.
+fn share_choice(ui: &mut egui::Ui, share: &mut ShareChoice, busy: bool) {
+    ui.add_enabled(!busy, egui::Checkbox::new(&mut share.pseudonymize, PSEUDONYMS_CHECKBOX))
+        .on_hover_text(
+            "Customers appear as C-… codes instead of e-mail addresses in the report and the \
+             export. The same customer gets the same code in every analysis on this computer, \
+             and the code cannot be turned back into the e-mail without ReturnScope's key.",
+        );
+    ui.indent("lookup", |ui| {
+        ui.add_enabled(
+            !busy && share.pseudonymize,
+            egui::Checkbox::new(&mut share.lookup, LOOKUP_CHECKBOX),
+        )
+        .on_hover_text(
+            "A CSV beside the saved file that maps each code back to the customer's e-mail, so \
+             you can act on a segment. Keep it private: do not send it with the report.",
+        );
+    });
+    if !share.pseudonymize {
+        share.lookup = false;
+        ui.label(
+            RichText::new(
+                "The saved files will list every customer's e-mail address: share them only \
+                 with people allowed to see customer data.",
+            )
+            .color(crate::app::theme::warning_color(ui.visuals())),
+        );
+    }
 }
 
 /// What each sheet holds, in the workbook's order.
@@ -91,7 +138,7 @@ fn segments_table(ui: &mut egui::Ui, view: &ClusterView) {
 /// Draw the page.
 pub fn show(
     ui: &mut egui::Ui,
-    page: &ReportPage,
+    page: &mut ReportPage,
     view: Option<&ClusterView>,
     stale: bool,
     busy: bool,
@@ -137,6 +184,8 @@ pub fn show(
         },
     );
     ui.add_space(10.0);
+    share_choice(ui, &mut page.share, busy);
+    ui.add_space(4.0);
     ui.horizontal(|ui| {
         if ui
             .add_enabled(!busy, egui::Button::new(RichText::new(SAVE_BUTTON).strong()))

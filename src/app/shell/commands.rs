@@ -26,6 +26,7 @@ impl ReturnScopeApp {
                 | Action::OpenFeaturesTableDialog
                 | Action::SaveReportDialog
                 | Action::ExportResultsDialog
+                | Action::DeleteAnalysisDialog
                 | Action::OpenFolder(_)
         );
         if needs_stage && self.jobs.is_busy() {
@@ -63,6 +64,8 @@ impl ReturnScopeApp {
             Action::SaveReport(path) => self.start_save_report(ctx, path),
             Action::ExportResults(path) => self.start_export(ctx, path),
             Action::OpenFolder(dir) => open_folder(dir),
+            Action::DeleteAnalysisDialog => self.confirm_delete = self.analysis.is_some(),
+            Action::DeleteAnalysis => self.start_delete(ctx),
             Action::GoTo(step) => {
                 self.wizard.go_to(step);
             }
@@ -178,16 +181,20 @@ impl ReturnScopeApp {
 
     pub(super) fn start_save_report(&mut self, ctx: &egui::Context, path: PathBuf) {
         let Some(handle) = self.analysis_handle() else { return };
+        let (choice, data_dir) = (self.report.share, self.data_dir.clone());
         let title = format!("Saving the report {}", file_name(&path));
         self.jobs.spawn(ctx, JobKind::Stage, title, move |progress| {
-            tasks::save_report(handle, &path, progress)
+            tasks::save_report(handle, (&path, choice, &data_dir), progress)
         });
     }
 
     pub(super) fn start_export(&mut self, ctx: &egui::Context, path: PathBuf) {
         let Some(handle) = self.analysis_handle() else { return };
+        let (choice, data_dir) = (self.report.share, self.data_dir.clone());
         let title = format!("Exporting {}", file_name(&path));
-        self.jobs.spawn(ctx, JobKind::Stage, title, move |_| tasks::export_results(handle, &path));
+        self.jobs.spawn(ctx, JobKind::Stage, title, move |_| {
+            tasks::export_results(handle, (&path, choice, &data_dir))
+        });
     }
 
     /// Keep the eps preview in step with the settings: for large data an instant estimate, and

@@ -1,6 +1,7 @@
 //! What the jobs send back becomes app state: page data, wizard steps, notices.
 
 use super::*;
+use crate::pipeline::error::without_row_content;
 
 impl ReturnScopeApp {
     pub(super) fn receive_job_results(&mut self) {
@@ -59,7 +60,11 @@ impl ReturnScopeApp {
                 match result {
                     Ok(preview) => self.load.preview = Some(preview),
                     Err(err) => {
-                        tracing::error!("preview of {} failed: {err:?}", csv.display());
+                        tracing::error!(
+                            "preview of {} failed: {}",
+                            csv.display(),
+                            without_row_content(&err.to_string())
+                        );
                         self.load.preview_error = Some(err.to_string());
                     }
                 }
@@ -118,18 +123,26 @@ impl ReturnScopeApp {
                     self.cluster.estimate = estimate;
                 }
             }
-            JobOutput::ReportSaved(Ok(path)) => {
-                self.notify(NoticeKind::Success, format!("Report saved to {}.", path.display()));
-                self.report.saved = Some(path);
+            JobOutput::ReportSaved(Ok(written)) => {
+                self.notify_written("Report saved to", &written);
+                self.report.saved = Some(written.path);
                 self.wizard.complete(Step::Report);
             }
             JobOutput::ReportSaved(Err(err)) => self.report_failure("Saving the report", &err),
-            JobOutput::ResultsExported(Ok(path)) => {
-                self.notify(
-                    NoticeKind::Success,
-                    format!("Results exported to {}.", path.display()),
-                );
-                self.report.exported = Some(path);
+            JobOutput::ResultsExported(Ok(written)) => {
+                self.notify_written("Results exported to", &written);
+                self.report.exported = Some(written.path);
+            }
+            JobOutput::AnalysisDeleted { db, result: Ok(deleted) } => self.notify(
+                NoticeKind::Success,
+                format!(
+                    "Deleted the analysis {} ({} files and folders).",
+                    file_name(&db),
+                    deleted.removed.len()
+                ),
+            ),
+            JobOutput::AnalysisDeleted { db, result: Err(err) } => {
+                self.report_failure(&format!("Deleting {}", file_name(&db)), &err)
             }
             JobOutput::ResultsExported(Err(err)) => {
                 self.report_failure("Exporting the results", &err)
@@ -245,7 +258,7 @@ impl ReturnScopeApp {
                     restored.features.map(|(summary, table)| FeaturesView::new(summary, table));
                 self.cluster = ClusterPage::default();
                 self.cluster_run = None;
-                self.report = ReportPage::default();
+                self.report = ReportPage { share: self.report.share, ..ReportPage::default() };
                 if let Some(segmented) = restored.segmented {
                     self.cluster.set_view(segmented.view);
                     self.preview_data = segmented.preview;
@@ -271,9 +284,17 @@ impl ReturnScopeApp {
                 format!("{what} was cancelled; nothing of that step was kept."),
             );
         } else {
-            tracing::error!("{what} failed: {err:?}");
+            tracing::error!("{what} failed: {}", without_row_content(&err.to_string()));
             self.notify(NoticeKind::Error, format!("{what} failed: {err}"));
         }
+    }
+
+    /// Say where a report or export went, and where its private lookup is.
+    fn notify_written(&mut self, what: &str, written: &tasks::Written) {
+        let lookup = written.lookup.as_ref().map_or_else(String::new, |l| {
+            format!(" The pseudonym lookup is in {}: keep it private.", l.display())
+        });
+        self.notify(NoticeKind::Success, format!("{what} {}.{lookup}", written.path.display()));
     }
 
     pub(super) fn notify(&mut self, kind: NoticeKind, text: impl Into<String>) {

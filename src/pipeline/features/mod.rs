@@ -432,7 +432,11 @@ pub fn feature_table(store: &Store) -> Result<FeatureTable> {
 }
 
 /// Export the silver layer for analysts: Parquet or CSV by the file's extension.
-pub fn export_silver(store: &Store, out: &std::path::Path) -> Result<()> {
+pub fn export_silver(
+    store: &Store,
+    out: &std::path::Path,
+    sharing: &crate::pipeline::share::Sharing,
+) -> Result<Option<std::path::PathBuf>> {
     if !store.table_exists(SILVER)? {
         return Err(PipelineError::MissingLayer {
             stage: "Export",
@@ -458,11 +462,6 @@ pub fn export_silver(store: &Store, out: &std::path::Path) -> Result<()> {
             )));
         }
     };
-    store
-        .conn()
-        .execute_batch(&format!(
-            "COPY (SELECT * FROM {SILVER} ORDER BY customer_id) TO {} ({format})",
-            literal(&out.to_string_lossy())
-        ))
-        .map_err(|e| crate::pipeline::error::export_error(out, e))
+    let select = format!("SELECT * FROM {SILVER}");
+    crate::pipeline::share::copy_to(store, &select, "customer_id", out, format, sharing)
 }

@@ -16,6 +16,7 @@ pub mod data;
 #[cfg(test)]
 mod example;
 pub mod from_store;
+pub mod pseudonyms;
 
 mod customers;
 mod features;
@@ -31,6 +32,7 @@ use std::path::{Path, PathBuf};
 
 use rust_xlsxwriter::{DocProperties, Workbook, XlsxError};
 
+use crate::pipeline::private_files;
 use crate::pipeline::progress::Progress;
 pub use customers::fmt_count;
 pub use data::{
@@ -169,18 +171,28 @@ pub fn overflow_csv_path(path: &Path) -> PathBuf {
     path.with_file_name(format!("{stem}_customers_rest.csv"))
 }
 
-/// Saves to a temporary file beside `path`, then renames it over `path`.
+/// Saves to a temporary file beside `path` (owner-only), then renames it over `path`; a new
+/// report stays owner-only, an existing one keeps its mode.
 fn save_atomically(workbook: &mut Workbook, path: &Path) -> Result<(), ReportError> {
     let file_name = path.file_name().map_or_else(|| "report.xlsx".into(), |s| s.to_string_lossy());
     let partial = path.with_file_name(format!(".{file_name}.partial"));
-    if let Err(source) = workbook.save(&partial) {
+    let io_err = |source| ReportError::Io { path: path.display().to_string(), source };
+    let _ = std::fs::remove_file(&partial); // left by a crash
+    // The folder missing or read-only: the same advice as when the workbook cannot be saved.
+    let file = private_files::create_new_file(&partial).map_err(|e| ReportError::Xlsx {
+        path: path.display().to_string(),
+        source: XlsxError::IoError(e),
+    })?;
+    if let Err(source) = workbook.save_to_writer(std::io::BufWriter::new(file)) {
         let _ = std::fs::remove_file(&partial);
         return Err(ReportError::Xlsx { path: path.display().to_string(), source });
     }
-    std::fs::rename(&partial, path).map_err(|source| {
-        let _ = std::fs::remove_file(&partial);
-        ReportError::Io { path: path.display().to_string(), source }
-    })
+    private_files::keep_mode_of_target(&partial, path)
+        .and_then(|_| std::fs::rename(&partial, path))
+        .map_err(|source| {
+            let _ = std::fs::remove_file(&partial);
+            io_err(source)
+        })
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub mod calendar;
 mod catalog;
 mod dirt;
 
+use crate::pipeline::private_files;
 use calendar::{DAY, TimeForm, push_padded, push_timestamp, push_u64};
 use catalog::{Catalog, SKUS_PER_CLASS, csv_field};
 pub use dirt::QUALITY_NAMES;
@@ -34,7 +35,6 @@ use dirt::{Dirt, Edit};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -699,10 +699,14 @@ pub fn write_sample(out_csv: &Path, opts: &SampleOptions) -> Result<SampleSummar
         let path = path.display().to_string();
         move |source| SampleError::Write { path, source }
     };
-    let mut out =
-        BufWriter::with_capacity(1 << 20, File::create(out_csv).map_err(io_err(out_csv))?);
-    let mut truth =
-        BufWriter::with_capacity(1 << 16, File::create(&truth_path).map_err(io_err(&truth_path))?);
+    let mut out = BufWriter::with_capacity(
+        1 << 20,
+        private_files::create_file(out_csv).map_err(io_err(out_csv))?,
+    );
+    let mut truth = BufWriter::with_capacity(
+        1 << 16,
+        private_files::create_file(&truth_path).map_err(io_err(&truth_path))?,
+    );
     let mut generator = Generator::new(opts);
     let mut archetypes: BTreeMap<String, u64> = BTreeMap::new();
     writeln!(out, "{HEADER}").map_err(io_err(out_csv))?;
