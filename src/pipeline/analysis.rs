@@ -179,8 +179,14 @@ impl Analysis {
         report::from_store::report_data(&self.store, config)
     }
 
-    /// Export `clustering_results` joined with the key features to a CSV.
+    /// Export `clustering_results` joined with the key features to a CSV (a scored analysis:
+    /// `scored_results`).
     pub fn export_results_csv(&self, out: &Path) -> Result<()> {
+        let scored_only = !self.store.table_exists(stage::RESULTS)?
+            && self.store.table_exists(crate::pipeline::scoring::SCORED)?;
+        if scored_only {
+            return crate::pipeline::scoring::stage::export_scores_csv(&self.store, out, true);
+        }
         stage::export_results_csv(&self.store, out)
     }
 

@@ -107,7 +107,11 @@ pub fn run_pipeline(opts: &RunOptions, config: &Config, progress: &Progress) -> 
         return Ok(summary);
     }
     let run = timed(&mut summary, Stage::Cluster, || analysis.cluster(config, progress, true))?;
-    summary.cluster = Some(cluster_json(&run.outcome));
+    let mut cluster = cluster_json(&run.outcome);
+    if let Some(info) = crate::pipeline::scoring::model::stored_model_info(analysis.store())? {
+        cluster["model"] = serde_json::json!(info);
+    }
+    summary.cluster = Some(cluster);
     if opts.until == Stage::Cluster && opts.report.is_none() {
         return Ok(summary);
     }

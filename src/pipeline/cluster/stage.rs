@@ -423,11 +423,14 @@ fn finish_run(
         umap: views.umap,
         outcome: ClusterOutcome::default(),
     };
+    progress.update(0.97, "Saving the model");
+    let model = crate::pipeline::scoring::model::build_model(store, config, &run)?;
     outcome.timings.push(("cluster_stage_total".into(), started.elapsed().as_secs_f64()));
     store.in_transaction(|s| {
         s.forget_stage_and_later(Stage::Cluster)?;
         write_results(s, &run)?;
         write_summary(s, &outcome.segments)?;
+        crate::pipeline::scoring::model::write_model(s, &model)?;
         let details = serde_json::to_value(&outcome).map_err(data_error)?;
         s.mark_stage_complete(Stage::Cluster, &details)
     })?;
