@@ -2,11 +2,13 @@
 //!
 //! bronze (`ingest`, `validate`) -> silver (`features`) -> gold (`gold`) -> `cluster` (+ `archetypes`)
 //! -> `embed` (PCA / UMAP-style 2-D views) -> `results` (tables + metadata) -> `report` (xlsx).
-//! `run` chains them for the CLI and the app; `sample` generates demo and test data.
+//! `run` chains them for the CLI and the app; `sample` generates demo and test data. Over time:
+//! `scoring` (the saved model, placing a new extract's customers) and `compare` (two periods).
 
 pub mod analysis;
 pub mod archetypes;
 pub mod cluster;
+pub mod compare;
 pub mod config;
 pub mod embed;
 pub mod error;
@@ -19,6 +21,7 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod sample;
+pub mod scoring;
 pub mod store;
 pub mod validate;
 pub use analysis::Analysis;

@@ -20,7 +20,7 @@ mod features;
 mod metrics;
 mod profiles;
 mod quality;
-mod style;
+pub(crate) mod style;
 mod summary;
 mod technical;
 mod visuals;
@@ -169,7 +169,7 @@ pub fn overflow_csv_path(path: &Path) -> PathBuf {
 }
 
 /// Saves to a temporary file beside `path`, then renames it over `path`.
-fn save_atomically(workbook: &mut Workbook, path: &Path) -> Result<(), ReportError> {
+pub(crate) fn save_atomically(workbook: &mut Workbook, path: &Path) -> Result<(), ReportError> {
     let file_name = path.file_name().map_or_else(|| "report.xlsx".into(), |s| s.to_string_lossy());
     let partial = path.with_file_name(format!(".{file_name}.partial"));
     if let Err(source) = workbook.save(&partial) {
