@@ -1,5 +1,6 @@
 //! The command line: `returnscope` (no arguments) opens the desktop app; `run`, `validate`,
-//! `sample`, `export` and `config` run headless for scripts and scheduled jobs.
+//! `score`, `compare`, `sample`, `export` and `config` run headless for scripts and scheduled
+//! jobs (`score` and `compare` live in [`over_time`]).
 //!
 //! Exit codes: 0 success; 1 error; 2 the data cannot be segmented (a blocking check failed).
 
@@ -13,6 +14,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
+
+mod over_time;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -74,6 +77,43 @@ pub enum Command {
         /// No dirty rows (only planted archetypes).
         #[arg(long)]
         clean: bool,
+        /// Also write a second period of the same customers here: everyone behaves as before
+        /// except the planted movers.
+        #[arg(long)]
+        second_period: Option<PathBuf>,
+        /// Share of the Loyal Customers who become High Returners in the second period.
+        #[arg(long, default_value_t = 0.1, requires = "second_period")]
+        movers: f64,
+    },
+    /// Place a new extract's customers with a saved model (no re-clustering).
+    Score {
+        input: PathBuf,
+        /// A segmented analysis (.duckdb) or a model exported with `export model` (.json).
+        #[arg(long)]
+        model: PathBuf,
+        /// The new extract's analysis file (default: <csv name>.duckdb here).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Also write the scores to this CSV.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What changed between two periods: migration matrix, sizes, feature drift, movers.
+    Compare {
+        /// The earlier analysis (its model places NEW's customers).
+        old: PathBuf,
+        /// The later analysis (scored with OLD's model when it is not already).
+        new: PathBuf,
+        /// One row per customer in both periods (CSV).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// A workbook with the Changes sheet (.xlsx).
+        #[arg(long)]
+        report: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
     },
     /// Export a layer for analysts.
     Export {
@@ -119,6 +159,8 @@ pub enum ExportLayer {
     Silver,
     /// clustering_results with the key features (.csv).
     Results,
+    /// The segmentation model as versioned JSON (.json).
+    Model,
 }
 
 /// Parse the command line and dispatch; prints errors in plain language.
@@ -154,7 +196,21 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load_config(config.as_deref(), None)?;
             validate_only(&input, &config, json)
         }
-        Some(Command::Sample { customers, seed, out, clean }) => {
+        Some(Command::Sample {
+            customers,
+            seed,
+            out,
+            clean,
+            second_period: Some(second),
+            movers,
+        }) => over_time::sample_two_periods(customers, seed, clean, &out, &second, movers),
+        Some(Command::Score { input, model, db, out, json }) => {
+            over_time::score(&input, &model, db, out, json)
+        }
+        Some(Command::Compare { old, new, out, report, json }) => {
+            over_time::compare(&old, &new, out, report, json)
+        }
+        Some(Command::Sample { customers, seed, out, clean, second_period: None, .. }) => {
             let opts = sample::SampleOptions { customers, seed, clean };
             let s = sample::write_sample(&out, &opts)
                 .with_context(|| format!("writing {}", out.display()))?;
@@ -168,10 +224,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Export { layer, db, out }) => {
-            let analysis = Analysis::open(&db, &Config::default())?;
             match layer {
-                ExportLayer::Silver => analysis.export_silver(&out)?,
-                ExportLayer::Results => analysis.export_results_csv(&out)?,
+                ExportLayer::Silver => {
+                    Analysis::open(&db, &Config::default())?.export_silver(&out)?
+                }
+                ExportLayer::Results => {
+                    Analysis::open(&db, &Config::default())?.export_results_csv(&out)?
+                }
+                ExportLayer::Model => over_time::export_model(&db, &out)?,
             }
             println!("wrote {}", out.display());
             Ok(ExitCode::SUCCESS)
@@ -286,6 +346,16 @@ fn print_summary(summary: &RunSummary, json: bool) -> anyhow::Result<()> {
                 seg["archetype"].as_str().unwrap_or(""),
                 seg["size"],
                 seg["share"].as_f64().unwrap_or(0.0) * 100.0
+            );
+        }
+        if let Some(model) = c.get("model") {
+            println!(
+                "Model:      {}: the assignment rule places {:.2}% of these customers as the \
+                 clustering did ({} of {})",
+                model["model_id"].as_str().unwrap_or(""),
+                model["agreement"].as_f64().unwrap_or(0.0) * 100.0,
+                model["agreeing"],
+                model["customers"]
             );
         }
         for w in c["warnings"].as_array().into_iter().flatten() {
