@@ -10,5 +10,6 @@ mod features_adjacency;
 mod features_families;
 mod features_invariance;
 mod ingest_validate;
+mod over_time;
 mod report;
 mod segments;
