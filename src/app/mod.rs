@@ -3,7 +3,8 @@
 //!
 //! - [`shell`]: the app itself ([`ReturnScopeApp`]): menus, step bar, progress, notices, drops.
 //! - [`pages`]: one file per wizard page.
-//! - [`jobs`]: the one background job runner; [`tasks`]: what each job does.
+//! - [`jobs`]: the one background job runner; [`tasks`]: what each job does ([`over_time`]:
+//!   comparing with an earlier analysis, scoring a new CSV with the open model).
 //! - [`cluster_view`]: the segmentation as the Cluster and Report pages show it; [`plots`]: their
 //!   plots; [`frame_stats`]: the frame-time overlay.
 //! - [`wizard`]: steps and their done / stale state; [`settings`]: what is remembered between
@@ -13,6 +14,7 @@ pub mod backend;
 pub mod cluster_view;
 pub mod frame_stats;
 pub mod jobs;
+pub mod over_time;
 pub mod pages;
 pub mod plots;
 pub mod settings;
@@ -25,6 +27,8 @@ pub mod wizard;
 mod frame_bench;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_changes;
 
 pub use shell::ReturnScopeApp;
 

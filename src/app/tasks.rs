@@ -50,6 +50,11 @@ pub enum PickPurpose {
     OpenAnalysis,
     SaveReport,
     ExportResults,
+    /// An earlier analysis to compare the open one with.
+    CompareWith,
+    /// A new extract to score with the open analysis's model.
+    ScoreCsv,
+    ExportMovers,
 }
 
 /// Above this many customers the eps preview also gives an instant estimate while the exact
@@ -169,6 +174,9 @@ pub enum JobOutput {
     NoiseEstimate(Option<NoiseEstimate>),
     ReportSaved(Result<PathBuf, AppError>),
     ResultsExported(Result<PathBuf, AppError>),
+    Compared(Result<Box<crate::pipeline::compare::Comparison>, AppError>),
+    Scored(Result<Box<crate::app::over_time::Scored>, AppError>),
+    MoversExported(Result<PathBuf, AppError>),
     Restored {
         analysis: Option<Analysis>,
         path: PathBuf,
@@ -192,10 +200,13 @@ pub fn pick_file(
 ) -> JobOutput {
     if !native_dialog_available() {
         let fallback = match purpose {
-            PickPurpose::SaveReport | PickPurpose::ExportResults => {
+            PickPurpose::SaveReport | PickPurpose::ExportResults | PickPurpose::ExportMovers => {
                 start_dir.zip(file_name).map(|(dir, name)| dir.join(name))
             }
-            PickPurpose::OpenCsv | PickPurpose::OpenAnalysis => None,
+            PickPurpose::OpenCsv
+            | PickPurpose::OpenAnalysis
+            | PickPurpose::CompareWith
+            | PickPurpose::ScoreCsv => None,
         };
         return JobOutput::NoDialog { purpose, fallback };
     }
@@ -213,6 +224,15 @@ pub fn pick_file(
         PickPurpose::ExportResults => {
             dialog.set_title("Export results (CSV)").add_filter("CSV files", &["csv"])
         }
+        PickPurpose::CompareWith => dialog
+            .set_title("Compare with an earlier analysis")
+            .add_filter("ReturnScope analysis", &["duckdb"]),
+        PickPurpose::ScoreCsv => dialog
+            .set_title("Score order lines (CSV) with this model")
+            .add_filter("CSV files", &["csv", "txt", "tsv"]),
+        PickPurpose::ExportMovers => {
+            dialog.set_title("Export movers (CSV)").add_filter("CSV files", &["csv"])
+        }
     };
     if let Some(dir) = start_dir {
         dialog = dialog.set_directory(dir);
@@ -221,8 +241,13 @@ pub fn pick_file(
         dialog = dialog.set_file_name(name);
     }
     let path = match purpose {
-        PickPurpose::OpenCsv | PickPurpose::OpenAnalysis => dialog.pick_file(),
-        PickPurpose::SaveReport | PickPurpose::ExportResults => dialog.save_file(),
+        PickPurpose::OpenCsv
+        | PickPurpose::OpenAnalysis
+        | PickPurpose::CompareWith
+        | PickPurpose::ScoreCsv => dialog.pick_file(),
+        PickPurpose::SaveReport | PickPurpose::ExportResults | PickPurpose::ExportMovers => {
+            dialog.save_file()
+        }
     };
     JobOutput::Picked { purpose, path }
 }

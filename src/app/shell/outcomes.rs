@@ -16,6 +16,9 @@ impl ReturnScopeApp {
                 PickPurpose::OpenAnalysis => Action::OpenAnalysis(path),
                 PickPurpose::SaveReport => Action::SaveReport(with_extension(path, "xlsx")),
                 PickPurpose::ExportResults => Action::ExportResults(with_extension(path, "csv")),
+                PickPurpose::CompareWith => Action::Compare(path),
+                PickPurpose::ScoreCsv => Action::Score(path),
+                PickPurpose::ExportMovers => Action::ExportMovers(with_extension(path, "csv")),
             }),
             JobOutput::Picked { path: None, .. } => {}
             JobOutput::NoDialog { purpose, fallback: Some(path) } => {
@@ -36,6 +39,7 @@ impl ReturnScopeApp {
                 }
                 self.pending.push(match purpose {
                     PickPurpose::ExportResults => Action::ExportResults(path),
+                    PickPurpose::ExportMovers => Action::ExportMovers(path),
                     _ => Action::SaveReport(path),
                 });
             }
@@ -115,6 +119,9 @@ impl ReturnScopeApp {
                 self.wizard.complete(Step::Report);
             }
             JobOutput::ReportSaved(Err(err)) => self.report_failure("Saving the report", &err),
+            JobOutput::Compared(result) => self.compared(result),
+            JobOutput::Scored(result) => self.scored(result),
+            JobOutput::MoversExported(result) => self.movers_exported(result),
             JobOutput::ResultsExported(Ok(path)) => {
                 self.notify(NoticeKind::Info, format!("Results exported to {}.", path.display()));
                 self.report.exported = Some(path);
