@@ -12,6 +12,7 @@
 
 pub mod backend;
 pub mod cluster_view;
+pub mod format;
 pub mod frame_stats;
 pub mod jobs;
 pub mod over_time;

@@ -2,23 +2,15 @@
 //! with the open analysis's model, and exporting the movers. They run on worker threads (see
 //! `jobs.rs`) and never touch the UI.
 
-use crate::app::tasks::{AppError, JobOutput};
+use crate::app::tasks::{AppError, JobOutput, Scored};
 use crate::pipeline::compare::{Comparison, Mover, compare, output};
 use crate::pipeline::config::Config;
 use crate::pipeline::progress::{Progress, Stage};
 use crate::pipeline::run::{RunOptions, run_pipeline};
-use crate::pipeline::scoring::{ScoreSummary, require_model, score_store};
+use crate::pipeline::scoring::{require_model, score_store};
 use crate::pipeline::store::Store;
 use crate::pipeline::{Analysis, PipelineError};
 use std::path::{Path, PathBuf};
-
-/// A new extract scored with the open analysis's model, and what changed.
-pub struct Scored {
-    pub summary: ScoreSummary,
-    /// The new extract's analysis file.
-    pub db: PathBuf,
-    pub comparison: Box<Comparison>,
-}
 
 fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {

@@ -134,6 +134,14 @@ pub struct Restored {
     pub segmented: Option<Segmented>,
 }
 
+/// A new extract scored with the open analysis's model, and what changed since it.
+pub struct Scored {
+    pub summary: crate::pipeline::scoring::ScoreSummary,
+    /// The new extract's analysis file.
+    pub db: PathBuf,
+    pub comparison: Box<crate::pipeline::compare::Comparison>,
+}
+
 /// The result of one job.
 // One value per job crosses the channel, so the size of the largest variant costs nothing.
 #[allow(clippy::large_enum_variant)]
@@ -175,7 +183,7 @@ pub enum JobOutput {
     ReportSaved(Result<PathBuf, AppError>),
     ResultsExported(Result<PathBuf, AppError>),
     Compared(Result<Box<crate::pipeline::compare::Comparison>, AppError>),
-    Scored(Result<Box<crate::app::over_time::Scored>, AppError>),
+    Scored(Result<Box<Scored>, AppError>),
     MoversExported(Result<PathBuf, AppError>),
     Restored {
         analysis: Option<Analysis>,

@@ -7,7 +7,6 @@
 use anyhow::Context;
 use clap::Parser;
 use returnscope::pipeline::progress::Progress;
-use returnscope::pipeline::report::{ReportData, write_report};
 use returnscope::pipeline::sample::{SampleOptions, write_sample};
 use returnscope::pipeline::{Analysis, Config, embed};
 use std::time::Instant;
@@ -20,7 +19,7 @@ struct Args {
     /// Working folder (default: a fresh temp folder).
     #[arg(long)]
     dir: Option<std::path::PathBuf>,
-    /// Also time UMAP on a 20,000-point sample and the report writer on synthetic data.
+    /// Also time UMAP on a 20,000-point sample.
     #[arg(long, default_value_t = true)]
     extras: bool,
     /// Stop after this stage: load, validate, features, gold, cluster or all.
@@ -194,13 +193,6 @@ fn main() -> anyhow::Result<()> {
             "UMAP-style embedding",
             || embed::umap(sub.view(), &params, &p, None).context("umap"),
             |_, _| rss(&format!("{} x {}", sub.nrows(), sub.ncols())),
-        )?;
-        let data = ReportData::example(100_000, 8);
-        let path = tmp.join("example.xlsx");
-        t.time(
-            "report (100k synthetic customers)",
-            || write_report(&data, &path, &p).context("report"),
-            |_, _| rss(""),
         )?;
     }
     t.print();

@@ -5,14 +5,15 @@
 //! DuckDB connections are `Send` but not `Sync`: a worker thread takes its own handle with
 //! [`Analysis::try_clone`].
 
-use crate::pipeline::cluster::stage::{self, ClusterOutcome, ClusterRun};
+use crate::pipeline::cluster::stage::{self, ClusterRun};
 use crate::pipeline::config::Config;
+use crate::pipeline::embed::stage::{LayoutCallback, compute_umap};
 use crate::pipeline::error::Result;
 use crate::pipeline::gold::{self, GoldSummary};
 use crate::pipeline::model::*;
 use crate::pipeline::progress::{Progress, Stage};
 use crate::pipeline::store::Store;
-use crate::pipeline::{features, ingest, report, validate};
+use crate::pipeline::{features, ingest, metadata, report, results, validate};
 use std::path::Path;
 
 /// An open analysis file.
@@ -84,20 +85,23 @@ impl Analysis {
         gold::build_gold_layer(&self.store, config, &progress.for_stage(Stage::Gold))
     }
 
-    /// Segment the customers and store `clustering_results`, `cluster_summary` and the
-    /// metadata; `with_umap` also computes the UMAP-style view (the app may run it separately).
+    /// Segment the customers and store `clustering_results`, `cluster_summary`, the segmentation
+    /// model and the metadata; `with_umap` also computes the UMAP-style view (the app may run it separately).
     pub fn cluster(
         &self,
         config: &Config,
         progress: &Progress,
         with_umap: bool,
     ) -> Result<ClusterRun> {
-        stage::cluster_and_store(
+        let mut run = stage::cluster_and_store(
             &self.store,
             config,
             &progress.for_stage(Stage::Cluster),
             with_umap,
-        )
+        )?;
+        crate::pipeline::scoring::save_model(&self.store, config, &run)?;
+        self.write_metadata(config, &mut run.outcome)?;
+        Ok(run)
     }
 
     /// Re-segment with another K (phase 1 kept) and store.
@@ -108,13 +112,22 @@ impl Analysis {
         k: usize,
         progress: &Progress,
     ) -> Result<ClusterRun> {
-        stage::recluster_and_store(
+        let mut run = stage::recluster_and_store(
             &self.store,
             config,
             previous,
             k,
             &progress.for_stage(Stage::Cluster),
-        )
+        )?;
+        crate::pipeline::scoring::save_model(&self.store, config, &run)?;
+        self.write_metadata(config, &mut run.outcome)?;
+        Ok(run)
+    }
+
+    /// Write `clustering_metadata.json` for `outcome` beside the analysis file and note where.
+    fn write_metadata(&self, config: &Config, outcome: &mut ClusterOutcome) -> Result<()> {
+        outcome.metadata_path = Some(metadata::write_metadata(&self.store, config, outcome)?);
+        Ok(())
     }
 
     /// The UMAP-style view of a finished run (the app runs it in the background after the PCA view
@@ -125,11 +138,11 @@ impl Analysis {
         run: &ClusterRun,
         config: &Config,
         progress: &Progress,
-        on_layout: Option<stage::LayoutCallback<'_>>,
+        on_layout: Option<LayoutCallback<'_>>,
     ) -> Result<Vec<(usize, f64, f64)>> {
-        stage::compute_umap(
+        compute_umap(
             &run.matrix,
-            &run.hybrid,
+            &run.map_groups(),
             config,
             &progress.for_stage(Stage::Embed),
             on_layout,
@@ -143,7 +156,9 @@ impl Analysis {
         run: &mut ClusterRun,
         umap: Vec<(usize, f64, f64)>,
     ) -> Result<()> {
-        stage::store_umap(&self.store, config, run, umap)
+        run.set_umap(umap, config);
+        results::store_map(&self.store, &run.customer_ids, &run.umap, &run.outcome)?;
+        self.write_metadata(config, &mut run.outcome)
     }
 
     /// The gold matrix (customers x scaled features); `None` before it is built. The app
@@ -182,12 +197,12 @@ impl Analysis {
     /// Export `clustering_results` joined with the key features to a CSV (a scored analysis:
     /// `scored_results`).
     pub fn export_results_csv(&self, out: &Path) -> Result<()> {
-        let scored_only = !self.store.table_exists(stage::RESULTS)?
+        let scored_only = !self.store.table_exists(results::RESULTS)?
             && self.store.table_exists(crate::pipeline::scoring::SCORED)?;
         if scored_only {
             return crate::pipeline::scoring::stage::export_scores_csv(&self.store, out, true);
         }
-        stage::export_results_csv(&self.store, out)
+        results::export_results_csv(&self.store, out)
     }
 
     /// The stored gold summary, if the matrix was built.
@@ -197,7 +212,7 @@ impl Analysis {
 
     /// The stored clustering outcome, if clustering ran.
     pub fn cluster_outcome(&self) -> Result<Option<ClusterOutcome>> {
-        stage::stored_outcome(&self.store)
+        results::stored_outcome(&self.store)
     }
 
     /// The stored ingest summary, if a CSV was loaded.

@@ -11,7 +11,8 @@
 //! archetype with a qualifier from its most distinctive feature ("Loyal Customers (large
 //! baskets)"), or "Regular Customers" when nothing stands out.
 
-use crate::pipeline::gold::RawFeatures;
+use crate::pipeline::features::key_features;
+use crate::pipeline::model::RawFeatures;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -24,20 +25,6 @@ const Z_CAP: f64 = 5.0;
 
 /// A contrast must reach this |robust z| to be written into a description or qualifier.
 const NOTABLE_Z: f64 = 0.5;
-
-/// The raw features shown in summaries and reports, in display order.
-pub fn key_features() -> &'static [&'static str] {
-    &[
-        "sales_order_no_nunique",
-        "avg_order_size",
-        "return_rate",
-        "return_ratio",
-        "avg_days_to_return",
-        "customer_lifetime_days",
-        "days_since_last_order",
-        "recent_orders",
-    ]
-}
 
 /// The customer archetypes of CLUSTERING.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

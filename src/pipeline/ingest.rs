@@ -9,8 +9,11 @@
 //!
 //! `bronze_return_order_data` is a view: `row_id` (1-based position among the loaded rows, in
 //! file order) and the raw columns; validation adds the parsed values and quality flags to it from
-//! the narrow table `bronze_quality` (see `validate`).
+//! the narrow table `bronze_quality` (the layout is in [`crate::pipeline::bronze`]).
 
+use crate::pipeline::bronze::{
+    self, BRONZE_QUALITY, BRONZE_ROWS, ColumnMapping, MALFORMED, drop_bronze_view,
+};
 use crate::pipeline::config::Config;
 use crate::pipeline::error::{DbContext, PipelineError, Result};
 use crate::pipeline::model::{CsvPreview, IngestSummary, REQUIRED_COLUMNS};
@@ -20,28 +23,6 @@ use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::Path;
 use std::time::Instant;
-
-/// Bronze as users and tests read it: a view of the rows as loaded (with `row_id`), and after
-/// validation their parsed values, quality flags and reject reasons.
-pub const BRONZE: &str = "bronze_return_order_data";
-/// The stored rows as loaded (raw text columns only). Written once by a single `CREATE TABLE AS`
-/// in file order and never modified, so `rowid + 1` is the row's `row_id`. Read rowid only after
-/// the transaction that wrote the table has committed: inside it DuckDB numbers the new rows
-/// from 2^55.
-pub const BRONZE_ROWS: &str = "bronze_rows";
-/// Validation's narrow table: `row_id` and the derived columns (parsed values, flags).
-pub const BRONZE_QUALITY: &str = "bronze_quality";
-/// Rows with the wrong number of fields, with their line numbers.
-pub const MALFORMED: &str = "bronze_rejects_malformed";
-
-/// How a header maps onto the canonical columns.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct ColumnMapping {
-    /// (canonical required name, header as found).
-    pub required: Vec<(String, String)>,
-    /// (stored name, header as found) for the extra columns.
-    pub extra: Vec<(String, String)>,
-}
 
 fn normalize_header(name: &str) -> String {
     name.trim().trim_start_matches('\u{feff}').trim().to_ascii_uppercase()
@@ -72,10 +53,7 @@ pub fn map_columns(header: &[String]) -> std::result::Result<ColumnMapping, Vec<
         }
         let mut stored = h.trim().trim_start_matches('\u{feff}').to_string();
         let upper = stored.to_ascii_uppercase();
-        if stored.is_empty()
-            || reserved.contains(&upper)
-            || crate::pipeline::validate::is_derived_column(&stored)
-        {
+        if stored.is_empty() || reserved.contains(&upper) || bronze::is_derived_column(&stored) {
             stored = format!(
                 "extra_{}",
                 if stored.is_empty() { format!("col{}", i + 1) } else { stored }
@@ -286,66 +264,15 @@ fn load_bronze(
         "DROP TABLE IF EXISTS temp.rs_reject_errors; DROP TABLE IF EXISTS temp.rs_reject_scans;
          DROP TABLE IF EXISTS {BRONZE_QUALITY};
          CREATE OR REPLACE TABLE {BRONZE_ROWS} AS SELECT {} FROM {source};
-         CREATE VIEW {BRONZE} AS SELECT rowid + 1 AS row_id, * FROM {BRONZE_ROWS};
+         {loaded_view}
          CREATE OR REPLACE TABLE {MALFORMED} AS
            SELECT line AS line_number, string_agg(DISTINCT error_type::VARCHAR, ', ') AS error_type,
                   first(csv_line) AS raw_line, first(error_message) AS error_message
            FROM rs_reject_errors GROUP BY line ORDER BY line;",
-        bronze_select(mapping)
+        bronze_select(mapping),
+        loaded_view = bronze::loaded_rows_view_sql(),
     );
     store.execute_monitored(&sql, "Loading CSV", progress, (0.05, 0.95))
-}
-
-/// What `bronze_return_order_data` is in this file: `VIEW`, `BASE TABLE` (a file written by an
-/// older version) or absent.
-fn bronze_kind(store: &Store) -> Result<Option<String>> {
-    store
-        .conn()
-        .query_row(
-            "SELECT max(table_type) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
-            [BRONZE],
-            |r| r.get(0),
-        )
-        .db("looking up bronze")
-}
-
-/// Drop `bronze_return_order_data`, a view (or, in a file written by an older version, a table).
-pub fn drop_bronze_view(store: &Store) -> Result<()> {
-    let kind = bronze_kind(store)?;
-    let sql = match kind.as_deref() {
-        Some("VIEW") => format!("DROP VIEW {BRONZE}"),
-        Some(_) => format!("DROP TABLE {BRONZE}"),
-        None => return Ok(()),
-    };
-    store.conn().execute_batch(&sql).db("replacing bronze")
-}
-
-/// A file written before bronze was split keeps its rows in the table `bronze_return_order_data`
-/// (with `row_id` and, once validated, the derived columns): move its raw columns, in row id
-/// order, into `bronze_rows` so it can be validated again without reloading the CSV. Returns
-/// whether the file had the old layout.
-pub fn upgrade_old_bronze(store: &Store, mapping: &ColumnMapping) -> Result<bool> {
-    let kind = bronze_kind(store)?;
-    if kind.as_deref() != Some("BASE TABLE") || store.table_exists(BRONZE_ROWS)? {
-        return Ok(false);
-    }
-    let raw: Vec<String> = mapping
-        .required
-        .iter()
-        .map(|(c, _)| c)
-        .chain(mapping.extra.iter().map(|(s, _)| s))
-        .map(|c| ident(c))
-        .collect();
-    store
-        .conn()
-        .execute_batch(&format!(
-            "CREATE TABLE {BRONZE_ROWS} AS SELECT {} FROM {BRONZE} ORDER BY row_id;
-             DROP TABLE {BRONZE};
-             CREATE VIEW {BRONZE} AS SELECT rowid + 1 AS row_id, * FROM {BRONZE_ROWS};",
-            raw.join(", ")
-        ))
-        .db("upgrading bronze to the current layout")?;
-    Ok(true)
 }
 
 fn has_invalid_unicode(store: &Store) -> Result<bool> {

@@ -2,9 +2,9 @@
 //! used, how eps was chosen, the K sweep, the metrics, counts, timings, the input's name and hash,
 //! as_of and versions, so a run can be explained and repeated.
 
-use crate::pipeline::cluster::stage::ClusterOutcome;
 use crate::pipeline::config::Config;
 use crate::pipeline::error::{PipelineError, Result};
+use crate::pipeline::model::ClusterOutcome;
 use crate::pipeline::store::Store;
 use crate::pipeline::{features, ingest, validate};
 use std::path::PathBuf;

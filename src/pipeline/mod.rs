@@ -1,12 +1,15 @@
 //! The headless pipeline, one module per stage.
 //!
-//! bronze (`ingest`, `validate`) -> silver (`features`) -> gold (`gold`) -> `cluster` (+ `archetypes`)
-//! -> `embed` (PCA / UMAP-style 2-D views) -> `results` (tables + metadata) -> `report` (xlsx).
-//! `run` chains them for the CLI and the app; `sample` generates demo and test data. Over time:
-//! `scoring` (the saved model, placing a new extract's customers) and `compare` (two periods).
+//! bronze (`ingest`, `validate`; schema in `bronze`) -> silver (`features`) -> gold (`gold`) ->
+//! `cluster` (+ `archetypes`, and the 2-D views of `embed`) -> `results` (tables) + `metadata`
+//! (JSON) -> `report` (xlsx). [`Analysis`] is the one entry point (a method per stage); `run`
+//! chains the stages for the CLI; `sample` generates demo and test data. Plain types shared by
+//! all of them are in `model`. Over time: `scoring` (the saved model, placing a new
+//! extract's customers) and `compare` (two periods). See `docs/architecture.md`.
 
 pub mod analysis;
 pub mod archetypes;
+pub mod bronze;
 pub mod cluster;
 pub mod compare;
 pub mod config;
@@ -19,6 +22,7 @@ pub mod metadata;
 pub mod model;
 pub mod progress;
 pub mod report;
+pub mod results;
 pub mod run;
 pub mod sample;
 pub mod scoring;

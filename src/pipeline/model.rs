@@ -2,6 +2,7 @@
 //!
 //! Nothing here touches DuckDB or egui; every struct is cheap to clone and send across threads.
 
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -70,8 +71,19 @@ pub enum Severity {
     Blocking,
 }
 
+impl Severity {
+    /// "Blocking", "Warning" or "OK".
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Blocking => "Blocking",
+            Severity::Warning => "Warning",
+            Severity::Ok => "OK",
+        }
+    }
+}
+
 /// One count of the FEATURES.md cleaning table, by its name.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct QualityCount {
     pub name: String,
     pub count: u64,
@@ -84,7 +96,7 @@ pub struct QualityCount {
 }
 
 /// A dataset-level check (too few customers, a required column mostly empty, ...).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DatasetCheck {
     pub name: String,
     pub severity: Severity,
@@ -119,7 +131,7 @@ impl QualityReport {
 }
 
 /// Per-feature statistics of the silver layer.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct FeatureStat {
     pub feature: String,
     pub count: u64,
@@ -157,4 +169,98 @@ pub struct FeatureTable {
     pub columns: Vec<String>,
     /// Column-major: `values[c][row]`, None = NULL.
     pub values: Vec<Vec<Option<f64>>>,
+}
+
+/// The raw (silver) feature values of the eligible customers: what gold transforms and what
+/// archetypes and summaries describe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawFeatures {
+    /// One per row.
+    pub customer_ids: Vec<String>,
+    /// One per column, FEATURES.md names, in FEATURES.md order.
+    pub names: Vec<String>,
+    /// Rows x columns; NaN (or any non-finite value) = NULL.
+    pub values: Array2<f64>,
+}
+
+/// Archetype and label of the DBSCAN noise: its summary row, its customers, its map colour.
+pub const OUTLIERS: &str = "Outliers";
+/// Label of the customers with too few orders to be clustered.
+pub const NOT_SEGMENTED: &str = "Not segmented";
+
+/// The label of segment `n`: `"Segment n"`.
+pub fn segment_label(segment: usize) -> String {
+    format!("Segment {segment}")
+}
+
+/// The label of a summary row: "Segment 3", or "Outliers" for `None`.
+pub fn segment_or_outliers_label(segment: Option<usize>) -> String {
+    segment.map_or_else(|| OUTLIERS.to_string(), segment_label)
+}
+
+/// Every criterion of the K-means sweep for one K.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KSweepRow {
+    pub k: usize,
+    pub inertia: f64,
+    pub silhouette: Option<f64>,
+    pub calinski_harabasz: Option<f64>,
+    pub davies_bouldin: Option<f64>,
+    /// Mean adjusted Rand index over the subsample pairs; `None` when no pair was run.
+    pub stability: Option<f64>,
+}
+
+/// One row of `cluster_summary`: a segment, or the Outliers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SegmentSummary {
+    /// 1..=K; None for the Outliers row.
+    pub segment: Option<usize>,
+    pub label: String,
+    pub archetype: String,
+    pub size: usize,
+    pub share: f64,
+    pub description: String,
+    pub action: String,
+    pub silhouette: Option<f64>,
+    pub micro_segments: usize,
+    /// Share of all returned units that this segment's customers returned.
+    pub returned_units_share: f64,
+    /// Medians of the key raw features.
+    pub medians: Vec<(String, f64)>,
+}
+
+/// What the cluster stage found (plain data for the CLI, the app and the report), stored with
+/// the stage in the analysis file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ClusterOutcome {
+    pub customers: usize,
+    pub features: Vec<String>,
+    pub eps: f64,
+    pub eps_source: String,
+    pub min_samples: usize,
+    pub noise_ratio: f64,
+    pub outliers: usize,
+    pub chosen_k: usize,
+    /// The K the sweep recommended (differs from `chosen_k` when the user picked another).
+    #[serde(default)]
+    pub recommended_k: usize,
+    pub choice_reason: String,
+    pub elbow_k: Option<usize>,
+    pub weak_structure: bool,
+    pub silhouette: Option<f64>,
+    pub calinski_harabasz: Option<f64>,
+    pub davies_bouldin: Option<f64>,
+    pub sweep: Vec<KSweepRow>,
+    pub segments: Vec<SegmentSummary>,
+    pub kdistance_curve: Vec<[f64; 2]>,
+    pub kdistance_knee: Option<f64>,
+    pub pca_explained: [f64; 2],
+    pub trustworthiness_pca: Option<f64>,
+    pub trustworthiness_umap: Option<f64>,
+    pub umap_points: usize,
+    pub warnings: Vec<String>,
+    /// (phase, seconds).
+    pub timings: Vec<(String, f64)>,
+    /// Where the caller wrote the metadata JSON (not part of the stored outcome's meaning).
+    pub metadata_path: Option<PathBuf>,
 }

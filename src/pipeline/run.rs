@@ -2,10 +2,9 @@
 //! `returnscope run` uses it. The app calls the same [`Analysis`] methods one page at a time.
 
 use crate::pipeline::analysis::Analysis;
-use crate::pipeline::cluster::stage::ClusterOutcome;
 use crate::pipeline::config::Config;
 use crate::pipeline::error::Result;
-use crate::pipeline::model::QualityReport;
+use crate::pipeline::model::{ClusterOutcome, QualityReport};
 use crate::pipeline::progress::{Progress, Stage};
 use serde::Serialize;
 use std::collections::BTreeMap;

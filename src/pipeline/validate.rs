@@ -8,47 +8,15 @@
 //! columns are not rewritten. `clean` = not rejected and not a duplicate; `in_scope` = clean and
 //! ordered on or before as_of (the lines the features use, read from `bronze_quality`).
 
+use crate::pipeline::bronze::{
+    self, BRONZE, BRONZE_QUALITY, BRONZE_ROWS, ColumnMapping, DERIVED_COLUMNS, MALFORMED,
+};
 use crate::pipeline::config::Config;
 use crate::pipeline::error::{DbContext, PipelineError, Result};
-use crate::pipeline::ingest::{
-    self, BRONZE, BRONZE_QUALITY, BRONZE_ROWS, ColumnMapping, MALFORMED,
-};
+use crate::pipeline::ingest;
 use crate::pipeline::model::{DatasetCheck, QualityCount, QualityReport, Severity};
 use crate::pipeline::progress::{Progress, Stage};
 use crate::pipeline::store::{Store, ident, literal};
-
-/// Columns that validation adds to bronze (an extra input column may not take these names).
-/// They never equal a raw column name case-insensitively (SQL identifiers are case-insensitive):
-/// the cleaned SKU and quantities are `sku_code`, `qty_sold`, `qty_returned`.
-pub const DERIVED_COLUMNS: [&str; 22] = [
-    "row_id",
-    "customer_id",
-    "order_no",
-    "sku_code",
-    "class",
-    "order_ts",
-    "qty_sold",
-    "qty_returned",
-    "returned",
-    "return_ts",
-    "flag_value",
-    "gross",
-    "reject_reason",
-    "is_duplicate",
-    "clean",
-    "in_scope",
-    "fixed_bad_return_qty",
-    "fixed_return_qty_over_sold",
-    "flag_mismatch",
-    "fixed_invalid_return_date",
-    "missing_return_date",
-    "missing_class",
-];
-
-pub fn is_derived_column(name: &str) -> bool {
-    DERIVED_COLUMNS.iter().any(|d| d.eq_ignore_ascii_case(name))
-        || name.eq_ignore_ascii_case("after_as_of")
-}
 
 /// The quality counts in FEATURES.md order: (name, meaning, what was done).
 pub const QUALITY_COUNTS: [(&str, &str, &str); 12] = [
@@ -116,13 +84,6 @@ pub fn install_macros(store: &Store) -> Result<()> {
     store.conn().execute_batch(MACROS).db("installing the parsing macros")
 }
 
-/// The raw (as loaded) bronze columns, quoted, each prefixed with `prefix` ("b." or "").
-fn raw_column_list(mapping: &ColumnMapping, prefix: &str) -> String {
-    let required = mapping.required.iter().map(|(c, _)| c);
-    let extra = mapping.extra.iter().map(|(s, _)| s);
-    required.chain(extra).map(|c| format!("{prefix}{}", ident(c))).collect::<Vec<_>>().join(", ")
-}
-
 /// Every row's `row_id`, parsed values (trimmed keys, timestamps, numbers, flag) and reject
 /// reason; `source` has `row_id` and the raw columns. Each value is trimmed once, in an inner
 /// projection, and parsed from there (about 20% less CPU than trimming inside every parse).
@@ -181,10 +142,10 @@ fn dupes_sql(mapping: &ColumnMapping, config: &Config) -> String {
     if !config.data.drop_duplicate_rows {
         return "CREATE OR REPLACE TEMP TABLE rs_dupes AS SELECT CAST(NULL AS BIGINT) AS row_id WHERE false;".into();
     }
-    let raw_cols = raw_column_list(mapping, "c.");
+    let raw_cols = mapping.raw_column_list("c.");
     let candidates = rows_with_id(&format!(
         "WHERE hash({raw}) IN (SELECT h FROM (SELECT hash({raw}) AS h FROM {BRONZE_ROWS}) GROUP BY h HAVING count(*) > 1)",
-        raw = raw_column_list(mapping, "")
+        raw = mapping.raw_column_list("")
     ));
     format!(
         "CREATE OR REPLACE TEMP TABLE rs_candidates AS SELECT * FROM {candidates};
@@ -208,7 +169,7 @@ fn quality_sql(mapping: &ColumnMapping, configured_as_of: Option<&str>) -> Strin
         None => "true".into(),
     };
     let parsed = parsed_sql(mapping, &rows_with_id(""));
-    let raw_cols = raw_column_list(mapping, "r.");
+    let raw_cols = mapping.raw_column_list("r.");
     let derived: Vec<String> =
         DERIVED_COLUMNS.iter().skip(1).map(|c| format!("q.{}", ident(c))).collect();
     format!(
@@ -528,7 +489,7 @@ pub fn validate(store: &Store, config: &Config, progress: &Progress) -> Result<Q
         until: "ingest",
     })?;
     // Its own transaction: rowid numbers the rows only once the table is committed.
-    if store.in_transaction(|s| ingest::upgrade_old_bronze(s, &mapping))? {
+    if store.in_transaction(|s| bronze::upgrade_old_bronze(s, &mapping))? {
         tracing::info!("moved the loaded rows of an older analysis file into {BRONZE_ROWS}");
     }
     check_row_ids(store)?;
@@ -544,7 +505,7 @@ pub fn validate(store: &Store, config: &Config, progress: &Progress) -> Result<Q
                 (0.02, 0.15),
             )?;
             let configured = configured_as_of(s, config)?;
-            ingest::drop_bronze_view(s)?;
+            bronze::drop_bronze_view(s)?;
             let sql = quality_sql(&mapping, configured.as_deref());
             s.execute_monitored(&sql, "Applying the cleaning rules", progress, (0.15, 0.85))?;
             let as_of = match configured {

@@ -13,3 +13,4 @@ mod ingest_validate;
 mod over_time;
 mod report;
 mod segments;
+mod structure;

@@ -371,9 +371,9 @@ fn sweep_section(ui: &mut egui::Ui, page: &ClusterPage, locked: bool) -> Option<
             let selected = row.k == d.chosen_k;
             let button = egui::Button::selectable(selected, k_button(row.k));
             let hint = format!(
-                "stability {:.2}, silhouette {:.2}{}",
-                row.stability,
-                row.silhouette,
+                "stability {}, silhouette {}{}",
+                fmt_metric(row.stability),
+                fmt_metric(row.silhouette),
                 if row.k == chosen { " (recommended)" } else { "" }
             );
             let response = ui
@@ -506,4 +506,9 @@ fn segment_card(ui: &mut egui::Ui, view: &ClusterView, g: usize) {
         }
         ui.label(RichText::new(facts.join(" · ")).weak());
     });
+}
+
+/// A sweep criterion with two decimals, or "—" where it was not computed.
+fn fmt_metric(value: Option<f64>) -> String {
+    value.map_or_else(|| "—".to_string(), |v| format!("{v:.2}"))
 }

@@ -2,7 +2,7 @@
 //! (segments x key features, each cell the segment's median relative to all clustered customers).
 
 use crate::app::cluster_view::ClusterView;
-use crate::app::pages::{percent, thousands};
+use crate::app::format::{percent, thousands};
 use crate::app::plots::scatter::format_value;
 use crate::app::plots::{row_color, row_name};
 use eframe::egui::{self, Color32, RichText, Sense, Stroke, StrokeKind, vec2};

@@ -1,7 +1,7 @@
 //! The K sweep: stability, silhouette, inertia (elbow), Calinski-Harabasz and Davies-Bouldin
 //! against K, the chosen K marked on each. Clicking a plot picks the K under the pointer.
 
-use crate::pipeline::report::KSweepRow;
+use crate::pipeline::model::KSweepRow;
 use eframe::egui::{self, Color32};
 use egui_plot::{Line, LineStyle, Plot, PlotPoints, Points, VLine};
 
@@ -9,7 +9,8 @@ use egui_plot::{Line, LineStyle, Plot, PlotPoints, Points, VLine};
 struct Criterion {
     title: &'static str,
     better: &'static str,
-    value: fn(&KSweepRow) -> f64,
+    /// The criterion's value for one K (`None` where it was not computed).
+    value: fn(&KSweepRow) -> Option<f64>,
 }
 
 const CRITERIA: [Criterion; 5] = [
@@ -19,7 +20,7 @@ const CRITERIA: [Criterion; 5] = [
         value: |r| r.stability,
     },
     Criterion { title: "Silhouette", better: "higher is better", value: |r| r.silhouette },
-    Criterion { title: "Inertia (elbow)", better: "look for the bend", value: |r| r.inertia },
+    Criterion { title: "Inertia (elbow)", better: "look for the bend", value: |r| Some(r.inertia) },
     Criterion {
         title: "Calinski-Harabasz",
         better: "higher is better",
@@ -65,7 +66,7 @@ fn criterion_plot(
 ) -> Option<usize> {
     let points: Vec<[f64; 2]> = sweep
         .iter()
-        .map(|r| [r.k as f64, (criterion.value)(r)])
+        .filter_map(|r| (criterion.value)(r).map(|v| [r.k as f64, v]))
         .filter(|p| p[1].is_finite())
         .collect();
     let color = ui.visuals().text_color();

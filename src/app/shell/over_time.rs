@@ -2,10 +2,10 @@
 //! jobs, and turning their results into the Changes page.
 
 use super::{JobKind, NoticeKind, ReturnScopeApp, file_name};
-use crate::app::over_time::{self, Scored};
+use crate::app::over_time;
 use crate::app::pages::changes::ChangesPage;
 use crate::app::pages::thousands;
-use crate::app::tasks::AppError;
+use crate::app::tasks::{AppError, Scored};
 use crate::pipeline::compare::Comparison;
 use eframe::egui;
 use std::path::PathBuf;

@@ -39,7 +39,7 @@ pub use metrics::{
     silhouette_per_cluster, silhouette_summary,
 };
 pub use preview::NoiseSampler;
-pub use sweep::{KSweep, KSweepRow, fit_with_k, sweep_k};
+pub use sweep::{KSweep, fit_with_k, sweep_k};
 pub use synthetic::{sample_rows, synthetic_blobs};
 
 use crate::pipeline::progress::{Cancelled, Progress};

@@ -15,6 +15,7 @@ use super::kmeans::{KMeansFit, assign_nearest, kmeans};
 use super::metrics::{adjusted_rand_index, calinski_harabasz, davies_bouldin, silhouette};
 use super::{ClusterError, derive_seed, sample_indices, sub_progress};
 use crate::pipeline::config::KMeansConfig;
+use crate::pipeline::model::KSweepRow;
 use crate::pipeline::progress::Progress;
 use ndarray::{Array2, ArrayView2, Axis};
 
@@ -23,18 +24,6 @@ pub const STABILITY_TOLERANCE: f64 = 0.02;
 
 /// Share of the points in each stability subsample.
 pub const SUBSAMPLE_SHARE: f64 = 0.8;
-
-/// Every criterion for one K.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct KSweepRow {
-    pub k: usize,
-    pub inertia: f64,
-    pub silhouette: Option<f64>,
-    pub calinski_harabasz: Option<f64>,
-    pub davies_bouldin: Option<f64>,
-    /// Mean adjusted Rand index over the subsample pairs; `None` when no pair was run.
-    pub stability: Option<f64>,
-}
 
 /// The whole sweep and the K it chose.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

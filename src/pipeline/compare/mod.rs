@@ -11,11 +11,12 @@ pub mod drift;
 pub mod output;
 pub mod workbook;
 
-use crate::pipeline::cluster::stage::{OUTLIERS, RESULTS, segment_label};
 use crate::pipeline::error::{DbContext, PipelineError, Result};
 use crate::pipeline::features::SILVER;
 use crate::pipeline::gold::read_raw_features;
+use crate::pipeline::model::{OUTLIERS, segment_label};
 use crate::pipeline::progress::Progress;
+use crate::pipeline::results::RESULTS;
 use crate::pipeline::scoring::model::{SegmentationModel, require_model, stored_model_info};
 use crate::pipeline::scoring::{SCORED, score_store, stored_score};
 use crate::pipeline::store::Store;
@@ -23,8 +24,8 @@ pub use drift::FeatureDrift;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
-/// Label of customers with too few orders to be segmented (the report's spelling).
-pub use crate::pipeline::report::NOT_SEGMENTED_LABEL as NOT_SEGMENTED;
+/// Label of customers with too few orders to be segmented (the one spelling).
+pub use crate::pipeline::model::NOT_SEGMENTED;
 
 /// One period's analysis.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -269,7 +270,7 @@ fn categories_of(model: &SegmentationModel) -> Vec<Category> {
         .iter()
         .map(|s| Category {
             key: s.segment.to_string(),
-            label: segment_label(Some(s.segment)),
+            label: segment_label(s.segment),
             archetype: s.texts.archetype.clone(),
         })
         .collect();

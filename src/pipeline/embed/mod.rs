@@ -6,12 +6,15 @@
 //! - [`trustworthiness()`] / [`trustworthiness_sampled`]: how faithfully a 2-D view keeps each
 //!   point's high-dimensional neighbours (scikit-learn's definition).
 //!
+//! - [`stage`]: the embedding stage as the pipeline runs it (configured, with progress).
+//!
 //! Every routine is deterministic: the same input and seed give bit-identical output whatever the
 //! number of threads.
 
 pub mod knn;
 pub mod pca;
 pub mod sample;
+pub mod stage;
 pub mod trustworthiness;
 pub mod umap;
 

@@ -127,7 +127,7 @@ fn params(store: &Store, config: &Config) -> Result<Params> {
         until: "validate",
     })?;
     // A file validated before bronze was split has no bronze_quality: validating again upgrades it.
-    if !store.table_exists(crate::pipeline::ingest::BRONZE_QUALITY)? {
+    if !store.table_exists(crate::pipeline::bronze::BRONZE_QUALITY)? {
         return Err(PipelineError::MissingLayer {
             stage: "Features",
             needs: "data validated by this version",
@@ -215,11 +215,24 @@ pub fn silver_numeric_columns(store: &Store) -> Result<Vec<String>> {
         .collect())
 }
 
-/// The key raw features of summaries and reports ([`crate::pipeline::archetypes::key_features`])
-/// that this silver layer has.
+/// The raw features shown in summaries and reports, in display order.
+pub fn key_features() -> &'static [&'static str] {
+    &[
+        "sales_order_no_nunique",
+        "avg_order_size",
+        "return_rate",
+        "return_ratio",
+        "avg_days_to_return",
+        "customer_lifetime_days",
+        "days_since_last_order",
+        "recent_orders",
+    ]
+}
+
+/// The [`key_features`] that this silver layer has.
 pub fn present_key_features(store: &Store) -> Result<Vec<String>> {
     let columns = silver_numeric_columns(store)?;
-    Ok(crate::pipeline::archetypes::key_features()
+    Ok(key_features()
         .iter()
         .filter(|f| columns.iter().any(|c| c == *f))
         .map(|f| f.to_string())

@@ -7,11 +7,12 @@
 
 pub mod transform;
 
-pub use transform::{FeatureTransform, GoldError, GoldMatrix, RawFeatures, build_gold};
+pub use transform::{FeatureTransform, GoldError, GoldMatrix, build_gold};
 
 use crate::pipeline::config::Config;
 use crate::pipeline::error::{DbContext, PipelineError, Result};
 use crate::pipeline::features::{ORDER_VALUE_FEATURES, SILVER, silver_numeric_columns};
+use crate::pipeline::model::RawFeatures;
 use crate::pipeline::progress::{Progress, Stage};
 use crate::pipeline::store::{Store, ident};
 use duckdb::types::Value;

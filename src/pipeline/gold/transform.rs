@@ -21,23 +21,13 @@
 //! numbers, so a run can be explained and repeated on new data.
 
 use crate::pipeline::config::{GoldConfig, Scaling};
+use crate::pipeline::model::RawFeatures;
 use ndarray::{Array2, ArrayView1};
 use rayon::prelude::*;
 use serde::Serialize;
 
 /// Below this standard deviation a feature is treated as constant.
 const NEAR_CONSTANT_STD: f64 = 1e-9;
-
-/// The raw (silver) feature values of the eligible customers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RawFeatures {
-    /// One per row.
-    pub customer_ids: Vec<String>,
-    /// One per column, FEATURES.md names, in FEATURES.md order.
-    pub names: Vec<String>,
-    /// Rows x columns; NaN (or any non-finite value) = NULL.
-    pub values: Array2<f64>,
-}
 
 /// What the gold layer did to one input feature.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -54,10 +54,10 @@ pub fn write(sheet: &mut Worksheet, data: &ReportData, styles: &Styles) -> Resul
         sheet.write_number_with_format(row, 1, stat.count as f64, &styles.count)?;
         style::write_opt_number(sheet, row, 2, Some(stat.null_share), &styles.percent)?;
         let values = [stat.mean, stat.std, stat.min, stat.p25, stat.median, stat.p75, stat.max];
-        for (j, v) in values.iter().enumerate() {
-            style::write_opt_number(sheet, row, 3 + j as u16, Some(*v), number)?;
+        for (j, v) in values.into_iter().enumerate() {
+            style::write_opt_number(sheet, row, 3 + j as u16, v, number)?;
         }
-        style::write_opt_number(sheet, row, 10, Some(stat.outside_p1_p99_share), &styles.percent)?;
+        style::write_opt_number(sheet, row, 10, stat.outside_p1_p99_share, &styles.percent)?;
         let importance = ranking.iter().position(|(f, _)| *f == stat.feature);
         let share = importance.map(|i| ranking[i].1);
         style::write_opt_number(sheet, row, 11, share, &styles.percent)?;

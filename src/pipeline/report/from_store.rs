@@ -2,12 +2,14 @@
 //! stored clustering outcome and the per-customer results.
 
 use super::data::*;
-use crate::pipeline::cluster::stage::{ClusterOutcome, RESULTS, stored_outcome};
 use crate::pipeline::config::Config;
 use crate::pipeline::error::{DbContext, PipelineError, Result};
 use crate::pipeline::features::{SILVER, read_stats};
 use crate::pipeline::gold::GOLD;
-use crate::pipeline::model::Severity;
+use crate::pipeline::model::{
+    ClusterOutcome, DatasetCheck, FeatureStat, NOT_SEGMENTED, QualityCount,
+};
+use crate::pipeline::results::{RESULTS, stored_outcome};
 use crate::pipeline::store::{Store, ident};
 use crate::pipeline::{ingest, metadata, validate};
 
@@ -33,31 +35,7 @@ fn dataset_facts(store: &Store) -> Result<DatasetFacts> {
 
 fn quality(store: &Store) -> Result<(Vec<QualityCount>, Vec<DatasetCheck>)> {
     let q = validate::stored_report(store)?.unwrap_or_default();
-    let counts = q
-        .counts
-        .iter()
-        .map(|c| QualityCount {
-            name: c.name.clone(),
-            count: c.count,
-            share: c.share,
-            meaning: c.meaning.clone(),
-            action_taken: c.action.clone(),
-        })
-        .collect();
-    let checks = q
-        .checks
-        .iter()
-        .map(|c| DatasetCheck {
-            name: c.name.clone(),
-            severity: match c.severity {
-                Severity::Blocking => CheckSeverity::Blocking,
-                Severity::Warning => CheckSeverity::Warning,
-                Severity::Ok => CheckSeverity::Ok,
-            },
-            message: c.message.clone(),
-        })
-        .collect();
-    Ok((counts, checks))
+    Ok((q.counts, q.checks))
 }
 
 fn not_segmented_row(store: &Store, keys: &[String], total: u64) -> Result<Option<SegmentRow>> {
@@ -83,10 +61,10 @@ fn not_segmented_row(store: &Store, keys: &[String], total: u64) -> Result<Optio
     );
     Ok(Some(SegmentRow {
         segment: None,
-        label: NOT_SEGMENTED_LABEL.into(),
+        label: NOT_SEGMENTED.into(),
         size,
         share: if total > 0 { size as f64 / total as f64 } else { 0.0 },
-        archetype: NOT_SEGMENTED_LABEL.into(),
+        archetype: NOT_SEGMENTED.into(),
         description: "Too few orders to be segmented (below quality.min_orders_per_customer)."
             .into(),
         action: "Nurture toward a second order; re-segment them once they qualify.".into(),
@@ -124,7 +102,7 @@ fn customers(store: &Store, keys: &[String]) -> Result<Vec<CustomerRow>> {
     let key_cols: Vec<String> =
         keys.iter().map(|k| format!("CAST(s.{} AS DOUBLE)", ident(k))).collect();
     let sql = format!(
-        "SELECT s.customer_id, r.segment, coalesce(r.archetype, '{NOT_SEGMENTED_LABEL}'), coalesce(r.micro_segment, ''),
+        "SELECT s.customer_id, r.segment, coalesce(r.archetype, '{NOT_SEGMENTED}'), coalesce(r.micro_segment, ''),
                 coalesce(r.is_outlier, false), r.distance_to_centroid, r.pca_x, r.pca_y, r.umap_x, r.umap_y, {}
          FROM {SILVER} s LEFT JOIN {RESULTS} r USING (customer_id)
          ORDER BY r.segment NULLS LAST, s.customer_id",
@@ -175,22 +153,7 @@ fn feature_importance(store: &Store, features: &[String]) -> Result<Vec<(String,
 }
 
 fn feature_stats(store: &Store) -> Result<Vec<FeatureStat>> {
-    Ok(read_stats(store)?
-        .into_iter()
-        .map(|s| FeatureStat {
-            feature: s.feature,
-            count: s.count,
-            null_share: s.null_share,
-            mean: nan(s.mean),
-            std: nan(s.std),
-            min: nan(s.min),
-            p25: nan(s.p25),
-            median: nan(s.median),
-            p75: nan(s.p75),
-            max: nan(s.max),
-            outside_p1_p99_share: nan(s.outside_p1_p99_share),
-        })
-        .collect())
+    read_stats(store)
 }
 
 fn knee_index(curve: &[f64], knee: Option<f64>) -> Option<usize> {
@@ -233,18 +196,7 @@ pub fn report_data(store: &Store, config: &Config) -> Result<ReportData> {
         key_feature_names: keys,
         feature_stats: feature_stats(store)?,
         feature_importance: feature_importance(store, &outcome.features)?,
-        k_sweep: outcome
-            .sweep
-            .iter()
-            .map(|r| KSweepRow {
-                k: r.k,
-                inertia: r.inertia,
-                silhouette: nan(r.silhouette),
-                calinski_harabasz: nan(r.calinski_harabasz),
-                davies_bouldin: nan(r.davies_bouldin),
-                stability: nan(r.stability),
-            })
-            .collect(),
+        k_sweep: outcome.sweep.clone(),
         chosen_k: outcome.chosen_k,
         choice_reason: outcome.choice_reason.clone(),
         weak_structure: outcome.weak_structure,

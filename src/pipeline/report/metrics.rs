@@ -7,8 +7,9 @@ use rust_xlsxwriter::{
     Worksheet, XlsxError,
 };
 
-use super::data::{KSweepRow, ReportData};
+use super::data::ReportData;
 use super::style::{self, Styles};
+use crate::pipeline::model::KSweepRow;
 
 const SHEET: &str = "Quality Metrics";
 const SWEEP_HEADERS: [&str; 6] = [
@@ -78,10 +79,10 @@ fn write_sweep(
         sheet.write_number_with_format(row, 0, r.k as f64, count)?;
         let big = if chosen { &styles.highlight_count } else { &styles.count };
         style::write_opt_number(sheet, row, 1, Some(r.inertia), big)?;
-        style::write_opt_number(sheet, row, 2, Some(r.silhouette), number)?;
-        style::write_opt_number(sheet, row, 3, Some(r.calinski_harabasz), big)?;
-        style::write_opt_number(sheet, row, 4, Some(r.davies_bouldin), number)?;
-        style::write_opt_number(sheet, row, 5, Some(r.stability), number)?;
+        style::write_opt_number(sheet, row, 2, r.silhouette, number)?;
+        style::write_opt_number(sheet, row, 3, r.calinski_harabasz, big)?;
+        style::write_opt_number(sheet, row, 4, r.davies_bouldin, number)?;
+        style::write_opt_number(sheet, row, 5, r.stability, number)?;
         row += 1;
     }
     Ok(row)

@@ -13,6 +13,8 @@
 //! failed or cancelled run never leaves a half-written report behind.
 
 pub mod data;
+#[cfg(test)]
+mod example;
 pub mod from_store;
 
 mod customers;
@@ -32,9 +34,7 @@ use rust_xlsxwriter::{DocProperties, Workbook, XlsxError};
 use crate::pipeline::progress::Progress;
 pub use customers::fmt_count;
 pub use data::{
-    CheckSeverity, CustomerRow, DatasetCheck, DatasetFacts, FeatureStat, KSweepRow,
-    NOT_SEGMENTED_LABEL, OUTLIERS_LABEL, QualityCount, ReportData, SegmentRow, Trustworthiness,
-    parameters_from_config,
+    CustomerRow, DatasetFacts, ReportData, SegmentRow, Trustworthiness, parameters_from_config,
 };
 
 /// The sheets of the report, in workbook order.

@@ -3,8 +3,9 @@
 
 use rust_xlsxwriter::{Color, Format, Worksheet, XlsxError};
 
-use super::data::{CheckSeverity, ReportData};
+use super::data::ReportData;
 use super::style::{self, Styles};
+use crate::pipeline::model::Severity;
 
 pub fn write(sheet: &mut Worksheet, data: &ReportData, styles: &Styles) -> Result<(), XlsxError> {
     sheet.set_screen_gridlines(false);
@@ -84,7 +85,7 @@ fn write_counts(
         sheet.write_number_with_format(row, 1, q.count as f64, &styles.count)?;
         sheet.write_number_with_format(row, 2, q.share, &styles.percent)?;
         sheet.write_string_with_format(row, 3, &q.meaning, &styles.wrap)?;
-        sheet.write_string_with_format(row, 4, &q.action_taken, &styles.wrap)?;
+        sheet.write_string_with_format(row, 4, &q.action, &styles.wrap)?;
         row += 1;
     }
     if data.quality_counts.is_empty() {
@@ -94,11 +95,11 @@ fn write_counts(
     Ok(row)
 }
 
-fn severity_format(styles: &Styles, severity: CheckSeverity) -> Format {
+fn severity_format(styles: &Styles, severity: Severity) -> Format {
     let (fill, font) = match severity {
-        CheckSeverity::Blocking => (0xF8D7DA, 0x842029),
-        CheckSeverity::Warning => (0xFFF3CD, 0x7A5200),
-        CheckSeverity::Ok => (0xD1E7DD, 0x0F5132),
+        Severity::Blocking => (0xF8D7DA, 0x842029),
+        Severity::Warning => (0xFFF3CD, 0x7A5200),
+        Severity::Ok => (0xD1E7DD, 0x0F5132),
     };
     styles
         .text

@@ -143,7 +143,8 @@ pub fn headline_findings(data: &ReportData) -> Vec<String> {
         ));
     }
     if data.weak_structure {
-        let silhouette = data.k_sweep.iter().find(|r| r.k == data.chosen_k).map(|r| r.silhouette);
+        let silhouette =
+            data.k_sweep.iter().find(|r| r.k == data.chosen_k).and_then(|r| r.silhouette);
         out.push(format!(
             "Caution: the segments are weakly separated (silhouette {}); read them as tendencies \
              rather than distinct groups.",

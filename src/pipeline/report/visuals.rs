@@ -11,8 +11,9 @@ use rust_xlsxwriter::{
 };
 
 use super::customers::fmt_count;
-use super::data::{CustomerRow, OUTLIERS_LABEL, ReportData, segment_label};
+use super::data::{CustomerRow, ReportData};
 use super::style::{self, Styles};
+use crate::pipeline::model::{OUTLIERS, segment_label};
 
 const SHEET: &str = "Visualizations";
 /// About this many customers are plotted.
@@ -97,7 +98,7 @@ pub fn scatter_groups(data: &ReportData, max_points: usize) -> (View, Vec<Scatte
         }
         let quota = quota(points.len(), total, max_points);
         let (label, rgb) = if index == 0 {
-            (OUTLIERS_LABEL.to_string(), crate::palette::OUTLIER_RGB)
+            (OUTLIERS.to_string(), crate::palette::OUTLIER_RGB)
         } else {
             (segment_label(index), crate::palette::segment_rgb(index))
         };
@@ -143,7 +144,7 @@ fn write_scatter(
             row += 1;
         }
         let colour = Color::RGB(crate::palette::rgb_u32(group.rgb));
-        let is_outliers = group.label == OUTLIERS_LABEL;
+        let is_outliers = group.label == OUTLIERS;
         let marker = ChartMarker::new()
             .set_type(if is_outliers { ChartMarkerType::X } else { ChartMarkerType::Circle })
             .set_size(if is_outliers { 4 } else { 3 })

@@ -48,8 +48,9 @@ Q_SKU_ID,CLASS_,DIVISION_,BRAND_,Q_CLR_DNUM,Q_CLR_DESC,VENDOR_STYLE,SIZE_";
 /// The last instant of the generated window; every order and return lies at or before it.
 pub const END_LABEL: &str = "2024-12-31 23:59:59";
 
-/// Truth label of the single-order customers (not eligible, so never segmented).
-pub const NOT_SEGMENTED: &str = "Not Segmented";
+/// Truth label of the single-order customers (not eligible, so never segmented), spelled as the
+/// report and the app spell them.
+pub use crate::pipeline::model::NOT_SEGMENTED;
 
 /// The archetype names planted, as CLUSTERING.md spells them.
 pub const PLANTED_ARCHETYPES: [&str; 6] = [

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::pipeline::archetypes::{SegmentProfile, profile_segments};
-use crate::pipeline::gold::RawFeatures;
+use crate::pipeline::model::RawFeatures;
 use ndarray::Array2;
 use std::collections::{HashMap, HashSet};
 

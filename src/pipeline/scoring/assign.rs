@@ -15,7 +15,7 @@ use crate::pipeline::cluster::assign_nearest;
 use crate::pipeline::cluster::balltree::BallTree;
 use crate::pipeline::cluster::stage::ClusterRun;
 use crate::pipeline::error::{PipelineError, Result};
-use crate::pipeline::gold::RawFeatures;
+use crate::pipeline::model::RawFeatures;
 use crate::pipeline::progress::{Cancelled, Progress};
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;

@@ -7,10 +7,11 @@
 //! refuses a document of another format version. The format is described field by field in
 //! `docs/model-format.md`.
 
-use crate::pipeline::cluster::stage::{ClusterRun, OUTLIERS};
+use crate::pipeline::cluster::stage::ClusterRun;
 use crate::pipeline::config::Config;
 use crate::pipeline::error::{DbContext, PipelineError, Result};
 use crate::pipeline::gold::TRANSFORMS;
+use crate::pipeline::model::OUTLIERS;
 use crate::pipeline::store::Store;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -178,6 +179,15 @@ impl SegmentationModel {
         serde_json::from_str(text).map_err(|e| not_a_model(e.to_string()))
     }
 
+    /// The model with its measured self-agreement, and the id recomputed to include it.
+    pub fn with_agreement(mut self, agreement: Agreement) -> Result<Self> {
+        let created_at = std::mem::take(&mut self.created_at);
+        self.self_agreement = Some(agreement);
+        let mut model = self.with_id()?;
+        model.created_at = created_at;
+        Ok(model)
+    }
+
     /// Fill in `model_id` from the document's content.
     fn with_id(mut self) -> Result<Self> {
         let created_at = std::mem::take(&mut self.created_at);
@@ -190,7 +200,9 @@ impl SegmentationModel {
     }
 }
 
-/// Build the model of a finished clustering run (the gold transforms are read from `store`).
+/// Build the model of a finished clustering run (the gold transforms are read from `store`);
+/// `self_agreement` is measured by the caller before the id is computed, see
+/// [`SegmentationModel::with_agreement`].
 pub fn build_model(store: &Store, config: &Config, run: &ClusterRun) -> Result<SegmentationModel> {
     let features = read_transforms(store)?;
     let used: Vec<&str> = features.iter().filter(|f| f.used).map(|f| f.name.as_str()).collect();
@@ -243,8 +255,6 @@ pub fn build_model(store: &Store, config: &Config, run: &ClusterRun) -> Result<S
         outlier_texts: texts_of(run, None),
         self_agreement: None,
     };
-    let mut model = model;
-    model.self_agreement = Some(crate::pipeline::scoring::assign::agreement_with_run(&model, run)?);
     let mut model = model.with_id()?;
     model.created_at = now_rfc3339();
     Ok(model)

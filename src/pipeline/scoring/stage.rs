@@ -8,10 +8,10 @@
 
 use super::assign::{Assigner, Assignment, to_model_space};
 use super::model::SegmentationModel;
-use crate::pipeline::cluster::stage::segment_label;
 use crate::pipeline::error::{DbContext, PipelineError, Result};
 use crate::pipeline::features::SILVER;
 use crate::pipeline::gold::read_raw_features;
+use crate::pipeline::model::segment_or_outliers_label;
 use crate::pipeline::progress::Progress;
 use crate::pipeline::store::{Store, literal};
 use duckdb::types::Value;
@@ -112,7 +112,7 @@ fn summarize(
         .map(|i| {
             let s = (i < k).then_some(i + 1);
             let archetype = model.archetype_of(i + 1, s.is_none());
-            (segment_label(s), archetype, sizes[i])
+            (segment_or_outliers_label(s), archetype, sizes[i])
         })
         .collect();
     ScoreSummary {

@@ -1,0 +1,124 @@
+//! The embedding stage: the 2-D views of a clustering, as configured (`embedding.*`), with
+//! progress and cancel: PCA of every customer, the UMAP-style map of a stratified sample, and
+//! the trustworthiness of each. Plain data in and out; the caller stores the result (the cluster
+//! stage with the run, or [`crate::pipeline::results::store_map`] when the app computes the map
+//! in the background).
+
+use super::{EmbedError, UmapParams};
+use crate::pipeline::config::Config;
+use crate::pipeline::error::{PipelineError, Result};
+use crate::pipeline::progress::Progress;
+use ndarray::{Array2, Axis};
+use std::time::Instant;
+
+/// Receives a 2-D layout as (row index, x, y) while it is computed.
+pub type LayoutCallback<'a> = &'a (dyn Fn(&[(usize, f64, f64)]) + Sync);
+
+/// The 2-D views of the gold matrix; they do not depend on K, so a re-segmentation keeps them.
+#[derive(Clone)]
+pub struct Views {
+    pub pca: Array2<f64>,
+    pub pca_explained: [f64; 2],
+    /// (row index, x, y) of the UMAP-style sample; empty when not computed.
+    pub umap: Vec<(usize, f64, f64)>,
+    pub trust_pca: Option<f64>,
+    pub trust_umap: Option<f64>,
+    pub seconds: f64,
+}
+
+fn embed_error(e: EmbedError) -> PipelineError {
+    match e {
+        EmbedError::Cancelled => PipelineError::Cancelled,
+        other => PipelineError::Data(other.to_string()),
+    }
+}
+
+/// The UMAP-style view of a stratified sample of `matrix` (strata: `groups`, one per row, e.g.
+/// the segment or -1 for an outlier), as (row index, x, y). `on_layout` sees the layout, in the
+/// same form, as it improves (the app draws it live).
+pub fn compute_umap(
+    matrix: &Array2<f64>,
+    groups: &[i64],
+    config: &Config,
+    progress: &Progress,
+    on_layout: Option<LayoutCallback<'_>>,
+) -> Result<Vec<(usize, f64, f64)>> {
+    let sample =
+        super::stratified_sample(groups, config.embedding.umap_sample, config.embedding.seed);
+    let sub = matrix.select(Axis(0), &sample);
+    let params = UmapParams {
+        n_neighbors: config.embedding.n_neighbors,
+        min_dist: config.embedding.min_dist,
+        n_epochs: config.embedding.n_epochs,
+        seed: config.embedding.seed,
+        snapshot_every: 10,
+    };
+    let snapshot = |_epoch: usize, layout: &Array2<f32>| {
+        if let Some(report) = on_layout {
+            let points: Vec<(usize, f64, f64)> = sample
+                .iter()
+                .enumerate()
+                .map(|(j, &i)| (i, f64::from(layout[[j, 0]]), f64::from(layout[[j, 1]])))
+                .collect();
+            report(&points);
+        }
+    };
+    let on_epoch: Option<super::umap::EpochCallback<'_>> =
+        if on_layout.is_some() { Some(&snapshot) } else { None };
+    let layout = super::umap(sub.view(), &params, progress, on_epoch).map_err(embed_error)?;
+    Ok(sample.iter().enumerate().map(|(j, &i)| (i, layout[[j, 0]], layout[[j, 1]])).collect())
+}
+
+fn trust(matrix: &Array2<f64>, low: &Array2<f64>, config: &Config) -> Option<f64> {
+    super::trustworthiness_sampled(
+        matrix.view(),
+        low.view(),
+        10,
+        config.embedding.trustworthiness_sample,
+        config.embedding.seed,
+    )
+    .ok()
+}
+
+/// Trustworthiness of a UMAP-style map of some rows of `matrix` (None below 3 points).
+pub fn umap_trust(
+    matrix: &Array2<f64>,
+    umap: &[(usize, f64, f64)],
+    config: &Config,
+) -> Option<f64> {
+    if umap.len() < 3 {
+        return None;
+    }
+    let rows: Vec<usize> = umap.iter().map(|(i, _, _)| *i).collect();
+    let high = matrix.select(Axis(0), &rows);
+    let low =
+        Array2::from_shape_fn((umap.len(), 2), |(r, c)| if c == 0 { umap[r].1 } else { umap[r].2 });
+    trust(&high, &low, config)
+}
+
+/// The PCA view of every row and, with `with_umap` (and `embedding.umap_enabled`), the
+/// UMAP-style map of a sample stratified by `groups`, with their trustworthiness.
+pub fn compute_views(
+    matrix: &Array2<f64>,
+    groups: &[i64],
+    config: &Config,
+    progress: &Progress,
+    with_umap: bool,
+) -> Result<Views> {
+    progress.update(0.65, "PCA view");
+    let started = Instant::now();
+    let pca = super::pca_2d(matrix.view()).map_err(embed_error)?;
+    let umap = if with_umap && config.embedding.umap_enabled {
+        compute_umap(matrix, groups, config, &progress.sub(0.68, 0.95), None)?
+    } else {
+        Vec::new()
+    };
+    Ok(Views {
+        trust_pca: trust(matrix, &pca.coords, config),
+        trust_umap: umap_trust(matrix, &umap, config),
+        pca: pca.coords,
+        pca_explained: pca.explained_variance_ratio,
+        umap,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
