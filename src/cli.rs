@@ -27,6 +27,9 @@ mod over_time;
 pub struct Cli {
     /// A CSV to open in the desktop app (as when double-clicked with "Open with ReturnScope").
     pub file: Option<PathBuf>,
+    /// With an analysis as FILE: open it and show what changed since this earlier analysis.
+    #[arg(long, requires = "file")]
+    pub compare_with: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -178,7 +181,7 @@ pub fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => {
-            crate::app::run_app(cli.file)?;
+            crate::app::run_app(cli.file, cli.compare_with)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Run { input, db, report, config, as_of, until, json, force }) => {

@@ -42,7 +42,7 @@ pub const ICON_PNG: &[u8] = include_bytes!("../../assets/icon.png");
 
 /// Open the ReturnScope window; `initial_csv` is previewed on the Load page. Returns when the
 /// window is closed.
-pub fn run_app(initial_csv: Option<PathBuf>) -> anyhow::Result<()> {
+pub fn run_app(initial_csv: Option<PathBuf>, compare_with: Option<PathBuf>) -> anyhow::Result<()> {
     let data_dir = backend::default_data_dir()
         .context("cannot determine a data folder for ReturnScope (is HOME set?)")?;
     match crate::logging::init(&backend::log_dir(&data_dir)) {
@@ -57,7 +57,10 @@ pub fn run_app(initial_csv: Option<PathBuf>) -> anyhow::Result<()> {
         ),
     }
     jobs::lower_background_priority();
-    let app = ReturnScopeApp::new(data_dir, initial_csv);
+    let mut app = ReturnScopeApp::new(data_dir, initial_csv);
+    if let Some(earlier) = compare_with {
+        app.compare_after_open(earlier);
+    }
     let size = app.saved_window_size().unwrap_or([1280.0, 820.0]);
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("ReturnScope")

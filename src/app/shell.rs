@@ -85,6 +85,8 @@ pub struct ReturnScopeApp {
     /// The last comparison of two periods, and whether its page is shown instead of the wizard.
     changes: Option<pages::changes::ChangesPage>,
     show_changes: bool,
+    /// Compare with this earlier analysis once the analysis being opened is restored.
+    compare_after_open: Option<PathBuf>,
     frame_stats: FrameStats,
     notices: Vec<Notice>,
     pending: Vec<Action>,
@@ -120,6 +122,7 @@ impl ReturnScopeApp {
             report: ReportPage::default(),
             changes: None,
             show_changes: false,
+            compare_after_open: None,
             frame_stats: FrameStats::default(),
             notices: Vec::new(),
             pending: initial_csv.map(Action::open_file).into_iter().collect(),
@@ -175,6 +178,12 @@ impl ReturnScopeApp {
     /// Whether the Changes page is shown instead of the wizard.
     pub fn showing_changes(&self) -> bool {
         self.show_changes && self.changes.is_some()
+    }
+
+    /// Once the analysis opened at start-up is restored, compare it with `earlier`
+    /// (`returnscope NEW.duckdb --compare-with OLD.duckdb`).
+    pub fn compare_after_open(&mut self, earlier: PathBuf) {
+        self.compare_after_open = Some(earlier);
     }
 
     /// Compare with `earlier` as if it had been chosen in the dialog.

@@ -264,15 +264,14 @@ fn flow_ui(ui: &mut egui::Ui, c: &Comparison) {
     let mut right_used = vec![0.0f32; n];
     let hover = response.hover_pos();
     let mut tip = None;
-    for i in 0..n {
+    for (i, (row, &left_top)) in c.matrix.iter().zip(&left_tops).enumerate() {
         let mut left_used = 0.0;
-        for j in 0..n {
-            let count = c.matrix[i][j];
+        for (j, &count) in row.iter().enumerate() {
             if count == 0 {
                 continue;
             }
             let h = count as f32 * scale;
-            let (y0, y1) = (left_tops[i] + left_used, right_tops[j] + right_used[j]);
+            let (y0, y1) = (left_top + left_used, right_tops[j] + right_used[j]);
             left_used += h;
             right_used[j] += h;
             let color = category_color(c, i).gamma_multiply(if i == j { 0.35 } else { 0.6 });

@@ -213,6 +213,9 @@ impl ReturnScopeApp {
                     self.cluster.set_view(segmented.view);
                     self.preview_data = segmented.preview;
                 }
+                if let Some(earlier) = self.compare_after_open.take() {
+                    self.pending.push(Action::Compare(earlier));
+                }
             }
             Err(err) => self.report_failure(&format!("Opening {}", file_name(path)), &err),
         }
