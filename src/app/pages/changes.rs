@@ -237,7 +237,9 @@ fn heatmap_ui(ui: &mut egui::Ui, c: &Comparison) {
 fn flow_ui(ui: &mut egui::Ui, c: &Comparison) {
     let n = c.categories.len();
     let total: usize = c.matrix.iter().flatten().sum();
-    let (rect, response) = ui.allocate_exact_size(vec2(FLOW_WIDTH, FLOW_HEIGHT), Sense::hover());
+    // Room below the last bar for its label.
+    let (rect, response) =
+        ui.allocate_exact_size(vec2(FLOW_WIDTH, FLOW_HEIGHT + 14.0), Sense::hover());
     if total == 0 {
         return;
     }
