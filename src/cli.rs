@@ -1,13 +1,13 @@
 //! The command line: `returnscope` (no arguments) opens the desktop app; `run`, `validate`,
-//! `score`, `compare`, `sample`, `export` and `config` run headless for scripts and scheduled
-//! jobs (`score` and `compare` live in [`over_time`]).
+//! `score`, `compare`, `sample`, `export`, `config` and `spark-job` run headless for scripts and
+//! scheduled jobs (`score` and `compare` live in [`over_time`]).
 //!
 //! Exit codes: 0 success; 1 error; 2 the data cannot be segmented (a blocking check failed).
 
 use crate::pipeline::config::Config;
 use crate::pipeline::progress::{Progress, ProgressUpdate, Stage};
-use crate::pipeline::run::{RunOptions, RunSummary, run_pipeline};
-use crate::pipeline::{Analysis, sample};
+use crate::pipeline::run::{RunOptions, RunSummary, run_pipeline, run_silver};
+use crate::pipeline::{Analysis, sample, silver_import, spark};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -36,9 +36,14 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run the pipeline headless on a CSV of order lines.
+    /// Run the pipeline headless on a CSV of order lines (or, with --silver, on a features table).
     Run {
-        input: PathBuf,
+        #[arg(required_unless_present = "silver")]
+        input: Option<PathBuf>,
+        /// Start from a features (silver) table instead of order lines: a Parquet file, or the
+        /// folder the Spark job wrote (see `spark-job`). Runs gold, clustering and the report.
+        #[arg(long, conflicts_with = "input", value_name = "PATH")]
+        silver: Option<PathBuf>,
         /// The analysis file (DuckDB).
         #[arg(long, default_value = "customer_clustering.duckdb")]
         db: PathBuf,
@@ -130,6 +135,11 @@ pub enum Command {
     },
     /// Print the default configuration (every key, as TOML).
     Config,
+    /// Write the cleaning and features as a Spark job (PySpark driver + Spark SQL) into a folder.
+    SparkJob {
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Stages `--until` accepts.
@@ -184,14 +194,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::app::run_app(cli.file, cli.compare_with)?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Run { input, db, report, config, as_of, until, json, force }) => {
+        Some(Command::Run { input, silver, db, report, config, as_of, until, json, force }) => {
             let config = load_config(config.as_deref(), as_of)?;
+            // Check a features table before anything (the log folder included) is written.
+            let source = silver.as_deref().map(silver_import::inspect).transpose()?;
             init_logging_beside(&db);
             let report =
                 report.or_else(|| (until == UntilStage::Report).then(|| default_report_path(&db)));
+            let input = input.or(silver).unwrap_or_default();
             let opts =
                 RunOptions { input, db, report, until: until.into(), ignore_blocking: force };
-            let summary = run_pipeline(&opts, &config, &cli_progress())?;
+            let summary = match &source {
+                Some(source) => run_silver(&opts, source, &config, &cli_progress())?,
+                None => run_pipeline(&opts, &config, &cli_progress())?,
+            };
             print_summary(&summary, json)?;
             Ok(exit_for(&summary))
         }
@@ -241,6 +257,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Config) => {
             print!("{}", Config::default().to_toml_string());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::SparkJob { out }) => {
+            let files = spark::write_job(&out)?;
+            println!("wrote the Spark job ({} files) to {}", files.len(), out.display());
+            println!(
+                "run it:  spark-submit {} --input <table, CSV or Parquet> --output <folder>",
+                out.join(spark::DRIVER).display()
+            );
+            println!("then:    returnscope run --silver <folder>");
             Ok(ExitCode::SUCCESS)
         }
     }

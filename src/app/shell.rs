@@ -39,6 +39,8 @@ const QUIT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Q)
 
 /// Label of the Cancel button of the progress bar.
 pub const CANCEL_BUTTON: &str = "Cancel";
+/// File menu: open a features (silver) table, such as the Spark job's output.
+pub const OPEN_FEATURES_TABLE: &str = "Open features table…";
 
 /// How serious a notice is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +145,11 @@ impl ReturnScopeApp {
     /// Preview `csv` as if it had been dropped on the window (handled on the next frame).
     pub fn open_csv(&mut self, csv: PathBuf) {
         self.pending.push(Action::OpenCsv(csv));
+    }
+
+    /// Open a features table as File > "Open features table…" does (handled on the next frame).
+    pub fn open_features_table(&mut self, table: PathBuf) {
+        self.pending.push(Action::OpenFeaturesTable(table));
     }
 
     /// Open an analysis file as File > Open analysis does (handled on the next frame).
@@ -366,6 +373,16 @@ impl ReturnScopeApp {
         }
         if ui.add_enabled(!busy, egui::Button::new("Open analysis…")).clicked() {
             self.pending.push(Action::OpenAnalysisDialog);
+        }
+        if ui
+            .add_enabled(!busy, egui::Button::new(OPEN_FEATURES_TABLE))
+            .on_hover_text(
+                "A silver table made elsewhere, such as by the Spark job (returnscope spark-job): \
+                 a .parquet file, or any part file of the folder Spark wrote. Starts at Features.",
+            )
+            .clicked()
+        {
+            self.pending.push(Action::OpenFeaturesTableDialog);
         }
         let clustered = self.cluster.view.is_some() && !busy;
         if ui

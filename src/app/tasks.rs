@@ -48,6 +48,7 @@ impl AppError {
 pub enum PickPurpose {
     OpenCsv,
     OpenAnalysis,
+    OpenFeaturesTable,
     SaveReport,
     ExportResults,
     /// An earlier analysis to compare the open one with.
@@ -214,7 +215,8 @@ pub fn pick_file(
             PickPurpose::OpenCsv
             | PickPurpose::OpenAnalysis
             | PickPurpose::CompareWith
-            | PickPurpose::ScoreCsv => None,
+            | PickPurpose::ScoreCsv
+            | PickPurpose::OpenFeaturesTable => None,
         };
         return JobOutput::NoDialog { purpose, fallback };
     }
@@ -226,6 +228,9 @@ pub fn pick_file(
         PickPurpose::OpenAnalysis => {
             dialog.set_title("Open an analysis").add_filter("ReturnScope analysis", &["duckdb"])
         }
+        PickPurpose::OpenFeaturesTable => dialog
+            .set_title("Open a features table (Parquet; for a Spark output folder, any part file)")
+            .add_filter("Parquet", &["parquet"]),
         PickPurpose::SaveReport => {
             dialog.set_title("Save the Excel report").add_filter("Excel workbook", &["xlsx"])
         }
@@ -252,7 +257,8 @@ pub fn pick_file(
         PickPurpose::OpenCsv
         | PickPurpose::OpenAnalysis
         | PickPurpose::CompareWith
-        | PickPurpose::ScoreCsv => dialog.pick_file(),
+        | PickPurpose::ScoreCsv
+        | PickPurpose::OpenFeaturesTable => dialog.pick_file(),
         PickPurpose::SaveReport | PickPurpose::ExportResults | PickPurpose::ExportMovers => {
             dialog.save_file()
         }
@@ -478,6 +484,37 @@ pub fn build_features(
         Ok((summary, table))
     })();
     JobOutput::Features(result)
+}
+
+/// Check a features table, make it the silver layer of its own analysis file
+/// (`analyses/<name> features.duckdb`), and read that back as a reopened analysis.
+pub fn open_features_table(
+    data_dir: &Path,
+    table: &Path,
+    config: &Config,
+    progress: &Progress,
+) -> JobOutput {
+    let source = match crate::pipeline::silver_import::inspect(table) {
+        Ok(source) => source,
+        Err(err) => {
+            let path = table.to_path_buf();
+            return JobOutput::Restored { analysis: None, path, result: Err(err.into()) };
+        }
+    };
+    let name = PathBuf::from(format!("{} features.parquet", source.name()));
+    let analysis = match backend::open_analysis_for_csv(data_dir, &name, config) {
+        Ok(a) => a,
+        Err(err) => {
+            let path = table.to_path_buf();
+            return JobOutput::Restored { analysis: None, path, result: Err(err.into()) };
+        }
+    };
+    let path = analysis.db_path().to_path_buf();
+    let result = analysis
+        .import_silver(&source, config, progress)
+        .map_err(AppError::from)
+        .and_then(|_| read_stored(&analysis, config));
+    JobOutput::Restored { analysis: Some(analysis), path, result }
 }
 
 /// Open an existing analysis file and read what it holds, recomputing nothing.

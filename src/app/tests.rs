@@ -420,3 +420,40 @@ fn the_step_bar_only_reaches_steps_with_results() {
     }
     assert!(h.query_by_label("No file chosen yet.").is_some());
 }
+
+#[test]
+fn a_features_table_opens_at_features_from_the_file_menu_and_segments() {
+    use crate::app::shell::OPEN_FEATURES_TABLE;
+    use crate::pipeline::progress::Progress;
+    let dir = tempfile::tempdir().unwrap();
+    // A silver table made elsewhere: our own features, exported to Parquet.
+    let csv = dir.path().join("orders.csv");
+    let options = crate::pipeline::sample::SampleOptions { customers: 1_500, seed: 3, clean: true };
+    crate::pipeline::sample::write_sample(&csv, &options).unwrap();
+    let table = dir.path().join("lake export.parquet");
+    {
+        let config = crate::pipeline::Config::default();
+        let analysis =
+            crate::pipeline::Analysis::open(&dir.path().join("made elsewhere.duckdb"), &config)
+                .unwrap();
+        analysis.ingest(&csv, &config, &Progress::none()).unwrap();
+        analysis.validate(&config, &Progress::none()).unwrap();
+        analysis.features(&config, &Progress::none()).unwrap();
+        analysis.export_silver(&table).unwrap();
+    }
+    let mut h = harness(dir.path());
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    assert!(h.query_by_label(OPEN_FEATURES_TABLE).is_some(), "File menu offers the features table");
+    h.state_mut().open_features_table(table);
+    step_until(&mut h, "the features table", |h| {
+        h.state().step_state(Step::Features) == StepState::Done && !h.state().has_jobs()
+    });
+    assert_no_errors(&h);
+    assert_eq!(h.state().current_step(), Step::Features, "the wizard starts at Features");
+    assert_eq!(h.state().step_state(Step::Validate), StepState::Done);
+    assert!(dir.path().join("analyses/lake export features.duckdb").is_file());
+    h.get_by_label(&Step::Cluster.bar_label()).click();
+    h.run_steps(2);
+    run_clustering(&mut h);
+}

@@ -12,6 +12,7 @@ use crate::pipeline::error::Result;
 use crate::pipeline::gold::{self, GoldSummary};
 use crate::pipeline::model::*;
 use crate::pipeline::progress::{Progress, Stage};
+use crate::pipeline::silver_import::{self, SilverSource};
 use crate::pipeline::store::Store;
 use crate::pipeline::{features, ingest, metadata, report, results, validate};
 use std::path::Path;
@@ -72,12 +73,42 @@ impl Analysis {
 
     /// Apply the cleaning table, count every quality case, run the dataset checks.
     pub fn validate(&self, config: &Config, progress: &Progress) -> Result<QualityReport> {
+        self.refuse_without_order_lines("validate")?;
         validate::validate(&self.store, config, &progress.for_stage(Stage::Validate))
     }
 
     /// Build `silver_customer_features`.
     pub fn features(&self, config: &Config, progress: &Progress) -> Result<FeatureSummary> {
+        self.refuse_without_order_lines("build features from")?;
         features::build_features(&self.store, config, &progress.for_stage(Stage::Features))
+    }
+
+    /// Make a checked features table (see [`silver_import::inspect`]) this analysis's silver
+    /// layer, replacing what the file held; the stages up to Features are then complete.
+    pub fn import_silver(
+        &self,
+        source: &SilverSource,
+        config: &Config,
+        progress: &Progress,
+    ) -> Result<FeatureSummary> {
+        silver_import::import(&self.store, source, config, &progress.for_stage(Stage::Features))
+    }
+
+    /// The features table this analysis was opened from (None when it was built from a CSV).
+    pub fn imported_from(&self) -> Result<Option<String>> {
+        silver_import::imported_from(&self.store)
+    }
+
+    /// An analysis opened from a features table has no order lines: validation and features
+    /// cannot run on it.
+    fn refuse_without_order_lines(&self, what: &str) -> Result<()> {
+        match self.imported_from()? {
+            Some(table) => Err(crate::pipeline::PipelineError::Data(format!(
+                "this analysis was opened from the features table {table}, which holds no order lines to {what}. \
+                 Open the CSV of order lines instead, or go on to clustering."
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Build `gold_cluster_processed` from the eligible customers' features.

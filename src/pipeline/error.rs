@@ -40,6 +40,9 @@ pub enum PipelineError {
     #[error("{0}")]
     Data(String),
 
+    #[error("the features table {path} cannot be segmented: {problem}. Nothing was written.")]
+    SilverTable { path: String, problem: String },
+
     #[error("database error during {context}: {source}")]
     Db {
         context: String,

@@ -4,8 +4,9 @@
 //! `cluster` (+ `archetypes`, and the 2-D views of `embed`) -> `results` (tables) + `metadata`
 //! (JSON) -> `report` (xlsx). [`Analysis`] is the one entry point (a method per stage); `run`
 //! chains the stages for the CLI; `sample` generates demo and test data. Plain types shared by
-//! all of them are in `model`. Over time: `scoring` (the saved model, placing a new
-//! extract's customers) and `compare` (two periods). See `docs/architecture.md`.
+//! all of them are in `model`. `spark` writes the cleaning and features as a Spark job;
+//! `silver_import` opens the silver table it makes. Over time: `scoring` (the saved model,
+//! placing a new extract's customers) and `compare` (two periods). See `docs/architecture.md`.
 
 pub mod analysis;
 pub mod archetypes;
@@ -26,6 +27,8 @@ pub mod results;
 pub mod run;
 pub mod sample;
 pub mod scoring;
+pub mod silver_import;
+pub mod spark;
 pub mod store;
 pub mod validate;
 pub use analysis::Analysis;

@@ -7,6 +7,13 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// The required input columns of FEATURES.md, in its order.
+/// The format of a silver table written for another engine to read or read from one (the Spark
+/// job's output, `export silver`); `silver_import` refuses a higher one.
+pub const SILVER_FORMAT: i64 = 1;
+/// Where that format is stored: a Parquet key-value pair, or the `customer_id` column's metadata
+/// in a Spark-written file.
+pub const SILVER_FORMAT_KEY: &str = "returnscope_silver_format";
+
 pub const REQUIRED_COLUMNS: [&str; 14] = [
     "SALES_ORDER_NO",
     "CUSTOMER_EMAILID",

@@ -6,6 +6,7 @@ use crate::pipeline::config::Config;
 use crate::pipeline::error::Result;
 use crate::pipeline::model::{ClusterOutcome, QualityReport};
 use crate::pipeline::progress::{Progress, Stage};
+use crate::pipeline::silver_import::SilverSource;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -98,6 +99,49 @@ pub fn run_pipeline(opts: &RunOptions, config: &Config, progress: &Progress) -> 
         return Ok(summary);
     }
     timed(&mut summary, Stage::Features, || analysis.features(config, progress))?;
+    run_after_features(&analysis, opts, config, progress, summary)
+}
+
+/// Run gold, clustering and the report on a features table made elsewhere (checked by
+/// [`silver_import::inspect`]): `returnscope run --silver`. `opts.input` is the table's path.
+pub fn run_silver(
+    opts: &RunOptions,
+    source: &SilverSource,
+    config: &Config,
+    progress: &Progress,
+) -> Result<RunSummary> {
+    if opts.until < Stage::Features {
+        return Err(crate::pipeline::PipelineError::Data(format!(
+            "--until {} stops before the features, where a features table starts; use --until features, gold, cluster or report",
+            opts.until.key()
+        )));
+    }
+    let mut summary = RunSummary {
+        input: opts.input.display().to_string(),
+        db: opts.db.display().to_string(),
+        ..Default::default()
+    };
+    let analysis = Analysis::open(&opts.db, config)?;
+    timed(&mut summary, Stage::Features, || analysis.import_silver(source, config, progress))?;
+    if let Some(quality) = analysis.quality_report()? {
+        summary.rows_loaded = quality.rows_loaded;
+        summary.malformed_rows = source.run_info.as_ref().map_or(0, |i| i.malformed_rows);
+        summary.record_quality(&quality);
+        if !quality.can_segment() && !opts.ignore_blocking {
+            return Ok(summary);
+        }
+    }
+    run_after_features(&analysis, opts, config, progress, summary)
+}
+
+/// Gold, clustering and the report, up to `opts.until`.
+fn run_after_features(
+    analysis: &Analysis,
+    opts: &RunOptions,
+    config: &Config,
+    progress: &Progress,
+    mut summary: RunSummary,
+) -> Result<RunSummary> {
     if opts.until == Stage::Features {
         return Ok(summary);
     }

@@ -440,7 +440,8 @@ fn build_report(store: &Store, config: &Config, as_of: Option<String>) -> Result
     Ok(report)
 }
 
-fn store_report(store: &Store, report: &QualityReport) -> Result<()> {
+/// Store the quality report (`quality_report`, `dataset_checks`) and record the stage.
+pub(crate) fn store_report(store: &Store, report: &QualityReport) -> Result<()> {
     store
         .conn()
         .execute_batch(

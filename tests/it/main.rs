@@ -13,4 +13,6 @@ mod ingest_validate;
 mod over_time;
 mod report;
 mod segments;
+mod silver;
+mod spark_parity;
 mod structure;

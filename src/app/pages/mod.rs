@@ -22,6 +22,9 @@ pub enum Action {
     OpenCsv(PathBuf),
     /// Open this analysis file and restore its results.
     OpenAnalysis(PathBuf),
+    OpenFeaturesTableDialog,
+    /// Check this features (silver) table and segment it: the wizard starts at Features.
+    OpenFeaturesTable(PathBuf),
     TrySample,
     /// Load and validate the previewed CSV.
     LoadPreviewed,
@@ -57,14 +60,22 @@ pub enum Action {
 }
 
 impl Action {
-    /// Open `file`: an analysis file (`.duckdb`) is reopened, anything else previewed as a CSV.
+    /// Open `file`: an analysis file (`.duckdb`) is reopened, a features table (`.parquet`, or
+    /// the folder the Spark job wrote) opened at Features, anything else previewed as a CSV.
     pub fn open_file(file: PathBuf) -> Self {
         if load::is_analysis_file(&file) {
             Action::OpenAnalysis(file)
+        } else if is_features_table(&file) {
+            Action::OpenFeaturesTable(file)
         } else {
             Action::OpenCsv(file)
         }
     }
+}
+
+/// A Parquet file or a folder: what File > "Open features table…" opens.
+pub fn is_features_table(path: &std::path::Path) -> bool {
+    path.is_dir() || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
 }
 
 /// A page heading with a one-line explanation under it.

@@ -17,6 +17,7 @@ impl ReturnScopeApp {
             Action::GoTo(_)
                 | Action::OpenCsvDialog
                 | Action::OpenAnalysisDialog
+                | Action::OpenFeaturesTableDialog
                 | Action::SaveReportDialog
                 | Action::ExportResultsDialog
                 | Action::OpenFolder(_)
@@ -37,6 +38,8 @@ impl ReturnScopeApp {
             Action::OpenAnalysisDialog => self.pick(ctx, PickPurpose::OpenAnalysis),
             Action::OpenCsv(csv) => self.start_preview(ctx, csv),
             Action::OpenAnalysis(db) => self.start_restore(ctx, db),
+            Action::OpenFeaturesTableDialog => self.pick(ctx, PickPurpose::OpenFeaturesTable),
+            Action::OpenFeaturesTable(table) => self.start_features_table(ctx, table),
             Action::TrySample => {
                 let data_dir = self.data_dir.clone();
                 self.jobs.spawn(ctx, JobKind::Stage, "Writing the sample data", move |_| {
@@ -86,6 +89,7 @@ impl ReturnScopeApp {
             PickPurpose::SaveReport | PickPurpose::ExportResults | PickPurpose::ExportMovers => {
                 self.output_dir()
             }
+            PickPurpose::OpenFeaturesTable => None,
         };
         let file_name = match purpose {
             PickPurpose::SaveReport => Some(format!("{} segments.xlsx", self.analysis_stem())),
@@ -94,7 +98,8 @@ impl ReturnScopeApp {
             PickPurpose::OpenCsv
             | PickPurpose::OpenAnalysis
             | PickPurpose::CompareWith
-            | PickPurpose::ScoreCsv => None,
+            | PickPurpose::ScoreCsv
+            | PickPurpose::OpenFeaturesTable => None,
         };
         self.jobs.spawn(ctx, JobKind::Dialog, "Choosing a file", move |_| {
             tasks::pick_file(purpose, start_dir, file_name)
@@ -283,6 +288,17 @@ impl ReturnScopeApp {
         let config = self.config.clone();
         let title = format!("Opening {}", file_name(&db));
         self.jobs.spawn(ctx, JobKind::Stage, title, move |_| tasks::restore(db, &config));
+    }
+
+    /// Check a features table and make it the silver layer of its own analysis file; the
+    /// wizard then shows it at Features, as a reopened analysis.
+    pub(super) fn start_features_table(&mut self, ctx: &egui::Context, table: PathBuf) {
+        self.analysis = None;
+        let (data_dir, config) = (self.data_dir.clone(), self.config.clone());
+        let title = format!("Opening the features table {}", file_name(&table));
+        self.jobs.spawn(ctx, JobKind::Stage, title, move |progress| {
+            tasks::open_features_table(&data_dir, &table, &config, progress)
+        });
     }
 
     pub(super) fn remember(&mut self, file: &Path) {

@@ -14,6 +14,7 @@ impl ReturnScopeApp {
             JobOutput::Picked { purpose, path: Some(path) } => self.pending.push(match purpose {
                 PickPurpose::OpenCsv => Action::OpenCsv(path),
                 PickPurpose::OpenAnalysis => Action::OpenAnalysis(path),
+                PickPurpose::OpenFeaturesTable => Action::OpenFeaturesTable(path),
                 PickPurpose::SaveReport => Action::SaveReport(with_extension(path, "xlsx")),
                 PickPurpose::ExportResults => Action::ExportResults(with_extension(path, "csv")),
                 PickPurpose::CompareWith => Action::Compare(path),

@@ -323,6 +323,35 @@ fn tenure_mix(store: &Store) -> Result<Vec<(String, u64)>> {
         .collect()
 }
 
+/// Summarise the stored silver layer and its statistics, and record the stage as complete.
+fn record_summary(store: &Store, as_of: String, started: Instant) -> Result<FeatureSummary> {
+    let summary = FeatureSummary {
+        customers: store.scalar_i64(&format!("SELECT count(*) FROM {SILVER}"))?.max(0) as u64,
+        eligible_customers: store
+            .scalar_i64(&format!("SELECT count(*) FROM {SILVER} WHERE eligible"))?
+            .max(0) as u64,
+        as_of,
+        stats: read_stats(store)?,
+        tenure_stages: tenure_mix(store)?,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let details = serde_json::to_value(&summary).map_err(|e| PipelineError::Data(e.to_string()))?;
+    store.mark_stage_complete(Stage::Features, &details)?;
+    Ok(summary)
+}
+
+/// The statistics of a silver layer stored by someone else (a features table opened with
+/// `run --silver`), and the stage recorded as complete; call inside the importing transaction.
+pub(crate) fn store_statistics(
+    store: &Store,
+    as_of: Option<String>,
+    started: Instant,
+) -> Result<FeatureSummary> {
+    let columns = silver_numeric_columns(store)?;
+    store.conn().execute_batch(&stats_sql(&columns)).db("computing the feature statistics")?;
+    record_summary(store, as_of.unwrap_or_default(), started)
+}
+
 /// Build `silver_customer_features` and its statistics in one transaction.
 pub fn build_features(
     store: &Store,
@@ -348,20 +377,7 @@ pub fn build_features(
             progress,
             ((steps - 1.0) / steps, 1.0),
         )?;
-        let summary = FeatureSummary {
-            customers: s.scalar_i64(&format!("SELECT count(*) FROM {SILVER}"))?.max(0) as u64,
-            eligible_customers: s
-                .scalar_i64(&format!("SELECT count(*) FROM {SILVER} WHERE eligible"))?
-                .max(0) as u64,
-            as_of: p.as_of.clone(),
-            stats: read_stats(s)?,
-            tenure_stages: tenure_mix(s)?,
-            seconds: started.elapsed().as_secs_f64(),
-        };
-        let details =
-            serde_json::to_value(&summary).map_err(|e| PipelineError::Data(e.to_string()))?;
-        s.mark_stage_complete(Stage::Features, &details)?;
-        Ok(summary)
+        record_summary(s, p.as_of.clone(), started)
     });
     drop_temp_tables(store);
     let summary = result?;
@@ -419,8 +435,15 @@ pub fn export_silver(store: &Store, out: &std::path::Path) -> Result<()> {
         });
     }
     let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    // A Parquet export carries the silver format, so `run --silver` can open it (and a later
+    // version can tell it from its own).
+    let parquet = format!(
+        "FORMAT PARQUET, KV_METADATA {{{}: '{}'}}",
+        crate::pipeline::model::SILVER_FORMAT_KEY,
+        crate::pipeline::model::SILVER_FORMAT
+    );
     let format = match ext.as_str() {
-        "parquet" => "FORMAT PARQUET",
+        "parquet" => parquet.as_str(),
         "csv" => "FORMAT CSV, HEADER",
         _ => {
             return Err(PipelineError::Data(format!(
