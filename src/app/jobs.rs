@@ -51,6 +51,10 @@ pub enum JobKind {
     /// A quick computation for a page (the eps preview): runs beside a stage, reads no files,
     /// shows no progress.
     Preview,
+    /// The UMAP-style map of a finished run: runs beside the page without locking it (other K,
+    /// Continue, Save and Export stay usable) and shows its progress on the map; a stage that
+    /// needs the run or writes the analysis cancels it first.
+    Map,
 }
 
 /// A job's closure panicked; the runner turns the panic into this value for the UI.

@@ -9,12 +9,22 @@
 //!   plots; [`frame_stats`]: the frame-time overlay.
 //! - [`wizard`]: steps and their done / stale state; [`settings`]: what is remembered between
 //!   runs; [`theme`]: colours; [`backend`]: adapters to code owned elsewhere.
+//! - [`notices`]: the messages above the page.
+//!
+//! Where failures are shown: a job that fails posts an error notice above the page ("Loading
+//! failed: …", the pipeline's message, which says what to do); it stays until dismissed, and the
+//! full error goes to the log. A cancellation or a finished save is information or success and
+//! fades after a few seconds. Problems that belong to a page stay on it: a CSV that cannot be
+//! previewed (Load page), blocking dataset checks (Validate page), results out of date (a banner
+//! on the page), a k-distance curve that cannot be prepared (Cluster page). A job that panics
+//! becomes an error notice asking for the log file.
 
 pub mod backend;
 pub mod cluster_view;
 pub mod format;
 pub mod frame_stats;
 pub mod jobs;
+pub mod notices;
 pub mod over_time;
 pub mod pages;
 pub mod plots;

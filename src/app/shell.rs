@@ -12,13 +12,14 @@ mod over_time;
 use crate::app::backend;
 use crate::app::frame_stats::FrameStats;
 use crate::app::jobs::{JobId, JobKind, JobRunner};
+use crate::app::notices::Notices;
 use crate::app::pages::cluster::{ClusterPage, PageFlags};
 use crate::app::pages::features::FeaturesView;
 use crate::app::pages::load::{LoadPage, file_name, is_analysis_file};
 use crate::app::pages::report::ReportPage;
 use crate::app::pages::validate::ValidateView;
 use crate::app::pages::{self, Action};
-use crate::app::settings::{Settings, ThemeChoice};
+use crate::app::settings::{ClusterSettings, Settings, SettingsWriter, ThemeChoice};
 use crate::app::tasks::{
     self, AppError, JobOutput, MapLayout, PickPurpose, PreviewData, Restored, Segmented,
 };
@@ -42,24 +43,12 @@ pub const CANCEL_BUTTON: &str = "Cancel";
 /// File menu: open a features (silver) table, such as the Spark job's output.
 pub const OPEN_FEATURES_TABLE: &str = "Open features table…";
 
-/// How serious a notice is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NoticeKind {
-    Info,
-    Error,
-}
-
-/// A message shown above the page until dismissed.
-#[derive(Debug, Clone)]
-pub struct Notice {
-    pub kind: NoticeKind,
-    pub text: String,
-}
+pub use crate::app::notices::{Notice, NoticeKind};
 
 /// The desktop app.
 pub struct ReturnScopeApp {
     data_dir: PathBuf,
-    settings_path: PathBuf,
+    settings_writer: SettingsWriter,
     settings: Settings,
     applied_theme: Option<ThemeChoice>,
     config: Config,
@@ -90,8 +79,14 @@ pub struct ReturnScopeApp {
     /// Compare with this earlier analysis once the analysis being opened is restored.
     compare_after_open: Option<PathBuf>,
     frame_stats: FrameStats,
-    notices: Vec<Notice>,
+    notices: Notices,
     pending: Vec<Action>,
+    /// The reopen job running, if one is (its progress names steps, not pipeline stages).
+    reopen_job: Option<JobId>,
+    /// Actions asked for while a stage ran: they start when it ends.
+    queued: Vec<Action>,
+    /// Actions waiting for the map job to stop (it holds the run).
+    after_map: Vec<Action>,
     show_about: bool,
 }
 
@@ -101,12 +96,16 @@ impl ReturnScopeApp {
     pub fn new(data_dir: PathBuf, initial_csv: Option<PathBuf>) -> Self {
         let settings_path = Settings::path_in(&data_dir);
         let settings = Settings::load(&settings_path);
+        let mut config = Config::default();
+        if let Some(cluster) = &settings.cluster {
+            cluster.apply_to(&mut config);
+        }
         Self {
             data_dir,
-            settings_path,
+            settings_writer: SettingsWriter::start(settings_path),
             settings,
             applied_theme: None,
-            config: Config::default(),
+            config,
             jobs: JobRunner::new(),
             wizard: Wizard::default(),
             analysis: None,
@@ -126,8 +125,11 @@ impl ReturnScopeApp {
             show_changes: false,
             compare_after_open: None,
             frame_stats: FrameStats::default(),
-            notices: Vec::new(),
+            notices: Notices::default(),
             pending: initial_csv.map(Action::open_file).into_iter().collect(),
+            reopen_job: None,
+            queued: Vec::new(),
+            after_map: Vec::new(),
             show_about: false,
         }
     }
@@ -238,9 +240,29 @@ impl ReturnScopeApp {
         self.wizard.state(step)
     }
 
+    /// The validation results shown on the Validate page, if any.
+    pub fn quality_report(&self) -> Option<&QualityReport> {
+        self.quality.as_ref()
+    }
+
+    /// The Features page's state, once features are built.
+    pub fn features_view(&self) -> Option<&FeaturesView> {
+        self.features.as_ref()
+    }
+
+    /// The analyses the Load page lists, most recent first.
+    pub fn analyses(&self) -> &[crate::app::settings::AnalysisRecord] {
+        &self.settings.analyses
+    }
+
+    /// The CSV the Load page previews, if any.
+    pub fn previewed_csv(&self) -> Option<&Path> {
+        self.load.csv.as_deref()
+    }
+
     /// The messages shown above the page.
     pub fn notices(&self) -> &[Notice] {
-        &self.notices
+        self.notices.as_slice()
     }
 
     /// Draw one frame of the whole app into `ui` (eframe calls this through `App::ui`; tests call
@@ -252,6 +274,7 @@ impl ReturnScopeApp {
         self.receive_live_map();
         self.handle_keys_and_drops(&ctx);
         self.run_pending_actions(&ctx);
+        self.start_curve_if_needed(&ctx);
         self.start_preview_if_needed(&ctx);
 
         egui::Panel::top("menu_and_steps").show(ui, |ui| {
@@ -269,7 +292,7 @@ impl ReturnScopeApp {
             egui::Panel::bottom("progress").show(ui, |ui| self.progress_bar(ui));
         }
         egui::CentralPanel::default().show(ui, |ui| {
-            self.notices_ui(ui);
+            self.notices.ui(ui);
             let action = self.page(ui);
             self.pending.extend(action);
         });
@@ -282,6 +305,7 @@ impl ReturnScopeApp {
         self.frame_stats.ui(&ctx, on_screen);
         drop_overlay(&ctx);
         self.remember_window_size(&ctx);
+        self.remember_cluster_settings();
     }
 
     fn apply_theme(&mut self, ctx: &egui::Context) {
@@ -297,9 +321,24 @@ impl ReturnScopeApp {
         }
     }
 
-    /// Save the settings now (at exit).
-    pub fn save_settings(&self) {
-        self.settings.save(&self.settings_path);
+    /// Save the settings now and wait for the write (at exit).
+    pub fn save_settings(&mut self) {
+        self.settings_writer.finish(&self.settings);
+    }
+
+    /// Keep the Cluster page's settings for the next session when they changed (the writer
+    /// saves once changes pause, so dragging a value is one write).
+    fn remember_cluster_settings(&mut self) {
+        let now = ClusterSettings::from_config(&self.config);
+        if self.settings.cluster.clone().unwrap_or_default() != now {
+            self.settings.cluster = Some(now);
+            self.settings_writer.save(&self.settings);
+        }
+    }
+
+    /// The configuration the pages edit (tests read the Cluster page's settings from it).
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     // ---- input ----------------------------------------------------------------------------
@@ -346,7 +385,7 @@ impl ReturnScopeApp {
                 ui.radio_value(&mut self.settings.theme, ThemeChoice::Light, "Light");
                 ui.radio_value(&mut self.settings.theme, ThemeChoice::Dark, "Dark");
                 if self.settings.theme != before {
-                    self.settings.save_in_background(&self.settings_path);
+                    self.settings_writer.save(&self.settings);
                 }
                 ui.separator();
                 ui.checkbox(&mut self.frame_stats.show, "Show frame time");
@@ -430,7 +469,12 @@ impl ReturnScopeApp {
 
     fn progress_bar(&mut self, ui: &mut egui::Ui) {
         let Some(job) = self.jobs.stage_job() else { return };
-        let stage = job.last_update.as_ref().map(|u| u.stage.label()).unwrap_or("Starting");
+        let stage = match &job.last_update {
+            // A reopen reads layers, it runs no stage: its message names the step.
+            Some(_) if self.reopen_job == Some(job.id) => "Reading",
+            Some(update) => update.stage.label(),
+            None => "Starting",
+        };
         let message = job.last_update.as_ref().map(|u| u.message.clone()).unwrap_or_default();
         let rate = job
             .items_per_second()
@@ -465,37 +509,6 @@ impl ReturnScopeApp {
         ui.add_space(4.0);
     }
 
-    fn notices_ui(&mut self, ui: &mut egui::Ui) {
-        let mut dismissed = None;
-        for (i, notice) in self.notices.iter().enumerate() {
-            let color = match notice.kind {
-                NoticeKind::Error => theme::error_color(ui.visuals()),
-                NoticeKind::Info => ui.visuals().text_color(),
-            };
-            egui::Frame::group(ui.style()).stroke(egui::Stroke::new(1.0, color)).show(ui, |ui| {
-                ui.set_width(ui.available_width());
-                ui.horizontal(|ui| {
-                    if ui.small_button("Dismiss").clicked() {
-                        dismissed = Some(i);
-                    }
-                    let prefix = if notice.kind == NoticeKind::Error { "Error: " } else { "" };
-                    ui.add(
-                        egui::Label::new(
-                            RichText::new(format!("{prefix}{}", notice.text)).color(color),
-                        )
-                        .wrap(),
-                    );
-                });
-            });
-        }
-        if let Some(i) = dismissed {
-            self.notices.remove(i);
-        }
-        if !self.notices.is_empty() {
-            ui.add_space(6.0);
-        }
-    }
-
     fn page(&mut self, ui: &mut egui::Ui) -> Option<Action> {
         let busy = self.jobs.is_busy();
         if self.show_changes
@@ -508,7 +521,13 @@ impl ReturnScopeApp {
         match self.wizard.current() {
             Step::Load => {
                 self.load.model_ready = self.cluster.view.is_some();
-                pages::load::show(ui, &self.load, &self.settings.recent_files, busy)
+                pages::load::show(
+                    ui,
+                    &self.load,
+                    &self.settings.recent_files,
+                    &self.settings.analyses,
+                    busy,
+                )
             }
             Step::Validate => {
                 let view = ValidateView {

@@ -103,6 +103,22 @@ pub struct NoiseEstimate {
     pub population: usize,
 }
 
+/// Phase 1's k-distance curve before the first segmentation: the Cluster page shows it (and
+/// previews eps on the matrix it came from) so eps can be chosen before the first run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpsCurve {
+    /// Sorted k-distances, at most `CURVE_POINTS` of them (as a run stores its curve).
+    pub k_distance: Vec<f64>,
+    /// Index of the knee in `k_distance`, when there is one.
+    pub knee: Option<usize>,
+    /// The k of the k-distances (DBSCAN's min_samples).
+    pub min_samples: usize,
+    /// The eps the automatic setting would choose.
+    pub auto_eps: f64,
+    /// Customers in the clustering matrix.
+    pub customers: usize,
+}
+
 /// A finished segmentation, ready for the Cluster page.
 pub struct Segmented {
     /// The in-memory run (another K re-segments from it quickly); `None` for a restored file.
@@ -179,6 +195,8 @@ pub enum JobOutput {
         run: Box<ClusterRun>,
         result: Result<MapLayout, AppError>,
     },
+    /// The k-distance curve before the first run, with what the eps preview runs on.
+    EpsCurve(Result<(EpsCurve, Arc<PreviewData>), AppError>),
     DbscanPreview(Option<DbscanPreview>),
     NoiseEstimate(Option<NoiseEstimate>),
     ReportSaved(Result<PathBuf, AppError>),
@@ -380,6 +398,31 @@ pub fn compute_map(
     JobOutput::Map { run, result }
 }
 
+/// Build the clustering matrix in memory (nothing stored) and phase 1's k-distance curve on it,
+/// then prepare the eps preview on that matrix.
+pub fn eps_curve(
+    analysis: Result<Analysis, PipelineError>,
+    config: &Config,
+    progress: &Progress,
+) -> JobOutput {
+    use crate::pipeline::cluster::{auto_eps, downsample_curve, hybrid::CURVE_POINTS, knee};
+    JobOutput::EpsCurve((|| -> Result<_, AppError> {
+        let (matrix, full) = analysis?.eps_curve(config, progress)?;
+        let k_distance: Vec<f64> =
+            downsample_curve(&full, CURVE_POINTS).into_iter().map(|p| p[1]).collect();
+        let min_samples = config.dbscan.min_samples;
+        let curve = EpsCurve {
+            knee: knee(&k_distance),
+            auto_eps: auto_eps(&full, config.dbscan.max_noise_ratio),
+            min_samples,
+            customers: matrix.nrows(),
+            k_distance,
+        };
+        progress.check_cancel().map_err(PipelineError::from)?;
+        Ok((curve, Arc::new(PreviewData::new(matrix, min_samples))))
+    })())
+}
+
 /// Phase 1 at (`eps`, `min_samples`) on every customer. A superseded preview is cancelled
 /// (`None`).
 pub fn preview_dbscan(
@@ -501,8 +544,8 @@ pub fn open_features_table(
             return JobOutput::Restored { analysis: None, path, result: Err(err.into()) };
         }
     };
-    let name = PathBuf::from(format!("{} features.parquet", source.name()));
-    let analysis = match backend::open_analysis_for_csv(data_dir, &name, config) {
+    let db = backend::features_analysis_path_for(data_dir, table, &source.name());
+    let analysis = match backend::open_analysis_at(&db, config) {
         Ok(a) => a,
         Err(err) => {
             let path = table.to_path_buf();
@@ -513,35 +556,67 @@ pub fn open_features_table(
     let result = analysis
         .import_silver(&source, config, progress)
         .map_err(AppError::from)
-        .and_then(|_| read_stored(&analysis, config));
+        .and_then(|_| read_stored(&analysis, config, progress));
     JobOutput::Restored { analysis: Some(analysis), path, result }
 }
 
-/// Open an existing analysis file and read what it holds, recomputing nothing.
-pub fn restore(db: PathBuf, config: &Config) -> JobOutput {
+/// The steps of reopening an analysis, as the progress bar names them (fraction at the start of
+/// each step).
+pub const REOPEN_STEPS: [(f64, &str); 6] = [
+    (0.0, "Opening the file"),
+    (0.05, "Reading the load and validation summaries"),
+    (0.15, "Reading the features"),
+    (0.4, "Reading the segments"),
+    (0.65, "Preparing the segment map"),
+    (0.8, "Preparing the eps preview"),
+];
+
+/// Report reopen step `i` (of [`REOPEN_STEPS`]) and stop if the user cancelled.
+fn reopen_step(progress: &Progress, i: usize) -> Result<(), AppError> {
+    progress.check_cancel().map_err(PipelineError::from)?;
+    let (fraction, what) = REOPEN_STEPS[i];
+    progress.update(fraction, format!("step {} of {}: {what}", i + 1, REOPEN_STEPS.len()));
+    Ok(())
+}
+
+/// Open an existing analysis file and read what it holds, recomputing nothing; each step is
+/// reported (a big analysis takes seconds to read).
+pub fn restore(db: PathBuf, config: &Config, progress: &Progress) -> JobOutput {
+    if let Err(err) = reopen_step(progress, 0) {
+        return JobOutput::Restored { analysis: None, path: db, result: Err(err) };
+    }
     let analysis = match Analysis::open(&db, config) {
         Ok(a) => a,
         Err(err) => {
             return JobOutput::Restored { analysis: None, path: db, result: Err(err.into()) };
         }
     };
-    let result = read_stored(&analysis, config);
+    let result = read_stored(&analysis, config, progress);
+    if result.is_ok() {
+        progress.update(1.0, "Ready");
+    }
     JobOutput::Restored { analysis: Some(analysis), path: db, result }
 }
 
-fn read_stored(analysis: &Analysis, config: &Config) -> Result<Restored, AppError> {
+fn read_stored(
+    analysis: &Analysis,
+    config: &Config,
+    progress: &Progress,
+) -> Result<Restored, AppError> {
+    reopen_step(progress, 1)?;
     let last_stage = analysis.completed_stage()?;
     let quality =
         if last_stage >= Some(Stage::Validate) { analysis.quality_report()? } else { None };
+    let ingest = if last_stage.is_some() { analysis.ingest_summary()? } else { None };
+    reopen_step(progress, 2)?;
     let summary =
         if last_stage >= Some(Stage::Features) { analysis.feature_summary()? } else { None };
     let features = match summary {
         Some(summary) => Some((summary, analysis.feature_table()?)),
         None => None,
     };
-    let ingest = if last_stage.is_some() { analysis.ingest_summary()? } else { None };
     let segmented = if last_stage >= Some(Stage::Cluster) {
-        restored_segmentation(analysis, config)?
+        restored_segmentation(analysis, config, progress)?
     } else {
         None
     };
@@ -552,14 +627,15 @@ fn read_stored(analysis: &Analysis, config: &Config) -> Result<Restored, AppErro
 fn restored_segmentation(
     analysis: &Analysis,
     config: &Config,
+    progress: &Progress,
 ) -> Result<Option<Segmented>, AppError> {
-    let Some(matrix) = analysis.gold_matrix()? else { return Ok(None) };
+    reopen_step(progress, 3)?;
     let outcome = analysis.cluster_outcome()?.unwrap_or_default();
-    let view = ClusterView::new(
-        analysis.report_data(config)?,
-        outcome.pca_explained,
-        outcome.recommended_k,
-    );
+    let data = analysis.report_data(config)?;
+    reopen_step(progress, 4)?;
+    let view = ClusterView::new(data, outcome.pca_explained, outcome.recommended_k);
+    reopen_step(progress, 5)?;
+    let Some(matrix) = analysis.gold_matrix()? else { return Ok(None) };
     let preview = PreviewData::new(matrix, view.data.min_samples);
     Ok(Some(Segmented { run: None, view: Box::new(view), preview: Some(Arc::new(preview)) }))
 }

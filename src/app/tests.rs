@@ -445,15 +445,20 @@ fn a_features_table_opens_at_features_from_the_file_menu_and_segments() {
     h.get_by_label("File").click();
     h.run_steps(2);
     assert!(h.query_by_label(OPEN_FEATURES_TABLE).is_some(), "File menu offers the features table");
-    h.state_mut().open_features_table(table);
+    h.state_mut().open_features_table(table.clone());
     step_until(&mut h, "the features table", |h| {
         h.state().step_state(Step::Features) == StepState::Done && !h.state().has_jobs()
     });
     assert_no_errors(&h);
     assert_eq!(h.state().current_step(), Step::Features, "the wizard starts at Features");
     assert_eq!(h.state().step_state(Step::Validate), StepState::Done);
-    assert!(dir.path().join("analyses/lake export features.duckdb").is_file());
+    let db = crate::app::backend::features_analysis_path_for(dir.path(), &table, "lake export");
+    assert!(db.is_file(), "{} made", db.display());
+    let name = db.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("lake export features-") && name.ends_with(".duckdb"), "{name}");
     h.get_by_label(&Step::Cluster.bar_label()).click();
     h.run_steps(2);
     run_clustering(&mut h);
 }
+
+mod glance;

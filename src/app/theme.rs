@@ -33,6 +33,12 @@ pub fn warning_color(visuals: &egui::Visuals) -> Color32 {
     visuals.warn_fg_color
 }
 
+/// Colour of a marker drawn over data (the median on a histogram): the report's accent orange
+/// on light backgrounds, a lighter one on dark.
+pub fn highlight_color(visuals: &egui::Visuals) -> Color32 {
+    if visuals.dark_mode { Color32::from_rgb(0xF0, 0x8A, 0x3C) } else { rgb(palette::ACCENT_RGB) }
+}
+
 /// Colour for checks that passed.
 pub fn ok_color(visuals: &egui::Visuals) -> Color32 {
     if visuals.dark_mode {

@@ -192,6 +192,28 @@ impl Analysis {
         self.write_metadata(config, &mut run.outcome)
     }
 
+    /// The clustering matrix `config` gives, built in memory from the features (nothing is
+    /// stored), and phase 1's sorted k-distance curve on it: the app shows the curve and
+    /// previews eps before the first segmentation. Needs the features.
+    pub fn eps_curve(
+        &self,
+        config: &Config,
+        progress: &Progress,
+    ) -> Result<(ndarray::Array2<f64>, Vec<f64>)> {
+        let raw = gold::read_raw_features(&self.store, config.data.include_order_value)?;
+        progress.check_cancel()?;
+        let gold = gold::build_gold(&raw, &config.gold, config.quality.min_feature_completeness)
+            .map_err(|e| {
+                crate::pipeline::PipelineError::Data(format!(
+                    "cannot build the clustering matrix: {e}"
+                ))
+            })?;
+        progress.check_cancel()?;
+        let curve =
+            crate::pipeline::cluster::hybrid::phase1_k_distances(gold.matrix.view(), config);
+        Ok((gold.matrix, curve))
+    }
+
     /// The gold matrix (customers x scaled features); `None` before it is built. The app
     /// previews DBSCAN settings on it.
     pub fn gold_matrix(&self) -> Result<Option<ndarray::Array2<f64>>> {

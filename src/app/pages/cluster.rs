@@ -6,7 +6,7 @@
 use super::{Action, heading, percent, stale_banner, thousands};
 use crate::app::cluster_view::{ClusterView, MapKind};
 use crate::app::plots::{self, row_color, row_name};
-use crate::app::tasks::{DbscanPreview, NoiseEstimate};
+use crate::app::tasks::{DbscanPreview, EpsCurve, NoiseEstimate};
 use crate::app::wizard::Step;
 use crate::pipeline::cluster::core_share_at;
 use crate::pipeline::config::{Config, EpsSetting};
@@ -47,6 +47,12 @@ pub struct ClusterPage {
     pub map_running: bool,
     /// The version of each map's positions whose starting view the plot has taken.
     pub map_bounds_applied: [u64; 2],
+    /// Before the first run: phase 1's k-distance curve on the matrix the settings give.
+    pub curve: Option<EpsCurve>,
+    /// The min_samples the curve was last asked for (so a failure is not retried every frame).
+    pub curve_requested: Option<usize>,
+    /// Why the curve could not be prepared, if it could not.
+    pub curve_error: Option<String>,
 }
 
 impl ClusterPage {
@@ -67,13 +73,60 @@ impl ClusterPage {
         self.view.as_ref().is_some_and(|v| v.data.eps == eps && v.data.min_samples == min_samples)
     }
 
-    /// The eps the k-distance line shows: the configured one, else the last run's automatic eps.
+    /// The eps the k-distance line shows: the configured one, else the last run's automatic eps
+    /// (before the first run, the one the automatic setting would choose).
     pub fn eps_shown(&self, config: &Config) -> Option<f64> {
         match config.dbscan.eps {
             EpsSetting::Value(v) => Some(v),
-            EpsSetting::Auto => self.view.as_ref().map(|v| v.data.eps),
+            EpsSetting::Auto => match &self.view {
+                Some(view) => Some(view.data.eps),
+                None => self.curve.as_ref().map(|c| c.auto_eps),
+            },
         }
     }
+
+    /// Whether the k-distance curve before the first run should be (re)computed for
+    /// `min_samples`.
+    pub fn wants_curve(&self, min_samples: usize) -> bool {
+        self.view.is_none() && self.curve_requested != Some(min_samples)
+    }
+
+    /// Forget the curve and the previews (the features changed).
+    pub fn forget_curve(&mut self) {
+        self.curve = None;
+        self.curve_requested = None;
+        self.curve_error = None;
+        self.preview = None;
+        self.estimate = None;
+    }
+
+    /// The k-distance curve shown: the last run's, else the one prepared before the first run.
+    fn curve_shown(&self) -> Option<CurveShown<'_>> {
+        match (&self.view, &self.curve) {
+            (Some(view), _) => Some(CurveShown {
+                k_distance: &view.data.k_distance,
+                knee: view.data.k_distance_knee,
+                min_samples: view.data.min_samples,
+                eps: view.data.eps,
+            }),
+            (None, Some(curve)) => Some(CurveShown {
+                k_distance: &curve.k_distance,
+                knee: curve.knee,
+                min_samples: curve.min_samples,
+                eps: curve.auto_eps,
+            }),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The k-distance curve the eps section draws, from a run or from before the first run.
+struct CurveShown<'a> {
+    k_distance: &'a [f64],
+    knee: Option<usize>,
+    min_samples: usize,
+    /// The run's eps, or the automatic eps before the first run.
+    eps: f64,
 }
 
 /// Flags the shell passes in.
@@ -114,9 +167,14 @@ pub fn show(
         ui.add_space(8.0);
         if page.view.is_none() {
             ui.label(
-                RichText::new("No segmentation yet: the defaults suit most data; press the button.")
-                    .weak(),
+                RichText::new(
+                    "No segmentation yet: the defaults suit most data; choose eps on the curve \
+                     below if you like, then press the button.",
+                )
+                .weak(),
             );
+            ui.add_space(6.0);
+            before_first_run(ui, page, config);
             return action;
         }
         results(ui, page, config, flags).or(action)
@@ -244,23 +302,30 @@ fn summary_line(ui: &mut egui::Ui, view: &ClusterView) {
     }
 }
 
+/// Before the first run: the k-distance curve and the eps preview, or why they are missing.
+fn before_first_run(ui: &mut egui::Ui, page: &mut ClusterPage, config: &mut Config) {
+    if let Some(err) = &page.curve_error {
+        ui.colored_label(crate::app::theme::warning_color(ui.visuals()), err);
+        return;
+    }
+    if page.curve.is_none() {
+        ui.label(RichText::new("Preparing the k-distance curve…").italics().weak());
+        return;
+    }
+    ui.columns(2, |cols| eps_section(&mut cols[0], page, config));
+}
+
 fn eps_section(ui: &mut egui::Ui, page: &mut ClusterPage, config: &mut Config) {
-    let Some(view) = page.view.as_deref() else { return };
+    let Some(shown) = page.curve_shown() else { return };
     ui.label(RichText::new("Outliers: k-distance curve").strong()).on_hover_text(
         "Each customer's distance to its min_samples-th nearest neighbour, sorted. Customers above \
          the eps line have a sparse neighbourhood; the bend (knee, dot) is a natural eps.",
     );
-    let eps = page.eps_shown(config).unwrap_or(view.data.eps);
-    let max_eps = view.data.k_distance.last().copied().unwrap_or(1.0).max(eps) * 1.2;
-    let min_samples = view.data.min_samples;
-    if let Some(new_eps) = plots::kdistance::show(
-        ui,
-        &view.data.k_distance,
-        view.data.k_distance_knee,
-        eps,
-        min_samples,
-        190.0,
-    ) {
+    let eps = page.eps_shown(config).unwrap_or(shown.eps);
+    let max_eps = shown.k_distance.last().copied().unwrap_or(1.0).max(eps) * 1.2;
+    if let Some(new_eps) =
+        plots::kdistance::show(ui, shown.k_distance, shown.knee, eps, shown.min_samples, 190.0)
+    {
         config.dbscan.eps = EpsSetting::Value(round_eps(new_eps));
     }
     let mut value = eps;
@@ -280,19 +345,19 @@ fn round_eps(eps: f64) -> f64 {
 }
 
 fn preview_text(ui: &mut egui::Ui, page: &ClusterPage, config: &Config) {
-    let Some(view) = page.view.as_deref() else { return };
+    let Some(shown) = page.curve_shown() else { return };
     let Some(eps) = page.eps_shown(config) else { return };
     let min_samples = config.dbscan.min_samples;
-    if min_samples == view.data.min_samples {
-        let dense = core_share_at(&view.data.k_distance, eps);
+    if min_samples == shown.min_samples {
+        let dense = core_share_at(shown.k_distance, eps);
         ui.label(format!(
             "At eps {eps:.3}: {} of customers have a dense neighbourhood.",
             percent(dense)
         ))
-        .on_hover_text("Exact, from the k-distance curve of the last run");
+        .on_hover_text("Exact, from the k-distance curve");
     }
     let wanted = (eps, min_samples);
-    if page.at_run_settings(wanted) {
+    if let Some(view) = page.view.as_deref().filter(|_| page.at_run_settings(wanted)) {
         ui.label(format!(
             "At the run's settings: {} set aside as outliers. Move eps to preview another.",
             percent(view.data.noise_ratio)
@@ -343,7 +408,10 @@ fn preview_text(ui: &mut egui::Ui, page: &ClusterPage, config: &Config) {
             ui.label(RichText::new(working).italics().weak());
         }
     }
-    let changed = eps != view.data.eps || min_samples != view.data.min_samples;
+    let changed = page
+        .view
+        .as_deref()
+        .is_some_and(|v| eps != v.data.eps || min_samples != v.data.min_samples);
     if changed {
         ui.label(RichText::new(format!("Press “{RERUN_BUTTON}” to use these settings.")).italics());
     }

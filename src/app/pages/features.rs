@@ -8,7 +8,7 @@ use crate::app::wizard::Step;
 use crate::pipeline::model::{FeatureStat, FeatureSummary, FeatureTable};
 use eframe::egui::{self, RichText};
 use egui_extras::{Column, TableBuilder};
-use egui_plot::{Bar, BarChart, Plot};
+use egui_plot::{Bar, BarChart, LineStyle, Plot, VLine};
 
 /// Label of the button that moves on to clustering.
 pub const NEXT_BUTTON: &str = "Continue to clustering";
@@ -23,43 +23,88 @@ pub enum FeaturesTab {
     Statistics,
 }
 
-/// Counts of a feature's defined values in equal-width bins.
-#[derive(Debug, Clone, PartialEq)]
+/// Share of customers the histogram's axis covers: the rest go to one overflow bar, so a long
+/// tail (orders per customer from 1 to 350) does not squeeze everyone into the first bar.
+pub const HISTOGRAM_COVERAGE: f64 = 0.99;
+
+/// Counts of a feature's defined values in equal-width bins up to a high percentile, the values
+/// above it in one overflow bin.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Histogram {
     /// (lower edge, width, count) per bin, ascending.
     pub bins: Vec<(f64, f64, u64)>,
+    /// Values above the last bin (the long tail), when the axis was clipped.
+    pub overflow: Option<Overflow>,
+    /// Median of the defined values.
+    pub median: Option<f64>,
     /// Customers for whom the feature is undefined (NULL or not finite).
     pub undefined: u64,
 }
 
-/// Bin the defined values into `bins` equal-width bins between their min and max (the max falls in
-/// the last bin). All-equal values give one bin of width 1 centred on the value.
+/// The values a clipped histogram gathers in its last bar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Overflow {
+    /// Every value in it is above this (the end of the regular bins).
+    pub above: f64,
+    pub max: f64,
+    pub count: u64,
+}
+
+/// Bin the defined values into at most `bins` equal-width bins from their minimum to their
+/// [`HISTOGRAM_COVERAGE`] percentile (nearest rank); values above it go to the overflow bin.
+/// When that percentile is the maximum, or equals the minimum, nothing is clipped. Integer data
+/// gets integer-wide bins centred on whole numbers (no empty half-bins between counts). All-equal
+/// values give one bin of width 1 centred on the value.
 pub fn histogram(values: &[Option<f64>], bins: usize) -> Histogram {
-    let defined: Vec<f64> = values.iter().flatten().copied().filter(|v| v.is_finite()).collect();
+    let mut defined: Vec<f64> =
+        values.iter().flatten().copied().filter(|v| v.is_finite()).collect();
     let undefined = (values.len() - defined.len()) as u64;
-    let (min, max) = defined
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     if defined.is_empty() || bins == 0 {
-        return Histogram { bins: Vec::new(), undefined };
+        return Histogram { undefined, ..Histogram::default() };
     }
+    defined.sort_by(f64::total_cmp);
+    let (min, max) = (defined[0], defined[defined.len() - 1]);
+    let median = Some(median_of_sorted(&defined));
     if max <= min {
-        return Histogram { bins: vec![(min - 0.5, 1.0, defined.len() as u64)], undefined };
+        let bins = vec![(min - 0.5, 1.0, defined.len() as u64)];
+        return Histogram { bins, overflow: None, median, undefined };
     }
-    let width = (max - min) / bins as f64;
+    let rank =
+        ((HISTOGRAM_COVERAGE * defined.len() as f64).ceil() as usize).clamp(1, defined.len());
+    let clip = defined[rank - 1];
+    let end = if clip > min { clip } else { max };
+    let integers = defined.iter().all(|v| v.fract() == 0.0);
+    let (start, width, bins) = if integers {
+        let width = ((end - min + 1.0) / bins as f64).ceil().max(1.0);
+        (min - 0.5, width, ((end - min + 1.0) / width).ceil() as usize)
+    } else {
+        (min, (end - min) / bins as f64, bins)
+    };
     let mut counts = vec![0_u64; bins];
-    for v in defined {
-        let i = (((v - min) / width) as usize).min(bins - 1);
-        counts[i] += 1;
+    let mut overflow = 0_u64;
+    for &v in &defined {
+        if v > end {
+            overflow += 1;
+        } else {
+            counts[(((v - start) / width) as usize).min(bins - 1)] += 1;
+        }
     }
     Histogram {
         bins: counts
             .into_iter()
             .enumerate()
-            .map(|(i, c)| (min + i as f64 * width, width, c))
+            .map(|(i, c)| (start + i as f64 * width, width, c))
             .collect(),
+        overflow: (overflow > 0).then_some(Overflow { above: end, max, count: overflow }),
+        median,
         undefined,
     }
+}
+
+/// The median of ascending, non-empty `sorted` (the mean of the middle two for an even count).
+fn median_of_sorted(sorted: &[f64]) -> f64 {
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 1 { sorted[mid] } else { (sorted[mid - 1] + sorted[mid]) / 2.0 }
 }
 
 /// The Features page's data and view state.
@@ -76,6 +121,11 @@ pub struct FeaturesView {
 impl FeaturesView {
     pub fn new(summary: FeatureSummary, table: FeatureTable) -> Self {
         Self { summary, table, ..Self::default() }
+    }
+
+    /// The histogram drawn for the selected feature (computed when the page first shows it).
+    pub fn histogram_shown(&self) -> Option<&Histogram> {
+        self.cached.as_ref().filter(|(i, _)| *i == self.selected).map(|(_, h)| h)
     }
 
     fn selected_histogram(&mut self) -> Option<&Histogram> {
@@ -178,13 +228,47 @@ fn histogram_panel(ui: &mut egui::Ui, view: &mut FeaturesView) {
         .iter()
         .map(|&(lo, w, c)| Bar::new(lo + w / 2.0, c as f64).width(w * 0.95))
         .collect();
+    let tail = hist.overflow.zip(hist.bins.last()).map(|(o, &(lo, w, _))| {
+        let name = format!("above {}: up to {}", fmt_value(Some(o.above)), fmt_value(Some(o.max)));
+        (o, Bar::new(lo + w * 1.5 + w * 0.5, o.count as f64).width(w * 1.9).name(name))
+    });
+    if let Some((o, _)) = &tail {
+        ui.label(
+            RichText::new(format!(
+                "The last bar gathers the {} customers above {} (up to {}), so the axis \
+                 shows the {} below.",
+                thousands(o.count),
+                fmt_value(Some(o.above)),
+                fmt_value(Some(o.max)),
+                percent(HISTOGRAM_COVERAGE)
+            ))
+            .weak(),
+        );
+    }
+    let median = hist.median;
+    let median_color = theme::highlight_color(ui.visuals());
     Plot::new("feature_histogram")
         .height(200.0)
         .allow_scroll(false)
         .allow_drag(false)
         .allow_zoom(false)
         .y_axis_label("customers")
-        .show(ui, |plot| plot.bar_chart(BarChart::new(&names[view.selected], bars).color(color)));
+        .legend(egui_plot::Legend::default().position(egui_plot::Corner::RightTop))
+        .show(ui, |plot| {
+            plot.bar_chart(BarChart::new(&names[view.selected], bars).color(color));
+            if let Some((_, bar)) = tail {
+                plot.bar_chart(BarChart::new("long tail", vec![bar]).color(theme::outlier_color()));
+            }
+            if let Some(m) = median {
+                let name = format!("median {}", fmt_value(Some(m)));
+                plot.vline(
+                    VLine::new(name, m)
+                        .color(median_color)
+                        .width(2.0)
+                        .style(LineStyle::dashed_loose()),
+                );
+            }
+        });
 }
 
 fn tenure_mix(ui: &mut egui::Ui, summary: &FeatureSummary) {
@@ -338,24 +422,58 @@ mod tests {
     use super::*;
 
     #[test]
-    fn histogram_bins_cover_min_to_max_and_count_undefined() {
-        // Values 0..=9 in 5 bins of width (9-0)/5 = 1.8: [0,1.8) holds 0,1; [1.8,3.6) 2,3;
-        // [3.6,5.4) 4,5; [5.4,7.2) 6,7; [7.2,9] 8,9 (the max goes in the last bin).
+    fn integer_values_get_whole_number_bins_and_a_median() {
+        // 0..=9 in at most 5 bins: width ceil(10 / 5) = 2 from -0.5, so [-0.5, 1.5) holds 0 and
+        // 1, [1.5, 3.5) 2 and 3, ... The 99th percentile (rank ceil(9.9) = 10) is the maximum:
+        // nothing is clipped. Median (4 + 5) / 2.
         let mut values: Vec<Option<f64>> = (0..10).map(|v| Some(f64::from(v))).collect();
         values.push(None);
         values.push(Some(f64::NAN));
         let h = histogram(&values, 5);
         assert_eq!(h.undefined, 2);
         assert_eq!(h.bins.iter().map(|b| b.2).collect::<Vec<_>>(), vec![2, 2, 2, 2, 2]);
-        assert!((h.bins[1].0 - 1.8).abs() < 1e-12);
-        assert!((h.bins[0].1 - 1.8).abs() < 1e-12);
+        assert_eq!((h.bins[1].0, h.bins[1].1), (1.5, 2.0));
+        assert_eq!(h.median, Some(4.5));
+        assert_eq!(h.overflow, None);
+    }
+
+    #[test]
+    fn fractional_values_get_equal_width_bins_from_min_to_max() {
+        // 0.25, 0.75, ..., 4.75 in 5 bins of width (4.75 - 0.25) / 5 = 0.9: two values each
+        // (4.75 is the maximum and goes in the last bin).
+        let values: Vec<Option<f64>> = (0..10).map(|i| Some(0.25 + 0.5 * f64::from(i))).collect();
+        let h = histogram(&values, 5);
+        assert_eq!(h.bins.iter().map(|b| b.2).collect::<Vec<_>>(), vec![2, 2, 2, 2, 2]);
+        assert!((h.bins[1].0 - 1.15).abs() < 1e-12 && (h.bins[0].1 - 0.9).abs() < 1e-12);
+        assert_eq!(h.median, Some(2.5));
+    }
+
+    #[test]
+    fn a_long_tail_goes_to_one_overflow_bin() {
+        // 990 customers with 1..=10 orders (99 each) and 10 with 200..=209. The 99th percentile
+        // is rank 990, the last 10: bins of width 1 over 1..=10 hold 99 each; the 10 above go to
+        // the overflow bin. Median: ranks 500 and 501 are both 6 (ranks 496..=594 are 6).
+        let mut values: Vec<Option<f64>> = (0..990).map(|i| Some(f64::from(1 + i % 10))).collect();
+        values.extend((200..210).map(|v| Some(f64::from(v))));
+        let h = histogram(&values, 40);
+        assert_eq!(h.bins.len(), 10);
+        assert!(h.bins.iter().all(|b| b.2 == 99 && b.1 == 1.0), "{:?}", h.bins);
+        assert_eq!(h.overflow, Some(Overflow { above: 10.0, max: 209.0, count: 10 }));
+        assert_eq!(h.median, Some(6.0));
     }
 
     #[test]
     fn histogram_of_degenerate_columns_is_defined() {
-        assert_eq!(histogram(&[Some(3.0), Some(3.0)], 10).bins, vec![(2.5, 1.0, 2)]);
-        assert_eq!(histogram(&[None], 10), Histogram { bins: vec![], undefined: 1 });
+        let h = histogram(&[Some(3.0), Some(3.0)], 10);
+        assert_eq!((h.bins, h.median), (vec![(2.5, 1.0, 2)], Some(3.0)));
+        assert_eq!(histogram(&[None], 10), Histogram { undefined: 1, ..Histogram::default() });
         assert!(histogram(&[], 10).bins.is_empty());
+        // 99 % zeros: the percentile is the minimum, so the axis runs to the maximum instead.
+        let mut zeros = vec![Some(0.0); 99];
+        zeros.push(Some(4.0));
+        let h = histogram(&zeros, 40);
+        assert_eq!(h.overflow, None);
+        assert_eq!(h.bins.iter().map(|b| b.2).sum::<u64>(), 100);
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! Load page: choose a CSV (dialog, drop, recent files or the sample data), check its columns in a
-//! preview, then load and validate it.
+//! Load page, the first page a user sees: what the app does, the analyses already made (each
+//! with its source file and date), and choosing a CSV (dialog, drop, recent files or the sample
+//! data), whose columns are checked in a preview before it is loaded and validated.
 
 use super::{Action, heading};
+use crate::app::settings::{AnalysisRecord, format_utc};
 use crate::app::theme;
 use crate::pipeline::model::CsvPreview;
 use eframe::egui::{self, RichText};
@@ -12,6 +14,15 @@ use std::path::{Path, PathBuf};
 pub const LOAD_BUTTON: &str = "Load and validate";
 /// Label of the sample-data button.
 pub const SAMPLE_BUTTON: &str = "Try sample data";
+/// Heading of the list of analyses.
+pub const ANALYSES_HEADING: &str = "Your analyses";
+/// What the app does, for a first look (two lines).
+pub const INTRODUCTION: [&str; 2] = [
+    "ReturnScope groups your customers by how they return what they buy (high returners, loyal \
+     customers, new customers, and the other groups your data holds).",
+    "Give it a CSV of order lines; you get named segments with what to do about each, a map of \
+     them, and an Excel report to share. Nothing leaves this computer.",
+];
 
 /// What the Load page shows.
 #[derive(Debug, Default)]
@@ -54,9 +65,21 @@ impl LoadPage {
 }
 
 /// Draw the page.
-pub fn show(ui: &mut egui::Ui, page: &LoadPage, recent: &[PathBuf], busy: bool) -> Option<Action> {
+pub fn show(
+    ui: &mut egui::Ui,
+    page: &LoadPage,
+    recent: &[PathBuf],
+    analyses: &[AnalysisRecord],
+    busy: bool,
+) -> Option<Action> {
     let mut action = None;
     heading(ui, "Load order lines", "One CSV row per order line. Drop a file on the window, or:");
+    if page.csv.is_none() {
+        for line in INTRODUCTION {
+            ui.label(line);
+        }
+        ui.add_space(6.0);
+    }
     ui.horizontal(|ui| {
         ui.add_enabled_ui(!busy, |ui| {
             if ui.button("Open CSV…").on_hover_text("Ctrl+O").clicked() {
@@ -64,7 +87,10 @@ pub fn show(ui: &mut egui::Ui, page: &LoadPage, recent: &[PathBuf], busy: bool) 
             }
             if ui
                 .button(SAMPLE_BUTTON)
-                .on_hover_text("3,000 generated customers, written to the app's data folder")
+                .on_hover_text(
+                    "3,000 generated customers, with a few dirty lines for the cleaning to fix, \
+                     written to the app's data folder",
+                )
                 .clicked()
             {
                 action = Some(Action::TrySample);
@@ -89,11 +115,15 @@ pub fn show(ui: &mut egui::Ui, page: &LoadPage, recent: &[PathBuf], busy: bool) 
             }
         });
     });
-    if !recent.is_empty() {
+    if let Some(a) = analyses_list(ui, analyses, busy) {
+        action = Some(a);
+    }
+    let csvs: Vec<&PathBuf> = recent.iter().filter(|f| !is_analysis_file(f)).take(5).collect();
+    if !csvs.is_empty() {
         ui.add_space(6.0);
-        ui.label(RichText::new("Recent files").strong());
+        ui.label(RichText::new("Recent CSV files").strong());
         ui.add_enabled_ui(!busy, |ui| {
-            for file in recent.iter().take(5) {
+            for file in csvs {
                 let text = format!(
                     "{}   ({})",
                     file_name(file),
@@ -109,6 +139,35 @@ pub fn show(ui: &mut egui::Ui, page: &LoadPage, recent: &[PathBuf], busy: bool) 
     if let Some(a) = preview_section(ui, page, busy) {
         action = Some(a);
     }
+    action
+}
+
+/// The analyses made or opened, most recent first: source file, its folder, when; a click reopens
+/// the analysis without recomputing.
+fn analyses_list(ui: &mut egui::Ui, analyses: &[AnalysisRecord], busy: bool) -> Option<Action> {
+    if analyses.is_empty() {
+        return None;
+    }
+    let mut action = None;
+    ui.add_space(6.0);
+    ui.label(RichText::new(ANALYSES_HEADING).strong());
+    ui.add_enabled_ui(!busy, |ui| {
+        egui::Grid::new("analyses").num_columns(3).spacing([16.0, 4.0]).show(ui, |ui| {
+            for record in analyses.iter().take(6) {
+                let link = ui.link(file_name(&record.source)).on_hover_text(format!(
+                    "Reopen the analysis {} without recomputing",
+                    record.db.display()
+                ));
+                if link.clicked() {
+                    action = Some(Action::OpenAnalysis(record.db.clone()));
+                }
+                let folder = record.source.parent().map(|p| p.display().to_string());
+                ui.label(RichText::new(folder.unwrap_or_default()).weak());
+                ui.label(RichText::new(format_utc(record.used_at)).weak());
+                ui.end_row();
+            }
+        });
+    });
     action
 }
 

@@ -49,14 +49,30 @@ fn sheet_contents(view: &ClusterView) -> [String; 8] {
     ]
 }
 
+/// Header of the column with each segment's share of all returned units.
+pub const RETURNED_UNITS_HEADER: &str = "Share of all returned units";
+
 /// The segments as the Executive Summary lists them.
 fn segments_table(ui: &mut egui::Ui, view: &ClusterView) {
     egui::Grid::new("report_segments").num_columns(5).spacing([16.0, 4.0]).striped(true).show(
         ui,
         |ui| {
-            for header in ["Segment", "Customers", "Share", "Returned units", "Recommended action"]
-            {
-                ui.label(RichText::new(header).strong());
+            let headers = [
+                ("Segment", ""),
+                ("Customers", ""),
+                ("Share of customers", "This segment's customers / all customers"),
+                (
+                    RETURNED_UNITS_HEADER,
+                    "Units this segment returned / units all customers returned: where the \
+                     returns come from",
+                ),
+                ("Recommended action", ""),
+            ];
+            for (header, hint) in headers {
+                let label = ui.label(RichText::new(header).strong());
+                if !hint.is_empty() {
+                    label.on_hover_text(hint);
+                }
             }
             ui.end_row();
             for g in 0..view.groups() {

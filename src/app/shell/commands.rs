@@ -6,6 +6,12 @@ use super::*;
 
 impl ReturnScopeApp {
     pub(super) fn run_pending_actions(&mut self, ctx: &egui::Context) {
+        if !self.jobs.is_busy() && !self.queued.is_empty() {
+            // What waited for the last stage goes first.
+            let mut queued = std::mem::take(&mut self.queued);
+            queued.append(&mut self.pending);
+            self.pending = queued;
+        }
         for action in std::mem::take(&mut self.pending) {
             self.run_action(ctx, action);
         }
@@ -27,10 +33,15 @@ impl ReturnScopeApp {
                 | Action::CloseChanges
         );
         if needs_stage && self.jobs.is_busy() {
-            self.notify(
-                NoticeKind::Info,
-                "Please wait for the running step to finish, or cancel it.",
-            );
+            // Chosen in a dialog, dropped or picked from a menu while a step runs: it waits.
+            self.notify(NoticeKind::Info, "That will start when the running step finishes.");
+            self.queued.push(action);
+            return;
+        }
+        if waits_for_map(&action) && self.jobs.has_running(JobKind::Map) {
+            // The map job holds the run and writes the analysis at its end: stop it first.
+            self.jobs.cancel_kind(JobKind::Map);
+            self.after_map.push(action);
             return;
         }
         match action {
@@ -181,7 +192,7 @@ impl ReturnScopeApp {
         self.cluster.map_running = true;
         let config = self.config.clone();
         let wake = ctx.clone();
-        self.jobs.spawn(ctx, JobKind::Stage, "Computing the UMAP-style map", move |progress| {
+        self.jobs.spawn(ctx, JobKind::Map, "Computing the UMAP-style map", move |progress| {
             tasks::compute_map(handle, &config, run, index, live_tx, wake, progress)
         });
     }
@@ -208,8 +219,10 @@ impl ReturnScopeApp {
         if self.wizard.current() != Step::Cluster {
             return;
         }
-        let (Some(data), Some(eps)) =
-            (self.preview_data.clone(), self.cluster.eps_shown(&self.config))
+        // The data must be this page's: the run's, or the curve's before the first run.
+        let has_curve = self.cluster.view.is_some() || self.cluster.curve.is_some();
+        let (Some(data), Some(eps), true) =
+            (self.preview_data.clone(), self.cluster.eps_shown(&self.config), has_curve)
         else {
             return;
         };
@@ -240,6 +253,25 @@ impl ReturnScopeApp {
                 }
             }
         }
+    }
+
+    /// Before the first segmentation, prepare the Cluster page's k-distance curve (and what the
+    /// eps preview runs on) in the background as soon as the page is shown, and again when
+    /// min_samples changes.
+    pub(super) fn start_curve_if_needed(&mut self, ctx: &egui::Context) {
+        let min_samples = self.config.dbscan.min_samples;
+        let ready = self.wizard.current() == Step::Cluster
+            && self.wizard.state(Step::Features) == StepState::Done
+            && self.cluster.wants_curve(min_samples)
+            && !self.jobs.is_busy();
+        let Some(analysis) = self.analysis.as_ref().filter(|_| ready) else { return };
+        let handle = analysis.try_clone();
+        self.cluster.curve_requested = Some(min_samples);
+        self.cluster.curve_error = None;
+        let config = self.config.clone();
+        self.jobs.spawn(ctx, JobKind::Preview, "Preparing the k-distance curve", move |progress| {
+            tasks::eps_curve(handle, &config, progress)
+        });
     }
 
     /// Move the UMAP-style map along with its job.
@@ -287,7 +319,10 @@ impl ReturnScopeApp {
         self.remember(&db);
         let config = self.config.clone();
         let title = format!("Opening {}", file_name(&db));
-        self.jobs.spawn(ctx, JobKind::Stage, title, move |_| tasks::restore(db, &config));
+        let id = self.jobs.spawn(ctx, JobKind::Stage, title, move |progress| {
+            tasks::restore(db, &config, progress)
+        });
+        self.reopen_job = Some(id);
     }
 
     /// Check a features table and make it the silver layer of its own analysis file; the
@@ -303,6 +338,20 @@ impl ReturnScopeApp {
 
     pub(super) fn remember(&mut self, file: &Path) {
         self.settings.remember_file(file);
-        self.settings.save_in_background(&self.settings_path);
+        self.settings_writer.save(&self.settings);
     }
+}
+
+/// Whether `action` needs the run the map job holds, or writes the analysis the map job writes
+/// at its end: it then waits for the map job to stop.
+fn waits_for_map(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::LoadPreviewed
+            | Action::BuildFeatures
+            | Action::RunClustering
+            | Action::UseK(_)
+            | Action::ComputeMap
+            | Action::OpenAnalysis(_)
+    )
 }

@@ -25,7 +25,7 @@ impl ReturnScopeApp {
             JobOutput::NoDialog { purpose, fallback: Some(path) } => {
                 tracing::warn!("no file dialog on this system; writing to {}", path.display());
                 self.notify(
-                    NoticeKind::Info,
+                    NoticeKind::Warning,
                     format!(
                         "This system has no file dialog (install xdg-desktop-portal or zenity), \
                          so the file goes to {}.",
@@ -71,6 +71,8 @@ impl ReturnScopeApp {
             JobOutput::Loaded { analysis, result } => self.loaded(analysis, result),
             JobOutput::Features(Ok((summary, table))) => {
                 self.cluster_run = None; // its matrix no longer matches the features
+                self.cluster.forget_curve();
+                self.preview_data = None;
                 self.features = Some(FeaturesView::new(summary, table));
                 self.wizard.complete(Step::Features);
                 self.wizard.go_to(Step::Features);
@@ -93,15 +95,21 @@ impl ReturnScopeApp {
                 self.cluster_run = Some(run);
                 self.cluster.map_running = false;
                 self.map_live = None;
+                // What waited for the map job to stop runs now.
+                self.pending.append(&mut self.after_map);
                 match result {
                     Ok(layout) => {
                         if let Some(view) = self.cluster.view.as_deref_mut() {
                             view.scatter.set_umap(&layout);
                         }
                     }
+                    Err(err) if err.is_cancelled() => {
+                        tracing::info!("the UMAP-style map was stopped for another step");
+                    }
                     Err(err) => self.report_failure("The UMAP-style map", &err),
                 }
             }
+            JobOutput::EpsCurve(result) => self.eps_curve_ready(result),
             JobOutput::DbscanPreview(preview) => {
                 self.preview_job = None;
                 if preview.is_some() {
@@ -115,7 +123,7 @@ impl ReturnScopeApp {
                 }
             }
             JobOutput::ReportSaved(Ok(path)) => {
-                self.notify(NoticeKind::Info, format!("Report saved to {}.", path.display()));
+                self.notify(NoticeKind::Success, format!("Report saved to {}.", path.display()));
                 self.report.saved = Some(path);
                 self.wizard.complete(Step::Report);
             }
@@ -124,7 +132,10 @@ impl ReturnScopeApp {
             JobOutput::Scored(result) => self.scored(result),
             JobOutput::MoversExported(result) => self.movers_exported(result),
             JobOutput::ResultsExported(Ok(path)) => {
-                self.notify(NoticeKind::Info, format!("Results exported to {}.", path.display()));
+                self.notify(
+                    NoticeKind::Success,
+                    format!("Results exported to {}.", path.display()),
+                );
                 self.report.exported = Some(path);
             }
             JobOutput::ResultsExported(Err(err)) => {
@@ -159,6 +170,32 @@ impl ReturnScopeApp {
         }
     }
 
+    /// The k-distance curve before the first run arrived (ignored once a run is shown).
+    pub(super) fn eps_curve_ready(
+        &mut self,
+        result: Result<(tasks::EpsCurve, Arc<PreviewData>), AppError>,
+    ) {
+        if self.cluster.view.is_some() {
+            return;
+        }
+        match result {
+            Ok((curve, data)) => {
+                self.cluster.curve = Some(curve);
+                self.cluster.preview = None;
+                self.cluster.estimate = None;
+                self.preview_data = Some(data);
+            }
+            // Stopped for a stage: asked again the next time the page is shown without results.
+            Err(err) if err.is_cancelled() => self.cluster.curve_requested = None,
+            Err(err) => {
+                tracing::warn!("the k-distance curve before the first run failed: {err:?}");
+                self.cluster.curve_error = Some(format!(
+                    "The k-distance curve cannot be shown before the first run: {err}"
+                ));
+            }
+        }
+    }
+
     pub(super) fn loaded(
         &mut self,
         analysis: Option<Analysis>,
@@ -167,6 +204,7 @@ impl ReturnScopeApp {
         self.analysis = analysis;
         match result {
             Ok((ingest, quality)) => {
+                self.remember_analysis(&ingest);
                 self.ingest = Some(ingest);
                 self.quality = Some(quality);
                 self.continue_anyway = false;
@@ -200,6 +238,9 @@ impl ReturnScopeApp {
                     );
                 }
                 self.analysis = analysis;
+                if let Some(ingest) = &restored.ingest {
+                    self.remember_analysis(ingest);
+                }
                 self.wizard = Wizard::restored(restored.last_stage);
                 self.load = LoadPage::default();
                 self.ingest = restored.ingest;
@@ -222,6 +263,14 @@ impl ReturnScopeApp {
         }
     }
 
+    /// List the open analysis (loaded from `ingest`'s file) first on the Load page.
+    fn remember_analysis(&mut self, ingest: &IngestSummary) {
+        let Some(db) = self.analysis.as_ref().map(|a| a.db_path().to_path_buf()) else { return };
+        let now = crate::app::settings::now_unix();
+        self.settings.remember_analysis(&db, &ingest.input_path, now);
+        self.settings_writer.save(&self.settings);
+    }
+
     pub(super) fn report_failure(&mut self, what: &str, err: &AppError) {
         if err.is_cancelled() {
             tracing::info!("{what}: cancelled by the user");
@@ -236,6 +285,6 @@ impl ReturnScopeApp {
     }
 
     pub(super) fn notify(&mut self, kind: NoticeKind, text: impl Into<String>) {
-        self.notices.push(Notice { kind, text: text.into() });
+        self.notices.post(kind, text);
     }
 }

@@ -203,6 +203,18 @@ fn non_outliers(is_outlier: &[bool]) -> Vec<usize> {
     (0..is_outlier.len()).filter(|&i| !is_outlier[i]).collect()
 }
 
+/// The seed of phase 1's k-distance sample.
+fn phase1_seed(config: &Config) -> u64 {
+    derive_seed(config.kmeans.seed, &[0xD85C])
+}
+
+/// Phase 1's sorted k-distance curve of `data` (the same sample and seed as a run), without
+/// running DBSCAN: the app shows it before the first segmentation so eps can be chosen first.
+pub fn phase1_k_distances(data: ArrayView2<'_, f64>, config: &Config) -> Vec<f64> {
+    let cfg = &config.dbscan;
+    super::kdistance::k_distances(data, cfg.min_samples, cfg.kdistance_sample, phase1_seed(config))
+}
+
 /// Phase 1: eps (auto or configured) and DBSCAN on every customer.
 fn find_outliers(
     data: ArrayView2<'_, f64>,
@@ -213,8 +225,8 @@ fn find_outliers(
     let x = row_major(data);
     let tree = BallTree::build(flat(&x), data.ncols());
     progress.update(0.05, "DBSCAN: k-distance curve");
-    let seed = derive_seed(config.kmeans.seed, &[0xD85C]);
-    let curve = k_distances_on_tree(&tree, cfg.min_samples, cfg.kdistance_sample, seed);
+    let curve =
+        k_distances_on_tree(&tree, cfg.min_samples, cfg.kdistance_sample, phase1_seed(config));
     progress.check_cancel()?;
     let (eps, eps_source) = match cfg.eps {
         EpsSetting::Auto => (

@@ -132,7 +132,7 @@ fn sweep_chart(
         .iter()
         .map(|r: &KSweepRow| {
             if r.k == data.chosen_k {
-                ChartPoint::new().set_format(&mut style::fill(crate::palette::segment_rgb(2)))
+                ChartPoint::new().set_format(&mut style::fill(crate::palette::ACCENT_RGB))
             } else {
                 ChartPoint::new()
             }

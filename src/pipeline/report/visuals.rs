@@ -239,7 +239,7 @@ fn write_k_distance(
         ),
     );
     let blue = crate::palette::rgb_u32(crate::palette::segment_rgb(1));
-    let vermillion = crate::palette::rgb_u32(crate::palette::segment_rgb(6));
+    let vermillion = crate::palette::rgb_u32(crate::palette::ACCENT_RGB);
     chart
         .add_series()
         .set_name("k-distance")
@@ -273,7 +273,7 @@ fn write_k_distance(
                 ChartMarker::new()
                     .set_type(ChartMarkerType::Diamond)
                     .set_size(9)
-                    .set_format(&mut style::fill(crate::palette::segment_rgb(2))),
+                    .set_format(&mut style::fill(crate::palette::ACCENT_RGB)),
             );
     }
     chart
