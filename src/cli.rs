@@ -1,5 +1,6 @@
 //! The command line: `returnscope` (no arguments) opens the desktop app; `run`, `validate`,
-//! `sample`, `export`, `delete`, `config` and `spark-job` run headless for scripts and scheduled jobs.
+//! `score`, `compare`, `sample`, `export`, `delete`, `config` and `spark-job` run headless for
+//! scripts and scheduled jobs (`score` and `compare` live in [`over_time`]).
 //!
 //! Exit codes: 0 success; 1 error; 2 the data cannot be segmented (a blocking check failed).
 
@@ -18,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 
+mod over_time;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "returnscope",
@@ -28,6 +31,9 @@ use std::sync::Mutex;
 pub struct Cli {
     /// A CSV to open in the desktop app (as when double-clicked with "Open with ReturnScope").
     pub file: Option<PathBuf>,
+    /// With an analysis as FILE: open it and show what changed since this earlier analysis.
+    #[arg(long, requires = "file")]
+    pub compare_with: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -89,6 +95,43 @@ pub enum Command {
         /// No dirty rows (only planted archetypes).
         #[arg(long)]
         clean: bool,
+        /// Also write a second period of the same customers here: everyone behaves as before
+        /// except the planted movers.
+        #[arg(long)]
+        second_period: Option<PathBuf>,
+        /// Share of the Loyal Customers who become High Returners in the second period.
+        #[arg(long, default_value_t = 0.1, requires = "second_period")]
+        movers: f64,
+    },
+    /// Place a new extract's customers with a saved model (no re-clustering).
+    Score {
+        input: PathBuf,
+        /// A segmented analysis (.duckdb) or a model exported with `export model` (.json).
+        #[arg(long)]
+        model: PathBuf,
+        /// The new extract's analysis file (default: <csv name>.duckdb here).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Also write the scores to this CSV.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What changed between two periods: migration matrix, sizes, feature drift, movers.
+    Compare {
+        /// The earlier analysis (its model places NEW's customers).
+        old: PathBuf,
+        /// The later analysis (scored with OLD's model when it is not already).
+        new: PathBuf,
+        /// One row per customer in both periods (CSV).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// A workbook with the Changes sheet (.xlsx).
+        #[arg(long)]
+        report: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
     },
     /// Export a layer for analysts.
     Export {
@@ -180,6 +223,8 @@ pub enum ExportLayer {
     Silver,
     /// clustering_results with the key features (.csv).
     Results,
+    /// The segmentation model as versioned JSON (.json).
+    Model,
 }
 
 /// Parse the command line and dispatch; prints errors in plain language.
@@ -199,7 +244,7 @@ pub fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => {
-            crate::app::run_app(cli.file)?;
+            crate::app::run_app(cli.file, cli.compare_with)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Run {
@@ -249,7 +294,21 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load_config(config.as_deref(), None)?;
             validate_only(&input, &config, json)
         }
-        Some(Command::Sample { customers, seed, out, clean }) => {
+        Some(Command::Sample {
+            customers,
+            seed,
+            out,
+            clean,
+            second_period: Some(second),
+            movers,
+        }) => over_time::sample_two_periods(customers, seed, clean, &out, &second, movers),
+        Some(Command::Score { input, model, db, out, json }) => {
+            over_time::score(&input, &model, db, out, json)
+        }
+        Some(Command::Compare { old, new, out, report, json }) => {
+            over_time::compare(&old, &new, out, report, json)
+        }
+        Some(Command::Sample { customers, seed, out, clean, second_period: None, .. }) => {
             let opts = sample::SampleOptions { customers, seed, clean };
             let s = sample::write_sample(&out, &opts)
                 .with_context(|| format!("writing {}", out.display()))?;
@@ -273,6 +332,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let lookup = match layer {
                 ExportLayer::Silver => analysis.export_silver(&out, &sharing)?,
                 ExportLayer::Results => analysis.export_results_csv(&out, &sharing)?,
+                ExportLayer::Model => {
+                    over_time::export_model(&db, &out)?;
+                    None
+                }
             };
             println!("wrote {}", out.display());
             if let Some(lookup) = lookup {
@@ -472,6 +535,16 @@ fn print_summary(summary: &RunSummary, json: bool) -> anyhow::Result<()> {
         );
         for seg in c["segments"].as_array().into_iter().flatten() {
             print_segment(seg);
+        }
+        if let Some(model) = c.get("model") {
+            println!(
+                "Model:      {}: the assignment rule places {:.2}% of these customers as the \
+                 clustering did ({} of {})",
+                model["model_id"].as_str().unwrap_or(""),
+                model["agreement"].as_f64().unwrap_or(0.0) * 100.0,
+                model["agreeing"],
+                model["customers"]
+            );
         }
         for w in c["warnings"].as_array().into_iter().flatten() {
             println!("Warning:    {}", w.as_str().unwrap_or(""));

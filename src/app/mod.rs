@@ -3,7 +3,8 @@
 //!
 //! - [`shell`]: the app itself ([`ReturnScopeApp`]): menus, step bar, progress, notices, drops.
 //! - [`pages`]: one file per wizard page.
-//! - [`jobs`]: the one background job runner; [`tasks`]: what each job does.
+//! - [`jobs`]: the one background job runner; [`tasks`]: what each job does ([`over_time`]:
+//!   comparing with an earlier analysis, scoring a new CSV with the open model).
 //! - [`cluster_view`]: the segmentation as the Cluster and Report pages show it; [`plots`]: their
 //!   plots; [`frame_stats`]: the frame-time overlay.
 //! - [`wizard`]: steps and their done / stale state; [`settings`]: what is remembered between
@@ -24,6 +25,7 @@ pub mod format;
 pub mod frame_stats;
 pub mod jobs;
 pub mod notices;
+pub mod over_time;
 pub mod pages;
 pub mod plots;
 pub mod settings;
@@ -36,6 +38,8 @@ pub mod wizard;
 mod frame_bench;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_changes;
 
 pub use shell::ReturnScopeApp;
 
@@ -48,7 +52,7 @@ pub const ICON_PNG: &[u8] = include_bytes!("../../assets/icon.png");
 
 /// Open the ReturnScope window; `initial_csv` is previewed on the Load page. Returns when the
 /// window is closed.
-pub fn run_app(initial_csv: Option<PathBuf>) -> anyhow::Result<()> {
+pub fn run_app(initial_csv: Option<PathBuf>, compare_with: Option<PathBuf>) -> anyhow::Result<()> {
     crate::pipeline::private_files::restrict_process_umask();
     let data_dir = backend::default_data_dir()
         .context("cannot determine a data folder for ReturnScope (is HOME set?)")?;
@@ -65,7 +69,10 @@ pub fn run_app(initial_csv: Option<PathBuf>) -> anyhow::Result<()> {
         ),
     }
     jobs::lower_background_priority();
-    let app = ReturnScopeApp::new(data_dir, initial_csv);
+    let mut app = ReturnScopeApp::new(data_dir, initial_csv);
+    if let Some(earlier) = compare_with {
+        app.compare_after_open(earlier);
+    }
     let size = app.saved_window_size().unwrap_or([1280.0, 820.0]);
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("ReturnScope")

@@ -8,6 +8,7 @@
 mod commands;
 mod delete;
 mod outcomes;
+mod over_time;
 
 use crate::app::backend;
 use crate::app::frame_stats::FrameStats;
@@ -77,6 +78,11 @@ pub struct ReturnScopeApp {
     /// Layouts of the UMAP-style map while its job runs.
     map_live: Option<Receiver<MapLayout>>,
     report: ReportPage,
+    /// The last comparison of two periods, and whether its page is shown instead of the wizard.
+    changes: Option<pages::changes::ChangesPage>,
+    show_changes: bool,
+    /// Compare with this earlier analysis once the analysis being opened is restored.
+    compare_after_open: Option<PathBuf>,
     frame_stats: FrameStats,
     notices: Notices,
     pending: Vec<Action>,
@@ -122,6 +128,9 @@ impl ReturnScopeApp {
             estimate_running: None,
             map_live: None,
             report: ReportPage::default(),
+            changes: None,
+            show_changes: false,
+            compare_after_open: None,
             frame_stats: FrameStats::default(),
             notices: Notices::default(),
             pending: initial_csv.map(Action::open_file).into_iter().collect(),
@@ -181,6 +190,37 @@ impl ReturnScopeApp {
     /// The open analysis file, if any.
     pub fn analysis_path(&self) -> Option<&Path> {
         self.analysis.as_ref().map(|a| a.db_path())
+    }
+
+    /// The comparison shown on the Changes page, if one was made.
+    pub fn changes_page(&self) -> Option<&pages::changes::ChangesPage> {
+        self.changes.as_ref()
+    }
+
+    /// Whether the Changes page is shown instead of the wizard.
+    pub fn showing_changes(&self) -> bool {
+        self.show_changes && self.changes.is_some()
+    }
+
+    /// Once the analysis opened at start-up is restored, compare it with `earlier`
+    /// (`returnscope NEW.duckdb --compare-with OLD.duckdb`).
+    pub fn compare_after_open(&mut self, earlier: PathBuf) {
+        self.compare_after_open = Some(earlier);
+    }
+
+    /// Compare with `earlier` as if it had been chosen in the dialog.
+    pub fn compare_with(&mut self, earlier: PathBuf) {
+        self.pending.push(Action::Compare(earlier));
+    }
+
+    /// Score `csv` with the open analysis's model as if it had been chosen on the Load page.
+    pub fn score_csv(&mut self, csv: PathBuf) {
+        self.pending.push(Action::Score(csv));
+    }
+
+    /// Export the listed movers to `path` as if it had been chosen in the save dialog.
+    pub fn export_movers_to(&mut self, path: PathBuf) {
+        self.pending.push(Action::ExportMovers(path));
     }
 
     /// The last report written, if any.
@@ -254,7 +294,11 @@ impl ReturnScopeApp {
             self.menu_bar(ui);
             ui.add_space(2.0);
             let busy = self.jobs.is_busy();
+            let step = self.wizard.current();
             self.wizard.step_bar(ui, !busy);
+            if self.wizard.current() != step {
+                self.show_changes = false;
+            }
             ui.add_space(4.0);
         });
         if self.jobs.is_busy() {
@@ -419,6 +463,15 @@ impl ReturnScopeApp {
         {
             self.pending.push(Action::DeleteAnalysisDialog);
         }
+        let open = self.analysis.is_some() && !busy;
+        if ui
+            .add_enabled(open, egui::Button::new(pages::changes::COMPARE_BUTTON))
+            .on_disabled_hover_text("Available once an analysis is open")
+            .on_hover_text("What changed since an earlier analysis of the same customers")
+            .clicked()
+        {
+            self.pending.push(Action::CompareDialog);
+        }
         ui.menu_button("Recent files", |ui| {
             if self.settings.recent_files.is_empty() {
                 ui.label(RichText::new("None yet").weak());
@@ -483,16 +536,24 @@ impl ReturnScopeApp {
 
     fn page(&mut self, ui: &mut egui::Ui) -> Option<Action> {
         let busy = self.jobs.is_busy();
+        if self.show_changes
+            && let Some(changes) = self.changes.as_mut()
+        {
+            return pages::changes::show(ui, changes, busy);
+        }
         let stale = |s: Step| self.wizard.state(s) == StepState::Stale;
         let (validate_stale, features_stale) = (stale(Step::Validate), stale(Step::Features));
         match self.wizard.current() {
-            Step::Load => pages::load::show(
-                ui,
-                &self.load,
-                &self.settings.recent_files,
-                &self.settings.analyses,
-                busy,
-            ),
+            Step::Load => {
+                self.load.model_ready = self.cluster.view.is_some();
+                pages::load::show(
+                    ui,
+                    &self.load,
+                    &self.settings.recent_files,
+                    &self.settings.analyses,
+                    busy,
+                )
+            }
             Step::Validate => {
                 let view = ValidateView {
                     ingest: self.ingest.as_ref(),

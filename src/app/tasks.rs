@@ -53,6 +53,11 @@ pub enum PickPurpose {
     OpenFeaturesTable,
     SaveReport,
     ExportResults,
+    /// An earlier analysis to compare the open one with.
+    CompareWith,
+    /// A new extract to score with the open analysis's model.
+    ScoreCsv,
+    ExportMovers,
 }
 
 /// Above this many customers the eps preview also gives an instant estimate while the exact
@@ -151,6 +156,14 @@ pub struct Restored {
     pub segmented: Option<Segmented>,
 }
 
+/// A new extract scored with the open analysis's model, and what changed since it.
+pub struct Scored {
+    pub summary: crate::pipeline::scoring::ScoreSummary,
+    /// The new extract's analysis file.
+    pub db: PathBuf,
+    pub comparison: Box<crate::pipeline::compare::Comparison>,
+}
+
 /// The result of one job.
 // One value per job crosses the channel, so the size of the largest variant costs nothing.
 #[allow(clippy::large_enum_variant)]
@@ -197,6 +210,9 @@ pub enum JobOutput {
         db: PathBuf,
         result: Result<analysis_files::Deleted, AppError>,
     },
+    Compared(Result<Box<crate::pipeline::compare::Comparison>, AppError>),
+    Scored(Result<Box<Scored>, AppError>),
+    MoversExported(Result<PathBuf, AppError>),
     Restored {
         analysis: Option<Analysis>,
         path: PathBuf,
@@ -220,12 +236,14 @@ pub fn pick_file(
 ) -> JobOutput {
     if !native_dialog_available() {
         let fallback = match purpose {
-            PickPurpose::SaveReport | PickPurpose::ExportResults => {
+            PickPurpose::SaveReport | PickPurpose::ExportResults | PickPurpose::ExportMovers => {
                 start_dir.zip(file_name).map(|(dir, name)| dir.join(name))
             }
-            PickPurpose::OpenCsv | PickPurpose::OpenAnalysis | PickPurpose::OpenFeaturesTable => {
-                None
-            }
+            PickPurpose::OpenCsv
+            | PickPurpose::OpenAnalysis
+            | PickPurpose::CompareWith
+            | PickPurpose::ScoreCsv
+            | PickPurpose::OpenFeaturesTable => None,
         };
         return JobOutput::NoDialog { purpose, fallback };
     }
@@ -246,6 +264,15 @@ pub fn pick_file(
         PickPurpose::ExportResults => {
             dialog.set_title("Export results (CSV)").add_filter("CSV files", &["csv"])
         }
+        PickPurpose::CompareWith => dialog
+            .set_title("Compare with an earlier analysis")
+            .add_filter("ReturnScope analysis", &["duckdb"]),
+        PickPurpose::ScoreCsv => dialog
+            .set_title("Score order lines (CSV) with this model")
+            .add_filter("CSV files", &["csv", "txt", "tsv"]),
+        PickPurpose::ExportMovers => {
+            dialog.set_title("Export movers (CSV)").add_filter("CSV files", &["csv"])
+        }
     };
     if let Some(dir) = start_dir {
         dialog = dialog.set_directory(dir);
@@ -254,10 +281,14 @@ pub fn pick_file(
         dialog = dialog.set_file_name(name);
     }
     let path = match purpose {
-        PickPurpose::OpenCsv | PickPurpose::OpenAnalysis | PickPurpose::OpenFeaturesTable => {
-            dialog.pick_file()
+        PickPurpose::OpenCsv
+        | PickPurpose::OpenAnalysis
+        | PickPurpose::CompareWith
+        | PickPurpose::ScoreCsv
+        | PickPurpose::OpenFeaturesTable => dialog.pick_file(),
+        PickPurpose::SaveReport | PickPurpose::ExportResults | PickPurpose::ExportMovers => {
+            dialog.save_file()
         }
-        PickPurpose::SaveReport | PickPurpose::ExportResults => dialog.save_file(),
     };
     JobOutput::Picked { purpose, path }
 }

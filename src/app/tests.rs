@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 /// Longest wait for one job in a test (the dev profile is slower than release).
 const JOB_TIMEOUT: Duration = Duration::from_secs(120);
 
-fn harness(data_dir: &Path) -> Harness<'static, ReturnScopeApp> {
+pub(super) fn harness(data_dir: &Path) -> Harness<'static, ReturnScopeApp> {
     Harness::builder()
         .with_size(egui::vec2(1400.0, 900.0))
         // Plot and table internals carry unnamed nodes; names of our own widgets are asserted below.
@@ -34,7 +34,7 @@ fn harness(data_dir: &Path) -> Harness<'static, ReturnScopeApp> {
 }
 
 /// Step the harness until `done` holds, failing after [`JOB_TIMEOUT`].
-fn step_until(
+pub(super) fn step_until(
     h: &mut Harness<'_, ReturnScopeApp>,
     what: &str,
     done: impl Fn(&Harness<'_, ReturnScopeApp>) -> bool,
@@ -63,7 +63,7 @@ fn step_until_idle(h: &mut Harness<'_, ReturnScopeApp>, what: &str) {
     step_until(h, what, |h| !h.state().has_jobs());
 }
 
-fn assert_no_errors(h: &Harness<'_, ReturnScopeApp>) {
+pub(super) fn assert_no_errors(h: &Harness<'_, ReturnScopeApp>) {
     let errors: Vec<_> = h
         .state()
         .notices()

@@ -48,7 +48,7 @@ impl Step {
             Stage::Validate => Step::Validate,
             Stage::Features => Step::Features,
             Stage::Gold | Stage::Cluster | Stage::Embed => Step::Cluster,
-            Stage::Report => Step::Report,
+            Stage::Report | Stage::Score | Stage::Compare => Step::Report,
         }
     }
 }

@@ -32,6 +32,9 @@ struct Args {
     /// Reuse `bench.csv` in the working folder if it exists (skips generating the sample).
     #[arg(long)]
     reuse: bool,
+    /// Also time scoring a second period with the saved model and comparing the two periods.
+    #[arg(long, default_value_t = true)]
+    over_time: bool,
 }
 
 /// Peak resident set size of this process so far, in MiB (Linux; 0 elsewhere).
@@ -180,6 +183,9 @@ fn main() -> anyhow::Result<()> {
         || Ok(analysis.write_report(&report, &p, &Sharing::as_loaded())?),
         |_, _| rss(""),
     )?;
+    if args.over_time {
+        over_time(&mut t, &tmp, &args, &analysis, &config)?;
+    }
     if args.extras {
         let n = run.matrix.nrows().min(20_000);
         let sub = run.matrix.slice(ndarray::s![..n, ..]).to_owned();
@@ -191,6 +197,62 @@ fn main() -> anyhow::Result<()> {
         )?;
     }
     t.print();
+    Ok(())
+}
+
+/// A second period (10% of the Loyal Customers become High Returners): its features, scoring
+/// with the first period's model (targets on 2 cores: < 15 s after the features), and the
+/// comparison of the two 100k analyses (target < 5 s).
+fn over_time(
+    t: &mut Table,
+    tmp: &std::path::Path,
+    args: &Args,
+    first: &Analysis,
+    config: &Config,
+) -> anyhow::Result<()> {
+    use returnscope::pipeline::compare::compare;
+    use returnscope::pipeline::sample::write_two_periods;
+    use returnscope::pipeline::scoring::{require_model, score_store};
+    let p = Progress::none();
+    let rss = |s: &str| format!("{:.0} MiB | {s}", peak_rss_mib());
+    let second = tmp.join("bench_q2.csv");
+    if !(args.reuse && second.exists()) {
+        let opts = SampleOptions { customers: args.customers, seed: 1, clean: false };
+        t.time(
+            "generate second period",
+            || Ok(write_two_periods(&tmp.join("bench_q1.csv"), &second, &opts, 0.1)?),
+            |s, _| rss(&format!("{} rows, {} movers", s.second_rows_written, s.movers)),
+        )?;
+    }
+    let db = tmp.join("bench_q2.duckdb");
+    let _ = std::fs::remove_file(&db);
+    let analysis = Analysis::open(&db, config)?;
+    t.time(
+        "second period: load + validate + features",
+        || {
+            analysis.ingest(&second, config, &p)?;
+            analysis.validate(config, &p)?;
+            Ok(analysis.features(config, &p)?)
+        },
+        |f, _| rss(&format!("{} customers", f.customers)),
+    )?;
+    let model = t.time(
+        "read the model",
+        || Ok(require_model(first.store())?),
+        |m, _| rss(&format!("{} core points", m.outliers.core_points.len())),
+    )?;
+    t.time(
+        "score with the model (after features)",
+        || Ok(score_store(analysis.store(), &model, &p)?),
+        |s, secs| rss(&format!("{} placed, {:.0} customers/s", s.placed, s.placed as f64 / secs)),
+    )?;
+    t.time(
+        "compare two periods",
+        || Ok(compare(first.store(), analysis.store(), &p)?),
+        |c, _| {
+            rss(&format!("{} in both, {} moved, {} features", c.in_both, c.moved, c.drift.len()))
+        },
+    )?;
     Ok(())
 }
 

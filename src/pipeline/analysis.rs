@@ -102,7 +102,7 @@ impl Analysis {
             Stage::Features => self.feature_summary()?.is_some(),
             Stage::Gold => self.gold_summary()?.is_some(),
             Stage::Cluster => self.cluster_outcome()?.is_some(),
-            Stage::Embed | Stage::Report => false,
+            Stage::Embed | Stage::Report | Stage::Score | Stage::Compare => false,
         })
     }
 
@@ -170,8 +170,8 @@ impl Analysis {
         self.stage(|| gold::build_gold_layer(&self.store, config, &progress.for_stage(Stage::Gold)))
     }
 
-    /// Segment the customers and store `clustering_results`, `cluster_summary` and the
-    /// metadata; `with_umap` also computes the UMAP-style view (the app may run it separately).
+    /// Segment the customers and store `clustering_results`, `cluster_summary`, the segmentation
+    /// model and the metadata; `with_umap` also computes the UMAP-style view (the app may run it separately).
     pub fn cluster(
         &self,
         config: &Config,
@@ -185,6 +185,7 @@ impl Analysis {
                 &progress.for_stage(Stage::Cluster),
                 with_umap,
             )?;
+            crate::pipeline::scoring::save_model(&self.store, config, &run)?;
             self.write_metadata(&mut run.outcome)?;
             Ok(run)
         })
@@ -205,6 +206,7 @@ impl Analysis {
             k,
             &progress.for_stage(Stage::Cluster),
         )?;
+        crate::pipeline::scoring::save_model(&self.store, config, &run)?;
         self.write_metadata(&mut run.outcome)?;
         Ok(run)
     }
@@ -307,12 +309,26 @@ impl Analysis {
     }
 
     /// Export `clustering_results` joined with the key features to a CSV, customers named as
-    /// `sharing` says; returns the lookup CSV's path if one was written.
+    /// `sharing` says (a scored analysis: `scored_results`); returns the lookup CSV's path if one
+    /// was written.
     pub fn export_results_csv(
         &self,
         out: &Path,
         sharing: &Sharing,
     ) -> Result<Option<std::path::PathBuf>> {
+        let scored_only = !self.store.table_exists(results::RESULTS)?
+            && self.store.table_exists(crate::pipeline::scoring::SCORED)?;
+        if scored_only {
+            if sharing.pseudonyms.is_some() {
+                return Err(PipelineError::Data(
+                    "pseudonyms are not available yet for the export of a scored analysis: \
+                     export without them, or export the scored period's own segmentation"
+                        .into(),
+                ));
+            }
+            crate::pipeline::scoring::stage::export_scores_csv(&self.store, out, true)?;
+            return Ok(None);
+        }
         results::export_results_csv(&self.store, out, sharing)
     }
 

@@ -70,6 +70,39 @@ pub enum PipelineError {
     /// The stored summary of a completed stage cannot be read by this version.
     #[error("{}", unreadable_stage_message(*stage, *newer))]
     UnreadableStage { stage: Stage, newer: bool },
+
+    #[error(
+        "this is not a ReturnScope segmentation model: {reason}. Pass a segmented analysis file \
+         (.duckdb) or a model written by `returnscope export model`: {path}"
+    )]
+    ModelUnreadable { path: String, reason: String },
+
+    #[error(
+        "the model has format version {found}, and this ReturnScope reads version {supported}: \
+         export the model again with this version (`returnscope export model`), or score with \
+         the version that wrote it: {path}"
+    )]
+    ModelVersion { path: String, found: u32, supported: u32 },
+
+    #[error(
+        "the analysis is not segmented, so it has no model: run the clustering first \
+         (`returnscope run ... --until cluster`; an analysis segmented by an earlier version \
+         needs its clustering run again): {path}"
+    )]
+    NotSegmented { path: String },
+
+    #[error(
+        "the model needs features this extract cannot provide: {features}. {hint} Nothing was \
+         scored."
+    )]
+    ModelFeaturesUnavailable { features: String, hint: String },
+
+    #[error(
+        "the two periods have no customer in common ({old_customers} and {new_customers} \
+         customers): compare two extracts of the same customers (a customer is identified by its \
+         e-mail address, trimmed and lower-cased). Nothing was written."
+    )]
+    NoCommonCustomers { old_customers: usize, new_customers: usize },
 }
 
 /// `message` without row content, for errors and logs: DuckDB quotes the offending value

@@ -5,7 +5,8 @@
 //! (JSON) -> `report` (xlsx). [`Analysis`] is the one entry point (a method per stage); `run`
 //! chains the stages for the CLI; `sample` generates demo and test data. Plain types shared by
 //! all of them are in `model`. `spark` writes the cleaning and features as a Spark job;
-//! `silver_import` opens the silver table it makes. See `docs/architecture.md`.
+//! `silver_import` opens the silver table it makes. Over time: `scoring` (the saved model,
+//! placing a new extract's customers) and `compare` (two periods). See `docs/architecture.md`.
 
 pub mod analysis;
 pub mod analysis_files;
@@ -13,6 +14,7 @@ pub mod archetypes;
 pub mod atomic_file;
 pub mod bronze;
 pub mod cluster;
+pub mod compare;
 pub mod config;
 pub mod csv_input;
 pub mod embed;
@@ -30,6 +32,7 @@ pub mod report;
 pub mod results;
 pub mod run;
 pub mod sample;
+pub mod scoring;
 pub mod share;
 pub mod silver_import;
 pub mod spark;

@@ -21,6 +21,10 @@ pub enum Stage {
     Cluster,
     Embed,
     Report,
+    /// Placing a new extract's customers with a saved model.
+    Score,
+    /// Comparing two periods.
+    Compare,
 }
 
 impl Stage {
@@ -38,6 +42,8 @@ impl Stage {
             Stage::Cluster => "cluster",
             Stage::Embed => "embed",
             Stage::Report => "report",
+            Stage::Score => "score",
+            Stage::Compare => "compare",
         }
     }
 
@@ -51,6 +57,8 @@ impl Stage {
             Stage::Cluster => "Cluster",
             Stage::Embed => "the 2-D map",
             Stage::Report => "Report",
+            Stage::Score => "Score",
+            Stage::Compare => "Compare",
         }
     }
 
@@ -64,6 +72,8 @@ impl Stage {
             Stage::Cluster => "Clustering",
             Stage::Embed => "Computing 2-D views",
             Stage::Report => "Writing report",
+            Stage::Score => "Scoring with the model",
+            Stage::Compare => "Comparing periods",
         }
     }
 }

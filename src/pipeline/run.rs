@@ -244,7 +244,11 @@ fn run_after_features(
         stored: || a.cluster_outcome(),
     }
     .run_or_keep(&mut summary, resume, a, config)?;
-    summary.cluster = Some(cluster_json(&outcome));
+    let mut cluster = cluster_json(&outcome);
+    if let Some(info) = crate::pipeline::scoring::model::stored_model_info(a.store())? {
+        cluster["model"] = serde_json::json!(info);
+    }
+    summary.cluster = Some(cluster);
     if opts.until == Stage::Cluster && opts.report.is_none() {
         return Ok(summary);
     }

@@ -139,7 +139,7 @@ pub fn keys_read_by(stage: Stage, config: &Config) -> Value {
             "dbscan": config.dbscan, "kmeans": config.kmeans, "subcluster": config.subcluster,
             "embedding": config.embedding,
         }),
-        Stage::Ingest | Stage::Embed | Stage::Report => json!({}),
+        Stage::Ingest | Stage::Embed | Stage::Report | Stage::Score | Stage::Compare => json!({}),
     }
 }
 

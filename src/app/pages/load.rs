@@ -32,6 +32,8 @@ pub struct LoadPage {
     pub preview: Option<CsvPreview>,
     /// Why the preview failed, if it did.
     pub preview_error: Option<String>,
+    /// The open analysis is segmented, so its model can score a new CSV (set by the shell).
+    pub model_ready: bool,
 }
 
 impl LoadPage {
@@ -99,6 +101,17 @@ pub fn show(
                 .clicked()
             {
                 action = Some(Action::OpenAnalysisDialog);
+            }
+            if page.model_ready
+                && ui
+                    .button(super::changes::SCORE_BUTTON)
+                    .on_hover_text(
+                        "Place a new extract's customers in the open analysis's segments (no \
+                         re-clustering) and see what changed",
+                    )
+                    .clicked()
+            {
+                action = Some(Action::ScoreDialog);
             }
         });
     });
@@ -289,6 +302,7 @@ mod tests {
                 ..Default::default()
             }),
             preview_error: None,
+            model_ready: false,
         }
     }
 

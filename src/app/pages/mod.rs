@@ -1,6 +1,7 @@
 //! One file per wizard page. A page draws itself from plain data and returns the [`Action`] the
 //! user asked for; the app shell (`shell.rs`) carries actions out, so pages never start jobs.
 
+pub mod changes;
 pub mod cluster;
 pub mod features;
 pub mod load;
@@ -46,6 +47,19 @@ pub enum Action {
     DeleteAnalysisDialog,
     /// Delete the open analysis and its files (confirmed).
     DeleteAnalysis,
+    /// Choose an earlier analysis to compare the open one with.
+    CompareDialog,
+    /// Compare the open analysis (now) with this earlier analysis file.
+    Compare(PathBuf),
+    /// Choose a new CSV to score with the open analysis's model.
+    ScoreDialog,
+    /// Score this CSV with the open analysis's model and show what changed.
+    Score(PathBuf),
+    ExportMoversDialog,
+    /// Write the movers the Changes page lists here.
+    ExportMovers(PathBuf),
+    /// Leave the Changes page for the wizard.
+    CloseChanges,
     GoTo(Step),
 }
 

@@ -201,6 +201,13 @@ pub fn show(
         {
             action = Some(Action::ExportResultsDialog);
         }
+        if ui
+            .add_enabled(!busy, egui::Button::new(super::changes::COMPARE_BUTTON))
+            .on_hover_text("What changed since an earlier analysis of the same customers")
+            .clicked()
+        {
+            action = Some(Action::CompareDialog);
+        }
     });
     for (what, path) in [("Report saved to", &page.saved), ("Results exported to", &page.exported)]
     {

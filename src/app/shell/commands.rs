@@ -28,6 +28,10 @@ impl ReturnScopeApp {
                 | Action::ExportResultsDialog
                 | Action::DeleteAnalysisDialog
                 | Action::OpenFolder(_)
+                | Action::CompareDialog
+                | Action::ScoreDialog
+                | Action::ExportMoversDialog
+                | Action::CloseChanges
         );
         if needs_stage && self.jobs.is_busy() {
             // Chosen in a dialog, dropped or picked from a menu while a step runs: it waits.
@@ -66,6 +70,13 @@ impl ReturnScopeApp {
             Action::OpenFolder(dir) => open_folder(dir),
             Action::DeleteAnalysisDialog => self.confirm_delete = self.analysis.is_some(),
             Action::DeleteAnalysis => self.start_delete(ctx),
+            Action::CompareDialog => self.pick(ctx, PickPurpose::CompareWith),
+            Action::ScoreDialog => self.pick(ctx, PickPurpose::ScoreCsv),
+            Action::ExportMoversDialog => self.pick(ctx, PickPurpose::ExportMovers),
+            Action::Compare(earlier) => self.start_compare(ctx, earlier),
+            Action::Score(csv) => self.start_score(ctx, csv),
+            Action::ExportMovers(path) => self.start_export_movers(ctx, path),
+            Action::CloseChanges => self.show_changes = false,
             Action::GoTo(step) => {
                 self.wizard.go_to(step);
             }
@@ -83,16 +94,26 @@ impl ReturnScopeApp {
                 .iter()
                 .find(|f| !is_analysis_file(f))
                 .and_then(|f| f.parent().map(Path::to_path_buf)),
-            PickPurpose::OpenAnalysis => Some(self.data_dir.join("analyses")),
+            PickPurpose::OpenAnalysis | PickPurpose::CompareWith => {
+                Some(self.data_dir.join("analyses"))
+            }
+            PickPurpose::ScoreCsv => {
+                self.load.csv.as_ref().and_then(|f| f.parent().map(Path::to_path_buf))
+            }
+            PickPurpose::SaveReport | PickPurpose::ExportResults | PickPurpose::ExportMovers => {
+                self.output_dir()
+            }
             PickPurpose::OpenFeaturesTable => None,
-            PickPurpose::SaveReport | PickPurpose::ExportResults => self.output_dir(),
         };
         let file_name = match purpose {
             PickPurpose::SaveReport => Some(format!("{} segments.xlsx", self.analysis_stem())),
             PickPurpose::ExportResults => Some(format!("{} segments.csv", self.analysis_stem())),
-            PickPurpose::OpenCsv | PickPurpose::OpenAnalysis | PickPurpose::OpenFeaturesTable => {
-                None
-            }
+            PickPurpose::ExportMovers => Some(format!("{} movers.csv", self.analysis_stem())),
+            PickPurpose::OpenCsv
+            | PickPurpose::OpenAnalysis
+            | PickPurpose::CompareWith
+            | PickPurpose::ScoreCsv
+            | PickPurpose::OpenFeaturesTable => None,
         };
         self.jobs.spawn(ctx, JobKind::Dialog, "Choosing a file", move |_| {
             tasks::pick_file(purpose, start_dir, file_name)

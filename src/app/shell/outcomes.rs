@@ -18,6 +18,9 @@ impl ReturnScopeApp {
                 PickPurpose::OpenFeaturesTable => Action::OpenFeaturesTable(path),
                 PickPurpose::SaveReport => Action::SaveReport(with_extension(path, "xlsx")),
                 PickPurpose::ExportResults => Action::ExportResults(with_extension(path, "csv")),
+                PickPurpose::CompareWith => Action::Compare(path),
+                PickPurpose::ScoreCsv => Action::Score(path),
+                PickPurpose::ExportMovers => Action::ExportMovers(with_extension(path, "csv")),
             }),
             JobOutput::Picked { path: None, .. } => {}
             JobOutput::NoDialog { purpose, fallback: Some(path) } => {
@@ -38,6 +41,7 @@ impl ReturnScopeApp {
                 }
                 self.pending.push(match purpose {
                     PickPurpose::ExportResults => Action::ExportResults(path),
+                    PickPurpose::ExportMovers => Action::ExportMovers(path),
                     _ => Action::SaveReport(path),
                 });
             }
@@ -129,6 +133,9 @@ impl ReturnScopeApp {
                 self.wizard.complete(Step::Report);
             }
             JobOutput::ReportSaved(Err(err)) => self.report_failure("Saving the report", &err),
+            JobOutput::Compared(result) => self.compared(result),
+            JobOutput::Scored(result) => self.scored(result),
+            JobOutput::MoversExported(result) => self.movers_exported(result),
             JobOutput::ResultsExported(Ok(written)) => {
                 self.notify_written("Results exported to", &written);
                 self.report.exported = Some(written.path);
@@ -262,6 +269,9 @@ impl ReturnScopeApp {
                 if let Some(segmented) = restored.segmented {
                     self.cluster.set_view(segmented.view);
                     self.preview_data = segmented.preview;
+                }
+                if let Some(earlier) = self.compare_after_open.take() {
+                    self.pending.push(Action::Compare(earlier));
                 }
             }
             Err(err) => self.report_failure(&format!("Opening {}", file_name(path)), &err),

@@ -68,6 +68,9 @@ pub struct HybridClustering {
     /// Distance at the knee of the k-distance curve.
     pub kdistance_knee: Option<f64>,
     pub is_outlier: Vec<bool>,
+    /// DBSCAN core points of the clusters that were kept (not noise, not a small group set
+    /// aside): a customer with none of them within eps is an outlier (the saved model's rule).
+    pub dbscan_core: Vec<bool>,
     pub dbscan_clusters: usize,
     pub noise_ratio: f64,
     // Phase 2.
@@ -87,6 +90,8 @@ pub struct HybridClustering {
     pub micro_segment: Vec<String>,
     /// eps used inside segment s (index s - 1); `None` when the segment was too small.
     pub micro_eps: Vec<Option<f64>>,
+    /// Whether a customer is a core point of its micro-segment's DBSCAN (never for `.0`).
+    pub micro_core: Vec<bool>,
     pub timings: PhaseTimings,
     /// Plain-English warnings (too much noise, weak structure).
     pub warnings: Vec<String>,
@@ -107,6 +112,7 @@ struct Outliers {
     eps_source: EpsSource,
     curve: Vec<f64>,
     is_outlier: Vec<bool>,
+    core: Vec<bool>,
     clusters: usize,
 }
 
@@ -172,6 +178,7 @@ pub fn recluster_with_k(
         eps_source: previous.eps_source,
         curve: Vec::new(),
         is_outlier: previous.is_outlier.clone(),
+        core: previous.dbscan_core.clone(),
         clusters: previous.dbscan_clusters,
     };
     let mut result = finish(data, config, progress, phase1, kept, core, sweep, fit, (start, 0.0))?;
@@ -231,7 +238,8 @@ fn find_outliers(
     let result = dbscan_on_tree(&tree, eps, cfg.min_samples, &sub_progress(progress, 0.15, 1.0))?;
     let is_outlier =
         outliers_with_small_clusters(&result.labels, result.n_clusters, cfg.max_noise_ratio);
-    Ok(Outliers { eps, eps_source, curve, is_outlier, clusters: result.n_clusters })
+    let core = result.is_core.iter().zip(&is_outlier).map(|(&c, &o)| c && !o).collect();
+    Ok(Outliers { eps, eps_source, curve, is_outlier, core, clusters: result.n_clusters })
 }
 
 /// What phase 1 would set aside at one setting, for the app's instant preview.
@@ -353,7 +361,7 @@ fn finish(
     let kmeans_s = start.elapsed().as_secs_f64() - dbscan_s;
     progress.update(0.85, "Micro-segments");
     let phase3_start = Instant::now();
-    let (micro_segment, micro_eps) = micro_segments(
+    let (micro_segment, micro_eps, micro_core) = micro_segments(
         data,
         config,
         &segment,
@@ -376,6 +384,7 @@ fn finish(
         kdistance_points: phase1.curve.len(),
         kdistance_knee: kd_knee,
         is_outlier: phase1.is_outlier,
+        dbscan_core: phase1.core,
         dbscan_clusters: phase1.clusters,
         noise_ratio,
         chosen_k: k,
@@ -389,6 +398,7 @@ fn finish(
         centroids,
         micro_segment,
         micro_eps,
+        micro_core,
         timings: PhaseTimings {
             dbscan_s,
             kmeans_s,
@@ -420,7 +430,11 @@ fn warnings_for(config: &Config, noise_ratio: f64, eps: f64, sweep: &KSweep) -> 
     warnings
 }
 
-/// Phase 3: micro-segment id of every customer, and the eps used per segment.
+/// Micro-segment id per customer, eps per segment, and the micro-segments' core points.
+type MicroSegments = (Vec<String>, Vec<Option<f64>>, Vec<bool>);
+
+/// Phase 3: micro-segment id of every customer, the eps used per segment, and which customers
+/// are core points of their micro-segment.
 fn micro_segments(
     data: ArrayView2<'_, f64>,
     config: &Config,
@@ -428,12 +442,13 @@ fn micro_segments(
     is_outlier: &[bool],
     k: usize,
     progress: &Progress,
-) -> Result<(Vec<String>, Vec<Option<f64>>), ClusterError> {
+) -> Result<MicroSegments, ClusterError> {
     let sub = &config.subcluster;
     let mut micro: Vec<String> = segment.iter().map(|s| format!("{s}.0")).collect();
     let mut eps_used = vec![None; k];
+    let mut core = vec![false; segment.len()];
     if !sub.enabled {
-        return Ok((micro, eps_used));
+        return Ok((micro, eps_used, core));
     }
     for s in 1..=k {
         progress.check_cancel()?;
@@ -454,15 +469,16 @@ fn micro_segments(
             }
         };
         let result = dbscan_on_tree(&tree, eps, sub.min_samples, &Progress::none())?;
-        for (&i, &l) in members.iter().zip(&result.labels) {
+        for ((&i, &l), &is_core) in members.iter().zip(&result.labels).zip(&result.is_core) {
             if l >= 0 {
                 micro[i] = format!("{s}.{}", l + 1);
+                core[i] = is_core;
             }
         }
         eps_used[s - 1] = Some(eps);
         progress.update(s as f64 / k as f64, format!("Micro-segments: segment {s} of {k}"));
     }
-    Ok((micro, eps_used))
+    Ok((micro, eps_used, core))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 //! features). Every random choice comes from a seeded generator and every parallel reduction runs
 //! in a fixed order, so the same input and configuration give bit-identical results.
 
-mod balltree;
+pub(crate) mod balltree;
 #[cfg(test)]
 mod bench;
 mod blocks;

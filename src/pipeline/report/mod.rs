@@ -23,7 +23,7 @@ mod features;
 mod metrics;
 mod profiles;
 mod quality;
-mod style;
+pub(crate) mod style;
 mod summary;
 mod technical;
 mod visuals;
@@ -173,7 +173,7 @@ pub fn overflow_csv_path(path: &Path) -> PathBuf {
 
 /// Saves to a temporary file beside `path` (owner-only), then renames it over `path`; a new
 /// report stays owner-only, an existing one keeps its mode.
-fn save_atomically(workbook: &mut Workbook, path: &Path) -> Result<(), ReportError> {
+pub(crate) fn save_atomically(workbook: &mut Workbook, path: &Path) -> Result<(), ReportError> {
     let file_name = path.file_name().map_or_else(|| "report.xlsx".into(), |s| s.to_string_lossy());
     let partial = path.with_file_name(format!(".{file_name}.partial"));
     let io_err = |source| ReportError::Io { path: path.display().to_string(), source };

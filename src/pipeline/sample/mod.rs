@@ -26,12 +26,14 @@
 pub mod calendar;
 mod catalog;
 mod dirt;
+mod periods;
 
 use crate::pipeline::private_files;
 use calendar::{DAY, TimeForm, push_padded, push_timestamp, push_u64};
 use catalog::{Catalog, SKUS_PER_CLASS, csv_field};
 pub use dirt::QUALITY_NAMES;
 use dirt::{Dirt, Edit};
+pub use periods::{MOVERS_FROM, MOVERS_TO, TwoPeriods, movers_path_for, write_two_periods};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::collections::BTreeMap;
@@ -502,7 +504,18 @@ impl Generator {
         kind: Planted,
     ) -> std::io::Result<String> {
         let email = self.email(index);
-        let spellings = self.spellings(&email);
+        self.write_lines(out, &email, kind)?;
+        Ok(email)
+    }
+
+    /// Write the lines of a customer with this e-mail and archetype.
+    fn write_lines(
+        &mut self,
+        out: &mut impl Write,
+        email: &str,
+        kind: Planted,
+    ) -> std::io::Result<()> {
+        let spellings = self.spellings(email);
         let behaviour = Behaviour::draw(kind, &self.catalog, &mut self.rng);
         let times = behaviour.order_times(self.end, &mut self.rng);
         let mut skus_in_order: Vec<usize> = Vec::with_capacity(16);
@@ -560,7 +573,7 @@ impl Generator {
                 self.emit(out, &line, &spellings[spelling])?;
             }
         }
-        Ok(email)
+        Ok(())
     }
 
     /// Write a line, with at most one planted dirty case (never in a clean sample).
