@@ -47,8 +47,6 @@ pub(crate) fn is_lock_error(message: &str) -> bool {
     m.contains("could not set lock") || m.contains("conflicting lock")
 }
 
-/// `<db>.tmp`: where DuckDB spills when memory runs short (unless `store.temp_directory` is set).
-
 fn db_config(path: &Path, cfg: &StoreConfig) -> duckdb::Result<duckdb::Config> {
     let mut config = duckdb::Config::default()
         .enable_autoload_extension(false)?
