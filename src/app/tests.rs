@@ -132,7 +132,7 @@ fn sample_data_goes_through_the_whole_wizard_to_a_saved_report() {
     crate::pipeline::private_files::restrict_process_umask();
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(dir.path());
-    h.get_by_label(SAMPLE_BUTTON).click();
+    h.get_by_label(SAMPLE_BUTTON).click_accesskit();
     // Sample data -> preview (two jobs in a row).
     step_until(&mut h, "the sample preview", |h| {
         h.query_by_label(LOAD_BUTTON).is_some() && !h.state().has_jobs()
@@ -140,7 +140,7 @@ fn sample_data_goes_through_the_whole_wizard_to_a_saved_report() {
     walk_from_preview_to_features(&mut h);
 
     // Features -> Cluster -> segment with the defaults.
-    h.get_by_label(NEXT_BUTTON).click();
+    h.get_by_label(NEXT_BUTTON).click_accesskit();
     h.run_steps(2);
     assert_eq!(h.state().current_step(), Step::Cluster);
     run_clustering(&mut h);
@@ -154,7 +154,7 @@ fn sample_data_goes_through_the_whole_wizard_to_a_saved_report() {
     }
     // The UMAP-style map was computed in the background and can be shown.
     assert!(view.scatter.has_umap(), "the UMAP-style map is ready after its job");
-    h.get_by_label(UMAP_CHOICE).click();
+    h.get_by_label(UMAP_CHOICE).click_accesskit();
     h.run_steps(2);
     assert_eq!(h.state().cluster_page().map, MapKind::Umap);
 
@@ -239,13 +239,13 @@ fn delete_the_analysis_from_the_file_menu(
 ) {
     let db = h.state().analysis_path().unwrap().to_path_buf();
     assert!(db.starts_with(dir) && db.exists());
-    h.get_by_label("File").click();
+    h.get_by_label("File").click_accesskit();
     h.run_steps(2);
-    h.get_by_label(DELETE_MENU).click();
+    h.get_by_label(DELETE_MENU).click_accesskit();
     step_until(h, "the confirmation", |h| h.query_by_label(DELETE_CONFIRM_BUTTON).is_some());
     assert!(db.exists(), "nothing is deleted before the confirmation");
     h.run_steps(2); // the modal settles in place
-    h.get_by_label(DELETE_CONFIRM_BUTTON).click();
+    h.get_by_label(DELETE_CONFIRM_BUTTON).click_accesskit();
     step_until(h, "the deletion", |h| h.state().analysis_path().is_none() && !h.state().has_jobs());
     assert_no_errors(h);
     assert!(!db.exists(), "{} deleted", db.display());
@@ -260,7 +260,7 @@ fn delete_the_analysis_from_the_file_menu(
 
 /// Press the Cluster page's run button and wait for the segments and the map.
 fn run_clustering(h: &mut Harness<'_, ReturnScopeApp>) {
-    h.get_by_label(RUN_BUTTON).click();
+    h.get_by_label(RUN_BUTTON).click_accesskit();
     step_until(h, "the segmentation and its map", |h| {
         h.state().cluster_view().is_some() && !h.state().has_jobs()
     });
@@ -287,7 +287,7 @@ fn open_analysis_with_features(h: &mut Harness<'_, ReturnScopeApp>, dir: &Path) 
     step_until(h, "the reopened analysis", |h| {
         h.state().step_state(Step::Features) == StepState::Done && !h.state().has_jobs()
     });
-    h.get_by_label(&Step::Cluster.bar_label()).click();
+    h.get_by_label(&Step::Cluster.bar_label()).click_accesskit();
     h.run_steps(2);
 }
 
@@ -304,7 +304,7 @@ fn another_k_on_the_sweep_re_segments_and_moving_eps_updates_the_preview() {
 
     // Another K: the K-means segments change, the outliers do not.
     let other = if k == 3 { 4 } else { k - 1 };
-    h.get_by_label(&k_button(other)).click();
+    h.get_by_label(&k_button(other)).click_accesskit();
     step_until(&mut h, "the re-segmentation", |h| {
         h.state().cluster_view().is_some_and(|v| v.data.chosen_k == other) && !h.state().has_jobs()
     });
@@ -362,7 +362,7 @@ fn segment_sizes(view: &crate::app::cluster_view::ClusterView) -> Vec<u64> {
 fn walk_from_preview_to_features(h: &mut Harness<'_, ReturnScopeApp>) {
     assert_no_errors(h);
     assert!(is_enabled(h, LOAD_BUTTON), "the file has every required column");
-    h.get_by_label(LOAD_BUTTON).click();
+    h.get_by_label(LOAD_BUTTON).click_accesskit();
     step_until(h, "load and validate", |h| {
         h.state().current_step() == Step::Validate && !h.state().has_jobs()
     });
@@ -379,12 +379,12 @@ fn walk_from_preview_to_features(h: &mut Harness<'_, ReturnScopeApp>) {
     );
 
     if h.query_by_label(CONTINUE_ANYWAY).is_some() {
-        h.get_by_label(CONTINUE_ANYWAY).click();
+        h.get_by_label(CONTINUE_ANYWAY).click_accesskit();
         h.run_steps(2);
     }
     assert!(h.query_by_label_contains("Blocking:").is_none(), "no blocking check for this data");
     assert!(is_enabled(h, BUILD_FEATURES_BUTTON), "features can be built (warnings accepted)");
-    h.get_by_label(BUILD_FEATURES_BUTTON).click();
+    h.get_by_label(BUILD_FEATURES_BUTTON).click_accesskit();
     step_until(h, "the features", |h| {
         h.state().current_step() == Step::Features && !h.state().has_jobs()
     });
@@ -398,10 +398,10 @@ fn walk_from_preview_to_features(h: &mut Harness<'_, ReturnScopeApp>) {
     assert!(h.query_by_label(NEXT_BUTTON).is_some());
 
     // Steps stay reachable: back to Validate and forward again through the step bar.
-    h.get_by_label(&Step::Validate.bar_label()).click();
+    h.get_by_label(&Step::Validate.bar_label()).click_accesskit();
     h.run_steps(3);
     assert_eq!(h.state().current_step(), Step::Validate);
-    h.get_by_label(&Step::Features.bar_label()).click();
+    h.get_by_label(&Step::Features.bar_label()).click_accesskit();
     h.run_steps(3);
     assert_eq!(h.state().current_step(), Step::Features);
 }
@@ -414,9 +414,9 @@ fn a_cancelled_load_leaves_the_app_usable() {
     write_orders_csv(&csv, 50_000); // 300,000 lines
     let mut h = harness(dir.path());
     preview(&mut h, &csv);
-    h.get_by_label(LOAD_BUTTON).click();
+    h.get_by_label(LOAD_BUTTON).click_accesskit();
     step_until(&mut h, "the load to start", |h| h.state().is_busy());
-    h.get_by_label(CANCEL_BUTTON).click();
+    h.get_by_label(CANCEL_BUTTON).click_accesskit();
     step_until_idle(&mut h, "the cancelled load to stop");
 
     let notices = h.state().notices();
@@ -431,7 +431,7 @@ fn a_cancelled_load_leaves_the_app_usable() {
 
     // Usable afterwards: the same file loads (so the analysis file was released) and validates.
     assert!(is_enabled(&h, LOAD_BUTTON));
-    h.get_by_label(LOAD_BUTTON).click();
+    h.get_by_label(LOAD_BUTTON).click_accesskit();
     step_until(&mut h, "the second load", |h| {
         h.state().current_step() == Step::Validate && !h.state().has_jobs()
     });
@@ -446,7 +446,7 @@ fn escape_cancels_a_running_stage() {
     write_orders_csv(&csv, 50_000);
     let mut h = harness(dir.path());
     preview(&mut h, &csv);
-    h.get_by_label(LOAD_BUTTON).click();
+    h.get_by_label(LOAD_BUTTON).click_accesskit();
     step_until(&mut h, "the load to start", |h| h.state().is_busy());
     h.key_press(egui::Key::Escape);
     step_until_idle(&mut h, "the cancelled load to stop");
@@ -510,7 +510,7 @@ fn a_features_table_opens_at_features_from_the_file_menu_and_segments() {
         analysis.export_silver(&table, &crate::pipeline::share::Sharing::as_loaded()).unwrap();
     }
     let mut h = harness(dir.path());
-    h.get_by_label("File").click();
+    h.get_by_label("File").click_accesskit();
     h.run_steps(2);
     assert!(h.query_by_label(OPEN_FEATURES_TABLE).is_some(), "File menu offers the features table");
     h.state_mut().open_features_table(table.clone());
@@ -524,7 +524,7 @@ fn a_features_table_opens_at_features_from_the_file_menu_and_segments() {
     assert!(db.is_file(), "{} made", db.display());
     let name = db.file_name().unwrap().to_string_lossy().into_owned();
     assert!(name.starts_with("lake export features-") && name.ends_with(".duckdb"), "{name}");
-    h.get_by_label(&Step::Cluster.bar_label()).click();
+    h.get_by_label(&Step::Cluster.bar_label()).click_accesskit();
     h.run_steps(2);
     run_clustering(&mut h);
 }

@@ -38,7 +38,7 @@ fn a_second_period_scored_from_the_load_page_shows_what_changed() {
         h.state().cluster_view().is_some() && !h.state().has_jobs()
     });
     // The Load page offers scoring with the open model.
-    h.get_by_label(&Step::Load.bar_label()).click();
+    h.get_by_label(&Step::Load.bar_label()).click_accesskit();
     h.run_steps(2);
     assert!(h.query_by_label(SCORE_BUTTON).is_some(), "the Load page offers scoring");
     h.state_mut().score_csv(d.join("q2.csv")); // what the button's file dialog returns
@@ -87,7 +87,7 @@ fn a_second_period_scored_from_the_load_page_shows_what_changed() {
     h.get_by_label(CLOSE_BUTTON).click_accesskit();
     h.run_steps(2);
     assert!(!h.state().showing_changes());
-    h.get_by_label(&Step::Report.bar_label()).click();
+    h.get_by_label(&Step::Report.bar_label()).click_accesskit();
     h.run_steps(2);
     assert!(h.query_by_label(COMPARE_BUTTON).is_some(), "the Report page offers a comparison");
     h.state_mut().compare_with(d.join("q1.duckdb"));

@@ -94,7 +94,7 @@ fn an_information_notice_fades_after_its_time() {
     for line in INTRODUCTION {
         assert!(h.query_by_label(line).is_some(), "the first look says what the app does");
     }
-    h.get_by_label(SAMPLE_BUTTON).click();
+    h.get_by_label(SAMPLE_BUTTON).click_accesskit();
     step_until(&mut h, "the sample's notice", |h| {
         h.state().notices().iter().any(|n| n.text.starts_with("Sample data"))
     });
@@ -109,11 +109,11 @@ fn an_information_notice_fades_after_its_time() {
 fn sample_data_shows_the_cleaning_at_work() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(dir.path());
-    h.get_by_label(SAMPLE_BUTTON).click();
+    h.get_by_label(SAMPLE_BUTTON).click_accesskit();
     step_until(&mut h, "the sample preview", |h| {
         h.query_by_label(LOAD_BUTTON).is_some() && !h.state().has_jobs()
     });
-    h.get_by_label(LOAD_BUTTON).click();
+    h.get_by_label(LOAD_BUTTON).click_accesskit();
     step_until(&mut h, "load and validate", |h| {
         h.state().current_step() == Step::Validate && !h.state().has_jobs()
     });
@@ -171,7 +171,7 @@ fn reopening_a_clustered_analysis_restores_the_cluster_and_report_pages_step_by_
     h.state_mut().open_analysis(db);
     step_until_idle(&mut h, "the reopened analysis");
     assert_eq!(h.state().step_state(Step::Cluster), StepState::Done);
-    h.get_by_label(&Step::Cluster.bar_label()).click();
+    h.get_by_label(&Step::Cluster.bar_label()).click_accesskit();
     h.run_steps(2);
     assert_eq!(h.state().current_step(), Step::Cluster);
     let view = h.state().cluster_view().expect("the segments are back");
@@ -198,7 +198,7 @@ fn two_csvs_with_the_same_name_get_their_own_analyses_listed_with_their_folders(
         std::fs::create_dir_all(csv.parent().unwrap()).unwrap();
         write_orders_csv(&csv, 40);
         preview(&mut h, &csv);
-        h.get_by_label(LOAD_BUTTON).click();
+        h.get_by_label(LOAD_BUTTON).click_accesskit();
         step_until(&mut h, "load and validate", |h| {
             h.state().current_step() == Step::Validate && !h.state().has_jobs()
         });
@@ -210,7 +210,7 @@ fn two_csvs_with_the_same_name_get_their_own_analyses_listed_with_their_folders(
         .collect();
     assert_eq!(analyses.len(), 2, "one analysis per input: {analyses:?}");
     assert_eq!(h.state().analyses().len(), 2);
-    h.get_by_label(&Step::Load.bar_label()).click();
+    h.get_by_label(&Step::Load.bar_label()).click_accesskit();
     h.run_steps(2);
     assert!(h.query_by_label(ANALYSES_HEADING).is_some());
     for month in ["feb", "jan"] {
@@ -218,7 +218,7 @@ fn two_csvs_with_the_same_name_get_their_own_analyses_listed_with_their_folders(
         assert!(h.query_by_label(&folder).is_some(), "{folder} listed");
     }
     // The first listed is the latest, February; a click reopens it.
-    h.query_all_by_label("orders.csv").next().unwrap().click();
+    h.query_all_by_label("orders.csv").next().unwrap().click_accesskit();
     step_until_idle(&mut h, "the reopened analysis");
     assert_eq!(h.state().analyses()[0].source, dir.path().join("feb").join("orders.csv"));
     assert_eq!(h.state().step_state(Step::Validate), StepState::Done);
@@ -230,7 +230,7 @@ fn cluster_page_settings_are_kept_for_the_next_session() {
     let mut h = harness(dir.path());
     open_analysis_with_features(&mut h, dir.path());
     // The first "automatic eps" box is phase 1's (the second is the micro-segments').
-    h.query_all_by_label(cluster::EPS_AUTO).next().unwrap().click();
+    h.query_all_by_label(cluster::EPS_AUTO).next().unwrap().click_accesskit();
     h.run_steps(2);
     assert_eq!(h.state().config().dbscan.eps, EpsSetting::Value(1.0));
     step_until_idle(&mut h, "the previews");
@@ -249,14 +249,14 @@ fn the_map_job_leaves_the_page_usable_and_another_k_waits_for_it() {
     let mut h = harness(dir.path());
     open_analysis_with_features(&mut h, dir.path());
     step_until_idle(&mut h, "the curve and previews");
-    h.get_by_label(RUN_BUTTON).click();
+    h.get_by_label(RUN_BUTTON).click_accesskit();
     step_until(&mut h, "the segments", |h| h.state().cluster_view().is_some());
     assert!(h.state().cluster_page().map_running, "the map is being computed");
     let k = h.state().cluster_view().unwrap().data.chosen_k;
     let other = if k == 3 { 4 } else { k - 1 };
     assert!(is_enabled(&h, &k_button(other)), "another K can be chosen while the map runs");
     assert!(is_enabled(&h, cluster::NEXT_BUTTON), "Continue is not locked by the map");
-    h.get_by_label(&k_button(other)).click();
+    h.get_by_label(&k_button(other)).click_accesskit();
     step_until(&mut h, "the re-segmentation", |h| {
         h.state().cluster_view().is_some_and(|v| v.data.chosen_k == other) && !h.state().has_jobs()
     });
@@ -273,7 +273,7 @@ fn a_file_chosen_while_a_stage_runs_opens_when_it_ends() {
     write_orders_csv(&next, 40);
     let mut h = harness(dir.path());
     preview(&mut h, &big);
-    h.get_by_label(LOAD_BUTTON).click();
+    h.get_by_label(LOAD_BUTTON).click_accesskit();
     step_until(&mut h, "the load to start", |h| h.state().is_busy());
     // What a file dialog returns while the load runs.
     h.state_mut().open_csv(next.clone());
