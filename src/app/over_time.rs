@@ -70,20 +70,9 @@ fn score_job(
 ) -> Result<Scored, AppError> {
     let current = current?;
     let model = require_model(current.store())?;
-    let mut config = model.config.clone();
-    config.data.as_of = None;
-    config.store = Config::default().store;
+    let config = model.config_for_new_extract();
     let db = scored_analysis_path(data_dir, csv);
-    let opts = RunOptions {
-        input: csv.to_path_buf(),
-        db: db.clone(),
-        report: None,
-        until: Stage::Features,
-        ignore_blocking: true,
-        resume: false,
-        sharing: crate::pipeline::share::Sharing::as_loaded(),
-    };
-    run_pipeline(&opts, &config, progress)?;
+    run_pipeline(&RunOptions::features_for_scoring(csv, &db), &config, progress)?;
     let scored = Analysis::open(&db, &config)?;
     let summary = score_store(scored.store(), &model, &progress.for_stage(Stage::Score))?;
     let comparison = compare(current.store(), scored.store(), &progress.for_stage(Stage::Compare))?;

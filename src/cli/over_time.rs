@@ -67,21 +67,10 @@ pub fn score(
         bail!("cannot read {}: no such file", input.display());
     }
     check_extract_provides(input, &model)?;
-    let mut config = model.config.clone();
-    config.data.as_of = None; // the new extract's own as_of
-    config.store = Config::default().store; // memory and temp folder are this machine's
+    let config = model.config_for_new_extract();
     init_logging_beside(&db);
-    let opts = RunOptions {
-        input: input.to_path_buf(),
-        db: db.clone(),
-        report: None,
-        until: Stage::Features,
-        ignore_blocking: true,
-        resume: false,
-        sharing: crate::pipeline::share::Sharing::as_loaded(),
-    };
     let progress = cli_progress(cancel_on_ctrl_c());
-    let run = run_pipeline(&opts, &config, &progress)?;
+    let run = run_pipeline(&RunOptions::features_for_scoring(input, &db), &config, &progress)?;
     let analysis = Analysis::open(&db, &config)?;
     if let Some(blocking) = blocking_for_scoring(&analysis)? {
         println!("BLOCKING:   {blocking}");

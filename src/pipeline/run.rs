@@ -30,6 +30,22 @@ pub struct RunOptions {
     pub sharing: Sharing,
 }
 
+impl RunOptions {
+    /// Load, validate and build the features of a new extract that a saved model will score:
+    /// no report, past blocking checks (scoring reports them itself), nothing resumed.
+    pub fn features_for_scoring(input: &std::path::Path, db: &std::path::Path) -> Self {
+        RunOptions {
+            input: input.to_path_buf(),
+            db: db.to_path_buf(),
+            report: None,
+            until: Stage::Features,
+            ignore_blocking: true,
+            resume: false,
+            sharing: Sharing::as_loaded(),
+        }
+    }
+}
+
 /// Everything a run did, for the human summary and `--json`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RunSummary {

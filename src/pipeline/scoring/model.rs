@@ -131,6 +131,15 @@ impl Agreement {
 }
 
 impl SegmentationModel {
+    /// The configuration that builds a new extract's features as the model's were built: the
+    /// model's own, with the extract's own as_of and this machine's memory and temp folder.
+    pub fn config_for_new_extract(&self) -> Config {
+        let mut config = self.config.clone();
+        config.data.as_of = None;
+        config.store = Config::default().store;
+        config
+    }
+
     /// Names of the model's coordinates, in order.
     pub fn used_features(&self) -> Vec<&str> {
         self.features.iter().filter(|f| f.used).map(|f| f.name.as_str()).collect()
