@@ -61,11 +61,18 @@ struct Args {
 struct Row {
     stage: String,
     seconds: f64,
+    /// NaN (null in JSON) for phases, whose CPU and memory are their stage's.
+    #[serde(deserialize_with = "nan_for_null")]
     cpu_seconds: f64,
+    #[serde(deserialize_with = "nan_for_null")]
     peak_mib: f64,
     note: String,
     /// Part of the end-to-end run (`returnscope run`); phases and extras are not.
     in_run: bool,
+}
+
+fn nan_for_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// CPU time (user + system) of this process so far, in seconds (Linux; 0 elsewhere). On a shared
