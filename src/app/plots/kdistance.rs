@@ -29,6 +29,8 @@ pub fn show(
         .show_x(false)
         .x_axis_label("customers, sorted (%)")
         .y_axis_label(format!("distance to {min_samples}th neighbour"))
+        // Room for the tick labels ("12.5"): egui_plot drops labels that do not fit.
+        .y_axis_min_width(36.0)
         .label_formatter(|hover| {
             let (HoverPosition::NearDataPoint { position, .. }
             | HoverPosition::Elsewhere { position }) = hover;

@@ -217,7 +217,7 @@ fn write_outlier_groups(
             "What makes them unusual",
             "Customers",
             "Of outliers",
-            "Returned units",
+            "Share of returned units",
             "Recommended action",
         ],
     )?;
@@ -272,7 +272,14 @@ fn write_actions(
         styles,
         row,
         0,
-        &["Segment", "Archetype", "Customers", "Share", "Returned units", "Recommended action"],
+        &[
+            "Segment",
+            "Archetype",
+            "Customers",
+            "Share",
+            "Share of returned units",
+            "Recommended action",
+        ],
     )?;
     row += 1;
     for segment in &data.segments {
