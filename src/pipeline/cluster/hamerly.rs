@@ -75,7 +75,7 @@ fn nearest_two(row: &[f64], c: &[f64], d: usize) -> (usize, f64, f64) {
 
 /// Exact nearest centroids for every point, with both bounds tight.
 fn assign_all(xs: &[f64], c: &[f64], d: usize) -> Bounds {
-    let n = if d == 0 { 0 } else { xs.len() / d };
+    let n = xs.len().checked_div(d).unwrap_or(0);
     let parts: Vec<Vec<(usize, f64, f64)>> = (0..n.div_ceil(BLOCK_ROWS))
         .into_par_iter()
         .map(|b| {

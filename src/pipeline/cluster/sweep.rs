@@ -305,7 +305,6 @@ fn explain_choice(rows: &[KSweepRow], chosen: usize, min_silhouette: f64) -> Str
 }
 
 /// What the reason adds when the sweep ran on a sample of `m` of the `n` points.
-
 fn sample_note(m: usize, n: usize) -> String {
     format!(
         ". The criteria of every K were computed on a fixed-seed sample of {m} of the {n} \
