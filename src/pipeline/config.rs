@@ -139,6 +139,9 @@ pub struct KMeansConfig {
     pub stability_pairs: usize,
     pub silhouette_sample: usize,
     pub min_silhouette_score: f64,
+    /// Above this many points, K is chosen on a fixed-seed sample of this many, and the chosen K
+    /// is then fitted on everyone from the sample's centroids.
+    pub sweep_sample: usize,
 }
 
 /// Phase 3: DBSCAN inside each segment.
@@ -233,6 +236,7 @@ impl Default for KMeansConfig {
             stability_pairs: 3,
             silhouette_sample: 10_000,
             min_silhouette_score: 0.3,
+            sweep_sample: 100_000,
         }
     }
 }
@@ -385,6 +389,9 @@ impl Config {
         }
         if k.max_iter < 1 {
             return Err(bad("kmeans.max_iter", "must be at least 1"));
+        }
+        if k.sweep_sample < 1_000 {
+            return Err(bad("kmeans.sweep_sample", "must be at least 1000"));
         }
         if k.silhouette_sample < 100 {
             return Err(bad("kmeans.silhouette_sample", "must be at least 100"));

@@ -138,6 +138,34 @@ fn bench_kmeans_vs_linfa() {
 
 #[test]
 #[ignore]
+fn bench_sweep_sampled() {
+    // The K sweep at 1M points: criteria on the default 100k sample, the chosen K refined on all.
+    let x = gold_like(1_000_000, 25, 2);
+    let cfg = Config::default().kmeans;
+    let (t, cpu) = (Instant::now(), process_cpu_seconds());
+    let (sweep, fit) =
+        sweep::sweep_k(x.view(), &cfg, &crate::pipeline::progress::Progress::none()).unwrap();
+    println!(
+        "sweep 1M x 25 (sample {:?}): {:.1} s wall, {:.1} s CPU; K = {}, final fit {} iterations",
+        sweep.sample_size,
+        t.elapsed().as_secs_f64(),
+        process_cpu_seconds() - cpu,
+        sweep.chosen_k,
+        fit.n_iter
+    );
+}
+
+/// CPU time (user + system) of this process so far, in seconds (Linux; 0 elsewhere).
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+#[test]
+#[ignore]
 fn bench_hybrid() {
     let sizes: Vec<usize> = match std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()) {
         Some(n) => vec![n],

@@ -1,13 +1,17 @@
 //! Seeded K-means: greedy k-means++ initialisation and Lloyd iterations, as scikit-learn's
-//! `KMeans(init="k-means++", algorithm="lloyd")`, best of `n_init` runs by inertia.
+//! `KMeans(init="k-means++", algorithm="lloyd")`, best of `n_init` runs by inertia; or a single
+//! run from given centroids (a sample's, refined on every point).
 //!
-//! The distance work (points x centroids) is a matrix product `X C^T` done block by block in
-//! parallel by ndarray's optimised GEMM, with squared distances `|x|^2 - 2 x.c + |c|^2`, exactly
-//! as scikit-learn does. Per-block partial sums are combined in block order, so results do not
-//! depend on the number of threads. Convergence: labels unchanged, or the total squared centroid
-//! shift at most `1e-4` x the mean feature variance (scikit-learn's `tol`).
+//! The iterations are Lloyd's, accelerated by Hamerly's bounds ([`super::hamerly`]): the same
+//! labels and centroids as plain Lloyd, most points skipping the distance computations once the
+//! centroids settle. k-means++ and the final assignment of other points ([`assign_nearest`]) use
+//! a matrix product `X C^T` done block by block in parallel by ndarray's optimised GEMM, with
+//! squared distances `|x|^2 - 2 x.c + |c|^2`, as scikit-learn does. Per-block partial sums are
+//! combined in block order, so results do not depend on the number of threads. Convergence:
+//! labels unchanged, or the total squared centroid shift at most `1e-4` x the mean feature
+//! variance (scikit-learn's `tol`).
 
-use super::{BLOCK_ROWS, ClusterError, derive_seed, row_major, seeded_rng, sq_dist};
+use super::{BLOCK_ROWS, ClusterError, derive_seed, hamerly, row_major, seeded_rng, sq_dist};
 use crate::pipeline::progress::Progress;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView1, ArrayView2, Axis, s};
@@ -40,16 +44,7 @@ pub fn kmeans(
     seed: u64,
     progress: &Progress,
 ) -> Result<KMeansFit, ClusterError> {
-    let n = data.nrows();
-    if n == 0 {
-        return Err(ClusterError::Empty);
-    }
-    if k == 0 {
-        return Err(ClusterError::BadK { k, n });
-    }
-    if k > n {
-        return Err(ClusterError::TooFewPoints { n, k });
-    }
+    check_k(data.nrows(), k)?;
     let x = row_major(data);
     let x = x.view();
     let norms = row_sq_norms(x);
@@ -60,7 +55,7 @@ pub fn kmeans(
         progress.check_cancel()?;
         let mut rng = seeded_rng(derive_seed(seed, &[k as u64, run as u64]));
         let init = kmeans_plus_plus(x, &norms, k, &mut rng);
-        let fit = lloyd(x, &norms, init, max_iter.max(1), tol, progress)?;
+        let fit = lloyd(x, init, max_iter.max(1), tol, progress)?;
         if best.as_ref().is_none_or(|b| fit.inertia < b.inertia) {
             best = Some(fit);
         }
@@ -68,6 +63,33 @@ pub fn kmeans(
             .update((run + 1) as f64 / runs as f64, format!("K={k}: run {} of {runs}", run + 1));
     }
     best.ok_or(ClusterError::Empty)
+}
+
+/// One K-means run from the given centroids (K = their rows), e.g. a sample's centroids refined
+/// on every point.
+pub fn kmeans_from(
+    data: ArrayView2<'_, f64>,
+    centroids: Array2<f64>,
+    max_iter: usize,
+    progress: &Progress,
+) -> Result<KMeansFit, ClusterError> {
+    check_k(data.nrows(), centroids.nrows())?;
+    let x = row_major(data);
+    let tol = TOL * mean_variance(x.view());
+    lloyd(x.view(), centroids, max_iter.max(1), tol, progress)
+}
+
+fn check_k(n: usize, k: usize) -> Result<(), ClusterError> {
+    if n == 0 {
+        return Err(ClusterError::Empty);
+    }
+    if k == 0 {
+        return Err(ClusterError::BadK { k, n });
+    }
+    if k > n {
+        return Err(ClusterError::TooFewPoints { n, k });
+    }
+    Ok(())
 }
 
 /// Nearest centroid of every row and the Euclidean distance to it (ties: lowest centroid).
@@ -181,124 +203,18 @@ fn assign_labels(x: ArrayView2<'_, f64>, norms: &[f64], c: ArrayView2<'_, f64>) 
     parts.concat()
 }
 
-/// One E-step plus the sums needed for the M-step.
-struct Step {
-    labels: Vec<usize>,
-    min_sq_dist: Vec<f64>,
-    /// k x d sums of the members of each cluster, row-major.
-    sums: Vec<f64>,
-    counts: Vec<usize>,
-}
-
-impl Step {
-    fn empty(rows: usize, k: usize, d: usize) -> Self {
-        Step {
-            labels: Vec::with_capacity(rows),
-            min_sq_dist: Vec::with_capacity(rows),
-            sums: vec![0.0; k * d],
-            counts: vec![0; k],
-        }
-    }
-}
-
-fn lloyd_step(x: ArrayView2<'_, f64>, norms: &[f64], c: ArrayView2<'_, f64>) -> Step {
-    let (k, d) = c.dim();
-    let c_norms = row_sq_norms(c);
-    let xs = x.as_slice().unwrap_or(&[]);
-    let parts: Vec<Step> = blocks(x.nrows())
-        .map(|(a, b)| {
-            let nearest = nearest_in_block(x.slice(s![a..b, ..]), &norms[a..b], c, &c_norms);
-            let mut part = Step::empty(b - a, k, d);
-            let rows = xs[a * d..b * d].chunks(d.max(1));
-            for ((l, v), row) in nearest.into_iter().zip(rows) {
-                part.labels.push(l);
-                part.min_sq_dist.push(v);
-                part.counts[l] += 1;
-                part.sums[l * d..(l + 1) * d].iter_mut().zip(row).for_each(|(acc, v)| *acc += v);
-            }
-            part
-        })
-        .collect();
-    let mut total = Step::empty(x.nrows(), k, d);
-    for p in parts {
-        total.labels.extend(p.labels);
-        total.min_sq_dist.extend(p.min_sq_dist);
-        total.sums.iter_mut().zip(&p.sums).for_each(|(t, v)| *t += v);
-        total.counts.iter_mut().zip(&p.counts).for_each(|(t, c)| *t += c);
-    }
-    total
-}
-
-/// scikit-learn's repair of empty clusters: each empty cluster takes one of the points farthest
-/// from their centroid (farthest first, lowest index on ties), removed from its old cluster.
-fn relocate_empty_clusters(x: ArrayView2<'_, f64>, step: &mut Step) {
-    let empty: Vec<usize> = (0..step.counts.len()).filter(|&j| step.counts[j] == 0).collect();
-    if empty.is_empty() {
-        return;
-    }
-    let mut order: Vec<usize> = (0..step.labels.len()).collect();
-    let take = empty.len().min(order.len());
-    let by_distance =
-        |a: &usize, b: &usize| step.min_sq_dist[*b].total_cmp(&step.min_sq_dist[*a]).then(a.cmp(b));
-    if take < order.len() {
-        order.select_nth_unstable_by(take, by_distance);
-    }
-    let mut far = order[..take].to_vec();
-    far.sort_by(by_distance);
-    for (&cluster, &p) in empty.iter().zip(&far) {
-        let old = step.labels[p];
-        if step.counts[old] <= 1 {
-            continue; // moving it would only empty another cluster
-        }
-        let d = x.ncols();
-        for (j, v) in x.row(p).iter().enumerate() {
-            step.sums[old * d + j] -= v;
-            step.sums[cluster * d + j] = *v;
-        }
-        step.counts[old] -= 1;
-        step.counts[cluster] = 1;
-        step.labels[p] = cluster;
-    }
-}
-
-/// Lloyd iterations from `centroids`; returns the final labels and exact inertia.
+/// Lloyd iterations from `centroids` (Hamerly-accelerated, see [`super::hamerly`]); returns the
+/// final labels and exact inertia.
 fn lloyd(
     x: ArrayView2<'_, f64>,
-    norms: &[f64],
-    mut centroids: Array2<f64>,
+    centroids: Array2<f64>,
     max_iter: usize,
     tol: f64,
     progress: &Progress,
 ) -> Result<KMeansFit, ClusterError> {
-    let mut previous: Vec<usize> = Vec::new();
-    let mut n_iter = 0;
-    for _ in 0..max_iter {
-        progress.check_cancel()?;
-        n_iter += 1;
-        let mut step = lloyd_step(x, norms, centroids.view());
-        relocate_empty_clusters(x, &mut step);
-        let mut shift = 0.0;
-        for (j, mut c) in centroids.axis_iter_mut(Axis(0)).enumerate() {
-            if step.counts[j] == 0 {
-                continue;
-            }
-            let d = c.len();
-            let inv = 1.0 / step.counts[j] as f64;
-            for (i, cv) in c.iter_mut().enumerate() {
-                let new = step.sums[j * d + i] * inv;
-                shift += (new - *cv) * (new - *cv);
-                *cv = new;
-            }
-        }
-        let same_labels = step.labels == previous;
-        previous = step.labels;
-        if same_labels || shift <= tol {
-            break;
-        }
-    }
-    let labels = assign_labels(x, norms, centroids.view());
-    let inertia = inertia_of(x, &labels, centroids.view());
-    Ok(KMeansFit { centroids, labels, inertia, n_iter })
+    let done = hamerly::iterate(x, centroids, max_iter, tol, progress)?;
+    let inertia = inertia_of(x, &done.labels, done.centroids.view());
+    Ok(KMeansFit { centroids: done.centroids, labels: done.labels, inertia, n_iter: done.n_iter })
 }
 
 /// Exact sum of squared distances to the assigned centroids, summed block by block in order.
@@ -319,14 +235,29 @@ fn kmeans_plus_plus(
     rng: &mut impl Rng,
 ) -> Array2<f64> {
     let (n, d) = x.dim();
-    let trials = 2 + (k as f64).ln().floor() as usize;
     let mut centers = Array2::zeros((k, d));
     let first = rng.gen_range(0..n);
     centers.row_mut(0).assign(&x.row(first));
-    let mut closest = sq_distances_to(x, norms, &[first]).remove(0);
+    let closest = sq_distances_to(x, norms, &[first]).remove(0);
+    add_plus_plus_centres(x, norms, centers, 1, closest, rng)
+}
+
+/// Fill rows `from..` of `centers` by the greedy k-means++ rule, `closest` holding every point's
+/// squared distance to the nearest of the first `from` centres.
+fn add_plus_plus_centres(
+    x: ArrayView2<'_, f64>,
+    norms: &[f64],
+    mut centers: Array2<f64>,
+    from: usize,
+    mut closest: Vec<f64>,
+    rng: &mut impl Rng,
+) -> Array2<f64> {
+    let n = x.nrows();
+    let k = centers.nrows();
+    let trials = 2 + (k as f64).ln().floor() as usize;
     let mut potential: f64 = ordered_sum(&closest);
     let mut cumulative = vec![0.0; n];
-    for c in 1..k {
+    for c in from..k {
         let mut acc = 0.0;
         for (cum, v) in cumulative.iter_mut().zip(&closest) {
             acc += v;
@@ -369,7 +300,7 @@ fn sq_distances_to(x: ArrayView2<'_, f64>, norms: &[f64], ids: &[usize]) -> Vec<
     let parts: Vec<Array2<f64>> = blocks(x.nrows())
         .map(|(a, b)| block_sq_distances(x.slice(s![a..b, ..]), &norms[a..b], c.view(), &c_norms))
         .collect();
-    (0..ids.len()).map(|j| parts.iter().flat_map(|p| p.column(j).to_vec()).collect()).collect()
+    (0..c.nrows()).map(|j| parts.iter().flat_map(|p| p.column(j).to_vec()).collect()).collect()
 }
 
 #[cfg(test)]
@@ -407,6 +338,26 @@ mod tests {
         let (l, d) = assign_nearest(array![[5.4]].view(), fit.centroids.view());
         assert_eq!(fit.centroids[[l[0], 0]], 0.5);
         assert!((d[0] - 4.9).abs() < 1e-12);
+    }
+
+    #[test]
+    fn fits_from_given_centroids() {
+        // 1-D points 0, 1, 2, 10, 11 from centroids 0 and 1: {0} {1, 2, 10, 11} (0 and 6), then
+        // {0, 1, 2} {10, 11}: centroids 1 and 10.5, inertia 1 + 0 + 1 + 0.25 + 0.25 = 2.5.
+        let x = array![[0.0], [1.0], [2.0], [10.0], [11.0]];
+        let fit = kmeans_from(x.view(), array![[0.0], [1.0]], 100, &Progress::none()).unwrap();
+        assert_eq!(fit.centroids, array![[1.0], [10.5]]);
+        assert_eq!(fit.labels, vec![0, 0, 0, 1, 1]);
+        assert!((fit.inertia - 2.5).abs() < 1e-12);
+        // max_iter 1: one Lloyd step from the start, labels then reassigned to its centroids.
+        let one = kmeans_from(x.view(), array![[0.0], [1.0]], 1, &Progress::none()).unwrap();
+        assert_eq!(one.centroids, array![[0.0], [6.0]]);
+        assert_eq!(one.labels, vec![0, 0, 0, 1, 1]);
+        let too_many = Array2::zeros((6, 1));
+        assert!(matches!(
+            kmeans_from(x.view(), too_many, 10, &Progress::none()),
+            Err(ClusterError::TooFewPoints { n: 5, k: 6 })
+        ));
     }
 
     #[test]

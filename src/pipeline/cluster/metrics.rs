@@ -92,6 +92,91 @@ pub fn silhouette_summary(
     Some(SilhouetteSummary { mean, per_cluster, points_used: m })
 }
 
+/// Mean silhouette of each of several labelings of the same points, on the same fixed-seed
+/// sample as [`silhouette`] (equal to it up to rounding). The sample's pairwise distances are
+/// computed once for all labelings: for a block of sample rows, the distance block times the
+/// labelings' stacked one-hot membership matrices gives every row's distance sum to every cluster
+/// of every labeling in one matrix product.
+pub fn silhouettes(
+    data: ArrayView2<'_, f64>,
+    labelings: &[&[usize]],
+    sample_size: usize,
+    seed: u64,
+) -> Vec<Option<f64>> {
+    let n = labelings.iter().map(|l| l.len()).fold(data.nrows(), usize::min);
+    if n < 3 || labelings.is_empty() {
+        return vec![None; labelings.len()];
+    }
+    let idx = sample_indices(n, sample_size.max(3), seed);
+    let m = idx.len();
+    let dense: Vec<(Vec<usize>, usize)> =
+        labelings.iter().map(|l| densify(&idx.iter().map(|&i| l[i]).collect::<Vec<_>>())).collect();
+    let valid: Vec<bool> = dense.iter().map(|(_, k)| *k >= 2 && *k < m).collect();
+    let offsets: Vec<usize> = dense
+        .iter()
+        .scan(0, |acc, (_, k)| {
+            let start = *acc;
+            *acc += k;
+            Some(start)
+        })
+        .collect();
+    let columns = dense.iter().map(|(_, k)| k).sum::<usize>();
+    let mut members = Array2::<f64>::zeros((m, columns));
+    for ((labels, _), &offset) in dense.iter().zip(&offsets) {
+        for (j, &l) in labels.iter().enumerate() {
+            members[[j, offset + l]] = 1.0;
+        }
+    }
+    let sizes: Vec<Vec<usize>> = dense
+        .iter()
+        .map(|(labels, k)| {
+            let mut sizes = vec![0; *k];
+            labels.iter().for_each(|&l| sizes[l] += 1);
+            sizes
+        })
+        .collect();
+    let x = data.select(Axis(0), &idx);
+    let norms: Vec<f64> = x.axis_iter(Axis(0)).map(|r| r.dot(&r)).collect();
+    let per_block: Vec<Vec<Vec<f64>>> = (0..m.div_ceil(SILHOUETTE_BLOCK))
+        .into_par_iter()
+        .map(|b| {
+            let (a, e) = (b * SILHOUETTE_BLOCK, ((b + 1) * SILHOUETTE_BLOCK).min(m));
+            let mut dist = Array2::zeros((e - a, m));
+            general_mat_mul(1.0, &x.slice(s![a..e, ..]), &x.t(), 0.0, &mut dist);
+            for (r, mut row) in dist.axis_iter_mut(Axis(0)).enumerate() {
+                let ni = norms[a + r];
+                row.iter_mut()
+                    .zip(&norms)
+                    .for_each(|(v, &nj)| *v = (ni - 2.0 * *v + nj).max(0.0).sqrt());
+                row[a + r] = 0.0;
+            }
+            let mut sums = Array2::zeros((e - a, columns));
+            general_mat_mul(1.0, &dist, &members, 0.0, &mut sums);
+            (0..dense.len())
+                .map(|t| {
+                    let (labels, k) = &dense[t];
+                    (a..e)
+                        .map(|i| {
+                            let row = sums.row(i - a);
+                            let own: Vec<f64> = (0..*k).map(|l| row[offsets[t] + l]).collect();
+                            point_silhouette(&own, &sizes[t], labels[i])
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    (0..dense.len())
+        .map(|t| {
+            if !valid[t] {
+                return None;
+            }
+            let s: Vec<f64> = per_block.iter().flat_map(|b| b[t].iter().copied()).collect();
+            Some(s.chunks(BLOCK_ROWS).map(|c| c.iter().sum::<f64>()).sum::<f64>() / m as f64)
+        })
+        .collect()
+}
+
 /// Labels renumbered 0.. in increasing order of value, and how many distinct ones there are.
 fn densify(labels: &[usize]) -> (Vec<usize>, usize) {
     let mut values = labels.to_vec();
@@ -365,6 +450,29 @@ mod tests {
         assert!((exact - sampled).abs() < 0.03, "{exact} vs {sampled}");
         assert_eq!(sampled, silhouette(x.view(), &labels, 500, 0).unwrap());
         assert_ne!(exact, sampled);
+    }
+
+    #[test]
+    fn silhouettes_of_many_labelings_equal_one_at_a_time() {
+        let (x, truth) = synthetic_blobs(1500, 4, 3, 3.0, 8);
+        let halves: Vec<usize> = (0..1500).map(|i| usize::from(i % 2 == 0) * 7).collect();
+        let one = vec![2; 1500];
+        let labelings: Vec<&[usize]> = vec![&truth, &halves, &one];
+        for sample in [10_000, 400] {
+            let all = silhouettes(x.view(), &labelings, sample, 3);
+            for (labels, got) in labelings.iter().zip(&all) {
+                let want = silhouette(x.view(), labels, sample, 3);
+                match (want, got) {
+                    (Some(w), Some(g)) => assert!((w - g).abs() < 1e-9, "{w} vs {g}"),
+                    _ => assert_eq!(want, *got),
+                }
+            }
+            assert!(all[0].unwrap() > 0.25 && all[1].unwrap().abs() < 0.05, "{all:?}");
+            assert_eq!(all[2], None);
+        }
+        // The textbook case above: x = 0, 1 | 4, 5 gives 94/126.
+        let x = array![[0.0], [1.0], [4.0], [5.0]];
+        assert!(close(silhouettes(x.view(), &[&[0, 0, 1, 1]], 100, 0)[0].unwrap(), 94.0 / 126.0));
     }
 
     #[test]

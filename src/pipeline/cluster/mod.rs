@@ -18,6 +18,7 @@ pub(crate) mod balltree;
 mod bench;
 mod blocks;
 pub mod dbscan;
+mod hamerly;
 pub mod hybrid;
 pub mod kdistance;
 pub mod kmeans;
@@ -33,7 +34,7 @@ pub use hybrid::{
     recluster_with_k,
 };
 pub use kdistance::{auto_eps, core_share_at, downsample_curve, k_distances, knee};
-pub use kmeans::{KMeansFit, assign_nearest, kmeans};
+pub use kmeans::{KMeansFit, assign_nearest, kmeans, kmeans_from};
 pub use metrics::{
     SilhouetteSummary, adjusted_rand_index, calinski_harabasz, davies_bouldin, silhouette,
     silhouette_per_cluster, silhouette_summary,

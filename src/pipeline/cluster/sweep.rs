@@ -11,13 +11,15 @@
 //! several groups of unequal spread; segments must survive leaving out a fifth of customers.
 
 use super::kdistance::knee;
-use super::kmeans::{KMeansFit, assign_nearest, kmeans};
-use super::metrics::{adjusted_rand_index, calinski_harabasz, davies_bouldin, silhouette};
+use super::kmeans::{KMeansFit, assign_nearest, kmeans, kmeans_from};
+use super::metrics::{
+    adjusted_rand_index, calinski_harabasz, davies_bouldin, silhouette, silhouettes,
+};
 use super::{ClusterError, derive_seed, sample_indices, sub_progress};
 use crate::pipeline::config::KMeansConfig;
 use crate::pipeline::model::KSweepRow;
 use crate::pipeline::progress::Progress;
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, Axis, CowArray, Ix2};
 
 /// Stability within this much of the best counts as equally stable.
 pub const STABILITY_TOLERANCE: f64 = 0.02;
@@ -38,6 +40,8 @@ pub struct KSweep {
     pub reason: String,
     /// The chosen K's silhouette is below `min_silhouette_score` (or unknown).
     pub weak_structure: bool,
+    /// Points of the fixed-seed sample the criteria were computed on; `None`: all points.
+    pub sample_size: Option<usize>,
 }
 
 impl KSweep {
@@ -47,7 +51,52 @@ impl KSweep {
     }
 }
 
+/// The points the criteria are computed on: all of them, or a fixed-seed sample above
+/// `cfg.sweep_sample`.
+struct SweepPoints<'a> {
+    rows: CowArray<'a, f64, Ix2>,
+    /// Set when `rows` is a sample of the data.
+    sampled: bool,
+}
+
+impl<'a> SweepPoints<'a> {
+    fn of(data: ArrayView2<'a, f64>, cfg: &KMeansConfig) -> Self {
+        let n = data.nrows();
+        if n <= cfg.sweep_sample {
+            return SweepPoints { rows: CowArray::from(data), sampled: false };
+        }
+        let idx = sample_indices(n, cfg.sweep_sample, derive_seed(cfg.seed, &[SWEEP_SAMPLE_SEED]));
+        let sample: Array2<f64> = data.select(Axis(0), &idx);
+        SweepPoints { rows: CowArray::from(sample), sampled: true }
+    }
+
+    fn view(&self) -> ArrayView2<'_, f64> {
+        self.rows.view()
+    }
+
+    /// The K-means fit on every point: the sweep's own on all points, or refined from the
+    /// sample's centroids.
+    fn fit_everyone(
+        &self,
+        data: ArrayView2<'_, f64>,
+        fit: KMeansFit,
+        cfg: &KMeansConfig,
+        progress: &Progress,
+    ) -> Result<KMeansFit, ClusterError> {
+        if self.sampled {
+            kmeans_from(data, fit.centroids, cfg.max_iter, progress)
+        } else {
+            Ok(fit)
+        }
+    }
+}
+
+/// Seed tag of the sweep's sample.
+const SWEEP_SAMPLE_SEED: u64 = 0x5EE9;
+
 /// Sweep K over `cfg.k_min..=cfg.k_max` (K < n) and return the sweep with the chosen K's fit.
+/// Above `cfg.sweep_sample` points the criteria come from a fixed-seed sample and the chosen K is
+/// then fitted on every point starting from the sample's centroids.
 pub fn sweep_k(
     data: ArrayView2<'_, f64>,
     cfg: &KMeansConfig,
@@ -58,26 +107,49 @@ pub fn sweep_k(
     if ks.is_empty() {
         return Err(ClusterError::TooFewPoints { n, k: cfg.k_min.max(2) + 1 });
     }
+    let points = SweepPoints::of(data, cfg);
+    let sweep_end = if points.sampled { 0.9 } else { 1.0 };
     let mut rows = Vec::with_capacity(ks.len());
-    let mut centroids = Vec::with_capacity(ks.len());
+    let mut fits: Vec<KMeansFit> = Vec::with_capacity(ks.len());
     for (i, &k) in ks.iter().enumerate() {
         progress.check_cancel()?;
-        let (from, to) = (i as f64 / ks.len() as f64, (i + 1) as f64 / ks.len() as f64);
-        progress.update(from, format!("K-means: K = {k} ({} of {})", i + 1, ks.len()));
-        let (row, fit) = evaluate_k(data, k, cfg, &sub_progress(progress, from, to))?;
+        let share = |i: usize| sweep_end * i as f64 / ks.len() as f64;
+        progress.update(share(i), format!("K-means: K = {k} ({} of {})", i + 1, ks.len()));
+        let sub = sub_progress(progress, share(i), share(i + 1));
+        let (row, fit) = evaluate_on(points.view(), k, cfg, &sub)?;
         rows.push(row);
-        centroids.push((fit.centroids, fit.n_iter));
+        fits.push(fit);
+    }
+    progress.check_cancel()?;
+    let labelings: Vec<&[usize]> = fits.iter().map(|f| f.labels.as_slice()).collect();
+    let sils = silhouettes(points.view(), &labelings, cfg.silhouette_sample, cfg.seed);
+    for (row, sil) in rows.iter_mut().zip(sils) {
+        row.silhouette = sil;
     }
     let inertia: Vec<f64> = rows.iter().map(|r| r.inertia).collect();
     let elbow_k = knee(&inertia).map(|i| rows[i].k);
     let chosen = choose_k(&rows);
     let chosen_k = rows[chosen].k;
     let weak_structure = rows[chosen].silhouette.is_none_or(|s| s < cfg.min_silhouette_score);
-    let reason = explain_choice(&rows, chosen, cfg.min_silhouette_score);
-    let (kept, n_iter) = centroids.swap_remove(chosen);
-    let fit = refit_labels(data, kept, rows[chosen].inertia, n_iter);
+    let sample_size = points.sampled.then(|| points.view().nrows());
+    let mut reason = explain_choice(&rows, chosen, cfg.min_silhouette_score);
+    if let Some(m) = sample_size {
+        reason.push_str(&sample_note(m, n));
+    }
+    let kept = fits.swap_remove(chosen);
+    let fit = points.fit_everyone(data, kept, cfg, &sub_progress(progress, sweep_end, 1.0))?;
+    let fit = refit_labels(data, fit);
     progress.update(1.0, format!("K-means: chose K = {chosen_k}"));
-    Ok((KSweep { rows, elbow_k, chosen_k, recommended_k: chosen_k, reason, weak_structure }, fit))
+    let sweep = KSweep {
+        rows,
+        elbow_k,
+        chosen_k,
+        recommended_k: chosen_k,
+        reason,
+        weak_structure,
+        sample_size,
+    };
+    Ok((sweep, fit))
 }
 
 /// Fit K-means with a K the user picked (same seeds and runs as the sweep uses for that K).
@@ -93,20 +165,44 @@ pub fn fit_with_k(
     kmeans(data, k, cfg.n_init, cfg.max_iter, cfg.seed, progress)
 }
 
-/// Criteria row for one K (and the kept fit).
+/// Criteria row for one K (on the sweep's points: the same sample as [`sweep_k`] above
+/// `cfg.sweep_sample`) and the fit on every point.
 pub(crate) fn evaluate_k(
     data: ArrayView2<'_, f64>,
     k: usize,
     cfg: &KMeansConfig,
     progress: &Progress,
 ) -> Result<(KSweepRow, KMeansFit), ClusterError> {
-    let fit = fit_with_k(data, k, cfg, &sub_progress(progress, 0.0, 0.6))?;
+    if k < 2 || k >= data.nrows() {
+        return Err(ClusterError::BadK { k, n: data.nrows() });
+    }
+    let points = SweepPoints::of(data, cfg);
+    let end = if points.sampled { 0.9 } else { 1.0 };
+    let (mut row, fit) = evaluate_on(points.view(), k, cfg, &sub_progress(progress, 0.0, end))?;
+    row.silhouette = silhouette(points.view(), &fit.labels, cfg.silhouette_sample, cfg.seed);
+    let fit = points.fit_everyone(data, fit, cfg, &sub_progress(progress, end, 1.0))?;
+    Ok((row, fit))
+}
+
+/// Criteria row for one K on `data` (and the kept fit), silhouette left to the caller (the sweep
+/// computes every K's in one pass).
+fn evaluate_on(
+    data: ArrayView2<'_, f64>,
+    k: usize,
+    cfg: &KMeansConfig,
+    progress: &Progress,
+) -> Result<(KSweepRow, KMeansFit), ClusterError> {
+    if k < 2 || k >= data.nrows() {
+        return Err(ClusterError::BadK { k, n: data.nrows() });
+    }
+    let fit_progress = sub_progress(progress, 0.0, 0.6);
+    let fit = kmeans(data, k, cfg.n_init, cfg.max_iter, cfg.seed, &fit_progress)?;
     let stability = stability(data, k, cfg, &sub_progress(progress, 0.6, 0.95))?;
     progress.check_cancel()?;
     let row = KSweepRow {
         k,
         inertia: fit.inertia,
-        silhouette: silhouette(data, &fit.labels, cfg.silhouette_sample, cfg.seed),
+        silhouette: None,
         calinski_harabasz: calinski_harabasz(data, &fit.labels),
         davies_bouldin: davies_bouldin(data, &fit.labels),
         stability,
@@ -208,15 +304,19 @@ fn explain_choice(rows: &[KSweepRow], chosen: usize, min_silhouette: f64) -> Str
     text
 }
 
-/// The kept fit's labels on `data` (the sweep keeps only centroids per K).
-fn refit_labels(
-    data: ArrayView2<'_, f64>,
-    centroids: Array2<f64>,
-    inertia: f64,
-    n_iter: usize,
-) -> KMeansFit {
-    let (labels, _) = assign_nearest(data, centroids.view());
-    KMeansFit { centroids, labels, inertia, n_iter }
+/// What the reason adds when the sweep ran on a sample of `m` of the `n` points.
+fn sample_note(m: usize, n: usize) -> String {
+    format!(
+        ". The criteria of every K were computed on a fixed-seed sample of {m} of the {n} \
+         customers; the chosen K was then fitted on all {n}"
+    )
+}
+
+/// The kept fit with its labels on `data` given by [`assign_nearest`] (as every later placement
+/// of a customer is).
+fn refit_labels(data: ArrayView2<'_, f64>, fit: KMeansFit) -> KMeansFit {
+    let (labels, _) = assign_nearest(data, fit.centroids.view());
+    KMeansFit { labels, ..fit }
 }
 
 #[cfg(test)]
@@ -264,6 +364,50 @@ mod tests {
             "{text}"
         );
         assert!(explain_choice(&rows, 2, 0.5).contains("Weak structure"));
+    }
+
+    #[test]
+    fn above_the_sample_size_sweeps_a_sample_and_fits_everyone() {
+        let (x, truth) = synthetic_blobs(3000, 8, 4, 1.0, 21);
+        let sampled = KMeansConfig { sweep_sample: 1000, ..cfg(2, 6) };
+        let (sweep, fit) = sweep_k(x.view(), &sampled, &Progress::none()).unwrap();
+        assert_eq!(sweep.chosen_k, 4, "{sweep:#?}");
+        assert_eq!(sweep.sample_size, Some(1000));
+        assert!(sweep.reason.contains("sample of 1000 of the 3000 customers"), "{}", sweep.reason);
+        // The fit covers every point, and its inertia is over every point (~ n d spread^2).
+        assert_eq!(fit.labels.len(), 3000);
+        assert_eq!(adjusted_rand_index(&fit.labels, &truth), 1.0);
+        assert!((fit.inertia / 24_000.0 - 1.0).abs() < 0.05, "{}", fit.inertia);
+        // The rows are the criteria of the sample: the sample's own sweep gives the same rows.
+        let idx = sample_indices(3000, 1000, derive_seed(sampled.seed, &[SWEEP_SAMPLE_SEED]));
+        let sample = x.select(Axis(0), &idx);
+        let (on_sample, _) = sweep_k(sample.view(), &cfg(2, 6), &Progress::none()).unwrap();
+        assert_eq!(on_sample.rows, sweep.rows);
+        assert_eq!(on_sample.sample_size, None);
+        assert!(!on_sample.reason.contains("sample"), "{}", on_sample.reason);
+        // Another K evaluated alone uses the same sample (silhouette: same up to rounding).
+        let (row, fit5) = evaluate_k(x.view(), 5, &sampled, &Progress::none()).unwrap();
+        let swept = sweep.row(5).unwrap();
+        assert_eq!((row.inertia, row.stability), (swept.inertia, swept.stability));
+        assert!((row.silhouette.unwrap() - swept.silhouette.unwrap()).abs() < 1e-9);
+        assert_eq!(fit5.labels.len(), 3000);
+        // Below the sample size nothing changes.
+        let (full, _) = sweep_k(x.view(), &cfg(2, 6), &Progress::none()).unwrap();
+        assert_eq!(full.sample_size, None);
+        assert_ne!(full.rows, sweep.rows);
+    }
+
+    #[test]
+    fn one_pass_silhouettes_equal_each_ks_own() {
+        let (x, _) = synthetic_blobs(1500, 5, 5, 3.0, 9);
+        let c = KMeansConfig { silhouette_sample: 600, ..cfg(3, 6) };
+        let (sweep, _) = sweep_k(x.view(), &c, &Progress::none()).unwrap();
+        for k in 3..=6 {
+            let fit = fit_with_k(x.view(), k, &c, &Progress::none()).unwrap();
+            let own = silhouette(x.view(), &fit.labels, c.silhouette_sample, c.seed).unwrap();
+            let swept = sweep.row(k).unwrap().silhouette.unwrap();
+            assert!((own - swept).abs() < 1e-9, "K={k}: {own} vs {swept}");
+        }
     }
 
     #[test]
