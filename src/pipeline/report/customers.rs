@@ -17,6 +17,8 @@ use super::style::{self, Styles};
 
 /// The title, subtitle and the overflow notice sit above the header.
 const HEADER_ROW: u32 = 3;
+/// The notice above the header spans columns A to this one (or the last, if fewer).
+const NOTICE_LAST_COLUMN: u16 = 9;
 const FIXED_COLUMNS: [&str; 6] =
     ["Customer ID", "Segment", "Archetype", "Micro-segment", "Outlier", "Distance to centroid"];
 
@@ -34,6 +36,8 @@ pub fn write(
     let fits = (row_limit.saturating_sub(HEADER_ROW + 1) as usize).min(cap);
     let listed = listed_indices(total, fits);
     let partial = listed.len() < total;
+    let headers = headers(data);
+    let last_col = (headers.len() - 1) as u16;
 
     style::write_title(
         sheet,
@@ -50,11 +54,11 @@ pub fn write(
             fmt_count(listed.len()),
             fmt_count(total),
         );
-        sheet.write_string_with_format(2, 0, message, &styles.warning)?;
+        // Across the first columns, two lines high: one wrapped cell in column A is unreadable.
+        sheet.merge_range(2, 0, 2, last_col.min(NOTICE_LAST_COLUMN), &message, &styles.warning)?;
+        sheet.set_row_height(2, 32)?;
     }
 
-    let headers = headers(data);
-    let last_col = (headers.len() - 1) as u16;
     set_column_widths(sheet, data)?;
     if listed.is_empty() {
         style::write_header(

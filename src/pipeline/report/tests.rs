@@ -297,7 +297,8 @@ fn benchmark_100k() {
 }
 
 /// Writes an example report for looking at: `REPORT_EXAMPLE=/tmp/x.xlsx cargo test --lib
-/// pipeline::report::tests::write_example_for_review -- --ignored`.
+/// pipeline::report::tests::write_example_for_review -- --ignored` (`REPORT_N` customers,
+/// `REPORT_K` segments, at most `REPORT_CAP` of them on Customer Assignments).
 #[test]
 #[ignore]
 fn write_example_for_review() {
@@ -305,5 +306,9 @@ fn write_example_for_review() {
         std::env::var("REPORT_EXAMPLE").unwrap_or_else(|_| "/tmp/report_example.xlsx".into());
     let n = std::env::var("REPORT_N").ok().and_then(|s| s.parse().ok()).unwrap_or(5_000);
     let k = std::env::var("REPORT_K").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
-    write_report(&ReportData::example(n, k), Path::new(&path), &Progress::none()).unwrap();
+    let cap = std::env::var("REPORT_CAP").ok().and_then(|s| s.parse().ok());
+    let data = ReportData::example(n, k);
+    let cap = cap.unwrap_or(CUSTOMER_SHEET_MAX);
+    write_report_with_limits(&data, Path::new(&path), &Progress::none(), EXCEL_MAX_ROWS, cap)
+        .unwrap();
 }
