@@ -97,7 +97,10 @@ fn block_edge_starts(head: &[u32], n_vertices: usize) -> Vec<usize> {
 }
 
 /// Splits `clocks` into consecutive pieces at `starts` (as from [`block_edge_starts`]).
-fn split_at_starts<'a>(mut clocks: &'a mut [EdgeClock], starts: &[usize]) -> Vec<&'a mut [EdgeClock]> {
+fn split_at_starts<'a>(
+    mut clocks: &'a mut [EdgeClock],
+    starts: &[usize],
+) -> Vec<&'a mut [EdgeClock]> {
     let mut pieces = Vec::with_capacity(starts.len().saturating_sub(1));
     for pair in starts.windows(2) {
         let (piece, rest) = clocks.split_at_mut(pair[1] - pair[0]);
@@ -190,9 +193,8 @@ impl Step<'_> {
             self.attract(own, j, other);
             clock.next_sample += clock.epochs_per_sample;
 
-            let negatives = ((self.epoch - clock.next_negative) / clock.epochs_per_negative)
-                .floor()
-                .max(0.0);
+            let negatives =
+                ((self.epoch - clock.next_negative) / clock.epochs_per_negative).floor().max(0.0);
             for _ in 0..negatives as usize {
                 let random = random_vertex(rng, n_vertices);
                 if random != first + j {
@@ -292,7 +294,8 @@ mod tests {
         assert_eq!(step.position(&block0, 0, 600), [2.0, 0.0]);
         assert_eq!(step.position(&block1, 512, 600), [1.0, 0.0]);
         block1[2 * 88] = 2.0;
-        let (seen_by_0, seen_by_1) = (step.position(&block0, 0, 600), step.position(&block1, 512, 0));
+        let (seen_by_0, seen_by_1) =
+            (step.position(&block0, 0, 600), step.position(&block1, 512, 0));
         step.attract(&mut block0, 0, seen_by_0);
         step.attract(&mut block1, 88, seen_by_1);
         // d2 = 4: coefficient -2ab / (a d2 + 1) = -0.4; one direction's step on x is

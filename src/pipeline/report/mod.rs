@@ -154,10 +154,8 @@ pub(crate) fn write_report_with_limits(
     }
     progress.check_cancel()?;
     let all_customers_csv = if partial {
-        customers::write_all_csv(data, &all_csv).map_err(|source| ReportError::Io {
-            path: all_csv.display().to_string(),
-            source,
-        })?;
+        customers::write_all_csv(data, &all_csv)
+            .map_err(|source| ReportError::Io { path: all_csv.display().to_string(), source })?;
         Some(all_csv)
     } else {
         None
