@@ -25,9 +25,31 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
 use super::EmbedError;
-use super::umap::{EpochCallback, FuzzyGraph, UmapParams};
 use crate::pipeline::progress::Progress;
 use ndarray::Array2;
+
+/// Callback receiving (epochs done, current n x 2 layout) while the layout forms.
+pub type EpochCallback<'a> = &'a (dyn Fn(usize, &Array2<f32>) + Sync);
+
+/// The symmetric fuzzy graph as a list of directed edges (both directions present, with the
+/// same weight), sorted by (head, tail).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct FuzzyGraph {
+    pub head: Vec<u32>,
+    pub tail: Vec<u32>,
+    pub weight: Vec<f64>,
+}
+
+/// How long the layout runs and what it reports.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LayoutRun {
+    /// Passes over the edges.
+    pub n_epochs: usize,
+    /// Seed of the negative samples.
+    pub seed: u64,
+    /// Call the epoch callback every this many epochs (0 = never).
+    pub snapshot_every: usize,
+}
 
 /// Points per block: fixed (never derived from the thread count) so that the result is too.
 /// 512 gives 40 blocks at 20,000 points, enough to balance two to eight threads.
@@ -115,7 +137,7 @@ pub(crate) fn optimize_layout(
     layout: &mut Array2<f32>,
     graph: &FuzzyGraph,
     curve: Curve,
-    params: &UmapParams,
+    params: LayoutRun,
     progress: &Progress,
     on_epoch: Option<EpochCallback<'_>>,
 ) -> Result<(), EmbedError> {

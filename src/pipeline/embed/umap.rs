@@ -22,7 +22,9 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
 use super::knn::{KnnGraph, exact_knn};
-use super::layout::{Curve, optimize_layout};
+pub use super::layout::EpochCallback;
+pub(crate) use super::layout::FuzzyGraph;
+use super::layout::{Curve, LayoutRun, optimize_layout};
 use super::pca::pca_2d;
 use super::{EmbedError, check_matrix};
 use crate::pipeline::progress::Progress;
@@ -58,9 +60,6 @@ impl Default for UmapParams {
     }
 }
 
-/// Callback receiving (epochs done, current n x 2 layout) while the layout forms.
-pub type EpochCallback<'a> = &'a (dyn Fn(usize, &Array2<f32>) + Sync);
-
 /// UMAP-style 2-D embedding of every row of `data` (n x 2).
 ///
 /// Reports `epoch e/N` after each epoch and checks for cancellation; calls `on_epoch` every
@@ -87,8 +86,16 @@ pub fn umap(
     let mut layout = initial_layout(&pca.coords, &mut rng);
     let (a, b) = fit_ab(SPREAD, params.min_dist);
     let curve = Curve { a: a as f32, b: b as f32 };
-    optimize_layout(&mut layout, &graph, curve, params, progress, on_epoch)?;
+    optimize_layout(&mut layout, &graph, curve, layout_run(params), progress, on_epoch)?;
     Ok(layout.mapv(f64::from))
+}
+
+fn layout_run(params: &UmapParams) -> LayoutRun {
+    LayoutRun {
+        n_epochs: params.n_epochs,
+        seed: params.seed,
+        snapshot_every: params.snapshot_every,
+    }
 }
 
 fn validate(params: &UmapParams) -> Result<(), EmbedError> {
@@ -105,15 +112,6 @@ fn validate(params: &UmapParams) -> Result<(), EmbedError> {
         )));
     }
     Ok(())
-}
-
-/// The symmetric fuzzy graph as a list of directed edges (both directions present, with the
-/// same weight), sorted by (head, tail).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct FuzzyGraph {
-    pub head: Vec<u32>,
-    pub tail: Vec<u32>,
-    pub weight: Vec<f64>,
 }
 
 /// Per-point smoothing of umap-learn's `smooth_knn_dist`: (rho, sigma).
@@ -533,7 +531,7 @@ mod tests {
         let sgd_start = Instant::now();
         let sgd_cpu_start = process_cpu_seconds();
         let params = UmapParams::default();
-        optimize_layout(&mut layout, &graph, curve, &params, &none, None).unwrap();
+        optimize_layout(&mut layout, &graph, curve, layout_run(&params), &none, None).unwrap();
         let sgd_time = sgd_start.elapsed();
         let sgd_cpu = process_cpu_seconds() - sgd_cpu_start;
         println!(
