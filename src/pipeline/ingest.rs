@@ -321,3 +321,52 @@ pub fn stored_ingest(store: &Store) -> Result<Option<(IngestSummary, ColumnMappi
     }
     Ok(store.stage_summary::<Stored>(Stage::Ingest)?.map(|s| (s.summary, s.mapping)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_file_matches_the_standard_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("abc.csv");
+        std::fs::write(&path, b"abc").unwrap();
+        // FIPS 180-2 test vector for "abc".
+        assert_eq!(
+            sha256_file(&path).as_deref(),
+            Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        );
+        assert_eq!(sha256_file(&dir.path().join("missing.csv")), None);
+    }
+
+    /// `cargo test --lib pipeline::ingest::tests::sha256_throughput -- --ignored --nocapture`:
+    /// MB/s of the input hash on this machine (the sha2 crate picks SHA-NI when the CPU has it).
+    #[test]
+    #[ignore]
+    fn sha256_throughput() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.csv");
+        let block: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
+        let mut file = std::fs::File::create(&path).unwrap();
+        for _ in 0..1024 {
+            std::io::Write::write_all(&mut file, &block).unwrap();
+        }
+        drop(file);
+        let cpu_seconds = || {
+            let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r).to_string();
+            let fields: Vec<f64> =
+                rest.split_whitespace().map(|v| v.parse().unwrap_or(0.0)).collect();
+            (fields.get(11).unwrap_or(&0.0) + fields.get(12).unwrap_or(&0.0)) / 100.0
+        };
+        let (started, cpu) = (Instant::now(), cpu_seconds());
+        sha256_file(&path).unwrap();
+        let (seconds, cpu) = (started.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+        println!(
+            "SHA-256 of 1 GiB (page cache): {seconds:.2} s wall ({:.0} MB/s), {cpu:.2} s CPU \
+             ({:.0} MB/s)",
+            1073.741824 / seconds,
+            1073.741824 / cpu
+        );
+    }
+}

@@ -173,7 +173,7 @@ fn errors_a_user_can_cause_never_show_raw_duckdb_text() {
     assert_no_raw_duckdb_text(&err.to_string());
 }
 
-/// `returnscope validate --json` counts, without timings.
+/// `returnscope validate --json` counts, without timings or peak memory (which vary run to run).
 fn validate_counts(dir: &Path, file: &str) -> serde_json::Value {
     let out = returnscope(&["validate", file, "--json"], dir);
     assert_eq!(out.status.code(), Some(0), "{file}: {}", String::from_utf8_lossy(&out.stderr));

@@ -5,7 +5,7 @@ use super::{Action, heading, percent, stale_banner, thousands};
 use crate::app::cluster_view::ClusterView;
 use crate::app::plots::{row_color, row_name};
 use crate::app::tasks::ShareChoice;
-use crate::pipeline::report::{EXCEL_MAX_ROWS, SHEET_NAMES};
+use crate::pipeline::report::{CUSTOMER_SHEET_MAX, SHEET_NAMES};
 use eframe::egui::{self, RichText};
 use std::path::PathBuf;
 
@@ -75,10 +75,14 @@ fn share_choice(ui: &mut egui::Ui, share: &mut ShareChoice, busy: bool) {
 fn sheet_contents(view: &ClusterView) -> [String; 8] {
     let d = &view.data;
     let customers = d.customers.len();
-    let overflow = if customers as u64 + 1 > u64::from(EXCEL_MAX_ROWS) {
-        " (beyond Excel's row limit the rest go to a CSV beside the workbook)"
+    let overflow = if customers > CUSTOMER_SHEET_MAX {
+        format!(
+            " ({} of them listed, evenly spread over the segments; all in a CSV beside the \
+             workbook)",
+            thousands(CUSTOMER_SHEET_MAX as u64)
+        )
     } else {
-        ""
+        String::new()
     };
     [
         format!("K = {}, segment sizes, the headline per segment", d.chosen_k),

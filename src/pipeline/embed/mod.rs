@@ -12,6 +12,7 @@
 //! number of threads.
 
 pub mod knn;
+mod layout;
 pub mod pca;
 pub mod sample;
 pub mod stage;

@@ -122,3 +122,38 @@ pub fn compute_views(
         seconds: started.elapsed().as_secs_f64(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    /// `cargo test --lib pipeline::embed::stage::tests::views_of_a_million -- --ignored
+    /// --nocapture`: the views of 1,000,000 x 25 (6 blobs) cost the map of the 20,000-point
+    /// sample plus the PCA of everyone.
+    #[test]
+    #[ignore]
+    fn views_of_a_million() {
+        let (n, d, blobs) = (1_000_000, 25, 6);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let centres = Array2::from_shape_fn((blobs, d), |_| 4.0 * rng.gen_range(-1.0..1.0));
+        let matrix =
+            Array2::from_shape_fn((n, d), |(i, j)| centres[[i % blobs, j]] + rng.r#gen::<f64>());
+        let groups: Vec<i64> = (0..n).map(|i| (i % blobs) as i64).collect();
+        let config = Config::default();
+        let started = Instant::now();
+        let pca = super::super::pca_2d(matrix.view()).unwrap();
+        let pca_seconds = started.elapsed().as_secs_f64();
+        let views = compute_views(&matrix, &groups, &config, &Progress::none(), true).unwrap();
+        println!(
+            "1,000,000 x 25: PCA alone {pca_seconds:.2} s; all views {:.2} s ({} map points, \
+             trustworthiness PCA {:.3}, map {:.3})",
+            views.seconds,
+            views.umap.len(),
+            views.trust_pca.unwrap_or(f64::NAN),
+            views.trust_umap.unwrap_or(f64::NAN),
+        );
+        assert_eq!(pca.coords.nrows(), n);
+    }
+}

@@ -11,26 +11,24 @@
 //!    the curve `1 / (1 + a d^(2b))` (a, b least-squares fitted from `min_dist`), plus 5 negative
 //!    samples per positive one; gradients clipped at 4; learning rate decays linearly to 0.
 //!
-//! The layout is sequential (Gauss-Seidel, as umap-learn with a fixed seed), so the result is
+//! The layout ([`super::layout`]) runs fixed blocks of points in parallel, each moving only its
+//! own points against the others' positions at the start of the epoch, so the result is
 //! bit-identical for the same input and seed whatever the number of threads; the kNN search and
-//! the per-point fuzzy weights are parallel but deterministic.
+//! the per-point fuzzy weights are parallel and deterministic too.
 
 use ndarray::{Array2, ArrayView2};
-use rand::{Rng, RngCore, SeedableRng};
+use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
 use super::knn::{KnnGraph, exact_knn};
+pub use super::layout::EpochCallback;
+pub(crate) use super::layout::FuzzyGraph;
+use super::layout::{Curve, LayoutRun, optimize_layout};
 use super::pca::pca_2d;
 use super::{EmbedError, check_matrix};
 use crate::pipeline::progress::Progress;
 
-/// Negative samples per positive sample (umap-learn's `negative_sample_rate`).
-const NEGATIVE_SAMPLE_RATE: f64 = 5.0;
-/// Weight of the repulsive term (umap-learn's `repulsion_strength`, gamma).
-const REPULSION_STRENGTH: f32 = 1.0;
-/// Largest absolute gradient component applied in one step.
-const GRADIENT_CLIP: f32 = 4.0;
 /// umap-learn's `spread`: the scale of the embedded points.
 const SPREAD: f64 = 1.0;
 /// Binary-search settings of umap-learn's `smooth_knn_dist`.
@@ -62,9 +60,6 @@ impl Default for UmapParams {
     }
 }
 
-/// Callback receiving (epochs done, current n x 2 layout) while the layout forms.
-pub type EpochCallback<'a> = &'a (dyn Fn(usize, &Array2<f32>) + Sync);
-
 /// UMAP-style 2-D embedding of every row of `data` (n x 2).
 ///
 /// Reports `epoch e/N` after each epoch and checks for cancellation; calls `on_epoch` every
@@ -91,8 +86,16 @@ pub fn umap(
     let mut layout = initial_layout(&pca.coords, &mut rng);
     let (a, b) = fit_ab(SPREAD, params.min_dist);
     let curve = Curve { a: a as f32, b: b as f32 };
-    optimize_layout(&mut layout, &graph, curve, params, &mut rng, progress, on_epoch)?;
+    optimize_layout(&mut layout, &graph, curve, layout_run(params), progress, on_epoch)?;
     Ok(layout.mapv(f64::from))
+}
+
+fn layout_run(params: &UmapParams) -> LayoutRun {
+    LayoutRun {
+        n_epochs: params.n_epochs,
+        seed: params.seed,
+        snapshot_every: params.snapshot_every,
+    }
 }
 
 fn validate(params: &UmapParams) -> Result<(), EmbedError> {
@@ -109,14 +112,6 @@ fn validate(params: &UmapParams) -> Result<(), EmbedError> {
         )));
     }
     Ok(())
-}
-
-/// The symmetric fuzzy graph as a list of directed edges (both directions present).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct FuzzyGraph {
-    pub head: Vec<u32>,
-    pub tail: Vec<u32>,
-    pub weight: Vec<f64>,
 }
 
 /// Per-point smoothing of umap-learn's `smooth_knn_dist`: (rho, sigma).
@@ -252,158 +247,6 @@ fn standard_normal(rng: &mut Xoshiro256PlusPlus) -> f64 {
     let u1: f64 = 1.0 - rng.r#gen::<f64>(); // (0, 1]
     let u2: f64 = rng.r#gen::<f64>();
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
-
-/// The low-dimensional similarity curve `1 / (1 + a d^(2b))`.
-#[derive(Debug, Clone, Copy)]
-struct Curve {
-    a: f32,
-    b: f32,
-}
-
-impl Curve {
-    /// Attractive gradient coefficient for squared distance `d2` (> 0).
-    #[inline(always)]
-    fn attraction(self, d2: f32) -> f32 {
-        let pow_b_minus_1 = d2.powf(self.b - 1.0);
-        -2.0 * self.a * self.b * pow_b_minus_1 / (self.a * pow_b_minus_1 * d2 + 1.0)
-    }
-
-    /// Repulsive gradient coefficient for squared distance `d2` (> 0).
-    #[inline(always)]
-    fn repulsion(self, d2: f32) -> f32 {
-        2.0 * REPULSION_STRENGTH * self.b / ((0.001 + d2) * (self.a * d2.powf(self.b) + 1.0))
-    }
-}
-
-/// Epoch bookkeeping of every edge (umap-learn's `epochs_per_sample` schedule).
-struct Schedule {
-    epochs_per_sample: Vec<f64>,
-    next_sample: Vec<f64>,
-    epochs_per_negative: Vec<f64>,
-    next_negative: Vec<f64>,
-}
-
-impl Schedule {
-    fn new(weights: &[f64]) -> Self {
-        let max = weights.iter().copied().fold(0.0, f64::max);
-        let epochs_per_sample: Vec<f64> = weights.iter().map(|&w| max / w).collect();
-        let epochs_per_negative: Vec<f64> =
-            epochs_per_sample.iter().map(|e| e / NEGATIVE_SAMPLE_RATE).collect();
-        Self {
-            next_sample: epochs_per_sample.clone(),
-            next_negative: epochs_per_negative.clone(),
-            epochs_per_sample,
-            epochs_per_negative,
-        }
-    }
-}
-
-/// Runs the stochastic layout in place.
-fn optimize_layout(
-    layout: &mut Array2<f32>,
-    graph: &FuzzyGraph,
-    curve: Curve,
-    params: &UmapParams,
-    rng: &mut Xoshiro256PlusPlus,
-    progress: &Progress,
-    on_epoch: Option<EpochCallback<'_>>,
-) -> Result<(), EmbedError> {
-    let n_vertices = layout.nrows();
-    let mut schedule = Schedule::new(&graph.weight);
-    for epoch in 0..params.n_epochs {
-        progress.check_cancel()?;
-        let alpha = 1.0 - epoch as f32 / params.n_epochs as f32;
-        let coords = layout.as_slice_mut().ok_or_else(|| {
-            EmbedError::InvalidParameter("internal: layout is not contiguous".into())
-        })?;
-        run_epoch(coords, n_vertices, graph, curve, &mut schedule, epoch as f64, alpha, rng);
-        let done = epoch + 1;
-        progress.update(
-            done as f64 / params.n_epochs as f64,
-            format!("epoch {done}/{}", params.n_epochs),
-        );
-        if let Some(callback) = on_epoch
-            && params.snapshot_every > 0
-            && done.is_multiple_of(params.snapshot_every)
-        {
-            callback(done, layout);
-        }
-    }
-    Ok(())
-}
-
-/// One epoch of umap-learn's `optimize_layout_euclidean_single_epoch`, 2-D, in place.
-#[allow(clippy::too_many_arguments)]
-fn run_epoch(
-    coords: &mut [f32],
-    n_vertices: usize,
-    graph: &FuzzyGraph,
-    curve: Curve,
-    schedule: &mut Schedule,
-    epoch: f64,
-    alpha: f32,
-    rng: &mut Xoshiro256PlusPlus,
-) {
-    for edge in 0..graph.head.len() {
-        if schedule.next_sample[edge] > epoch {
-            continue;
-        }
-        let j = graph.head[edge] as usize;
-        let k = graph.tail[edge] as usize;
-        attract(coords, j, k, curve, alpha);
-        schedule.next_sample[edge] += schedule.epochs_per_sample[edge];
-
-        let negatives = ((epoch - schedule.next_negative[edge])
-            / schedule.epochs_per_negative[edge])
-            .floor()
-            .max(0.0);
-        for _ in 0..negatives as usize {
-            let other = random_vertex(rng, n_vertices);
-            if other != j {
-                repel(coords, j, other, curve, alpha);
-            }
-        }
-        schedule.next_negative[edge] += negatives * schedule.epochs_per_negative[edge];
-    }
-}
-
-/// A uniform vertex index by multiply-shift of 64 random bits (bias below n / 2^64).
-#[inline(always)]
-fn random_vertex(rng: &mut Xoshiro256PlusPlus, n_vertices: usize) -> usize {
-    ((u128::from(rng.next_u64()) * n_vertices as u128) >> 64) as usize
-}
-
-/// Moves `j` and `k` towards each other along one edge.
-#[inline(always)]
-fn attract(coords: &mut [f32], j: usize, k: usize, curve: Curve, alpha: f32) {
-    let dx = coords[2 * j] - coords[2 * k];
-    let dy = coords[2 * j + 1] - coords[2 * k + 1];
-    let d2 = dx * dx + dy * dy;
-    if d2 <= 0.0 {
-        return;
-    }
-    let coefficient = curve.attraction(d2);
-    let gx = (coefficient * dx).clamp(-GRADIENT_CLIP, GRADIENT_CLIP) * alpha;
-    let gy = (coefficient * dy).clamp(-GRADIENT_CLIP, GRADIENT_CLIP) * alpha;
-    coords[2 * j] += gx;
-    coords[2 * j + 1] += gy;
-    coords[2 * k] -= gx;
-    coords[2 * k + 1] -= gy;
-}
-
-/// Pushes `j` away from a random point `k` (only `j` moves).
-#[inline(always)]
-fn repel(coords: &mut [f32], j: usize, k: usize, curve: Curve, alpha: f32) {
-    let dx = coords[2 * j] - coords[2 * k];
-    let dy = coords[2 * j + 1] - coords[2 * k + 1];
-    let d2 = dx * dx + dy * dy;
-    if d2 <= 0.0 {
-        return;
-    }
-    let coefficient = curve.repulsion(d2);
-    coords[2 * j] += (coefficient * dx).clamp(-GRADIENT_CLIP, GRADIENT_CLIP) * alpha;
-    coords[2 * j + 1] += (coefficient * dy).clamp(-GRADIENT_CLIP, GRADIENT_CLIP) * alpha;
 }
 
 /// Least-squares fit of `1 / (1 + a x^(2b))` to umap-learn's target curve (1 below `min_dist`,
@@ -573,16 +416,20 @@ mod tests {
 
     #[test]
     fn same_seed_gives_bit_identical_output_on_any_thread_count() {
-        let (data, _) = gaussian_blobs(400, 8, 4, 5);
+        // 1,500 points: three layout blocks, so the blocks really run in parallel.
+        let (data, _) = gaussian_blobs(1500, 8, 4, 5);
         let params = quick(60);
-        let first = umap(data.view(), &params, &Progress::none(), None).unwrap();
-        let single_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-        let second =
-            single_thread.install(|| umap(data.view(), &params, &Progress::none(), None)).unwrap();
-        assert!(first.iter().zip(&second).all(|(a, b)| a.to_bits() == b.to_bits()));
+        let with_threads = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| umap(data.view(), &params, &Progress::none(), None)).unwrap()
+        };
+        let bits = |a: &Array2<f64>| a.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let one = with_threads(1);
+        assert_eq!(bits(&one), bits(&with_threads(2)));
+        assert_eq!(bits(&one), bits(&with_threads(3)));
         let other_seed = UmapParams { seed: 7, ..params };
         let third = umap(data.view(), &other_seed, &Progress::none(), None).unwrap();
-        assert_ne!(first, third);
+        assert_ne!(one, third);
     }
 
     #[test]
@@ -650,13 +497,14 @@ mod tests {
         assert_eq!(umap(data.view(), &params, &cancelled, None), Err(EmbedError::Cancelled));
     }
 
-    /// CPU time of the calling thread (Linux schedstat), to time the single-threaded layout on a
-    /// shared machine; 0 elsewhere.
-    fn thread_cpu_seconds() -> f64 {
-        std::fs::read_to_string("/proc/thread-self/schedstat")
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
-            .map_or(0.0, |ns| ns / 1e9)
+    /// CPU time (user + system) of this process so far (Linux; 0 elsewhere): the layout runs
+    /// on every thread, and on a shared machine wall time depends on the neighbours.
+    fn process_cpu_seconds() -> f64 {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        (ticks(11) + ticks(12)) / 100.0
     }
 
     /// `cargo test --lib pipeline::embed::umap::tests::benchmark_20k -- --ignored --nocapture`
@@ -681,14 +529,14 @@ mod tests {
         let (a, b) = fit_ab(SPREAD, 0.1);
         let curve = Curve { a: a as f32, b: b as f32 };
         let sgd_start = Instant::now();
-        let sgd_cpu_start = thread_cpu_seconds();
+        let sgd_cpu_start = process_cpu_seconds();
         let params = UmapParams::default();
-        optimize_layout(&mut layout, &graph, curve, &params, &mut rng, &none, None).unwrap();
+        optimize_layout(&mut layout, &graph, curve, layout_run(&params), &none, None).unwrap();
         let sgd_time = sgd_start.elapsed();
-        let sgd_cpu = thread_cpu_seconds() - sgd_cpu_start;
+        let sgd_cpu = process_cpu_seconds() - sgd_cpu_start;
         println!(
             "kNN {knn_time:.2?}; fuzzy graph {graph_time:.2?} ({} edges); layout {sgd_time:.2?} \
-             wall, {sgd_cpu:.2} s on-CPU",
+             wall, {sgd_cpu:.2} s CPU",
             graph.head.len()
         );
         let started = Instant::now();

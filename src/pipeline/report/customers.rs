@@ -1,8 +1,11 @@
 //! "Customer Assignments": every customer with segment, archetype, micro-segment, outlier flag
 //! and key features, as an Excel table (autofilter, frozen header).
 //!
-//! When the customers exceed the sheet's rows, as many as fit are written, a warning says so,
-//! and [`write_rest_csv`] writes the remainder to a CSV with the same columns.
+//! The sheet lists at most a cap of customers (the report's [`super::CUSTOMER_SHEET_MAX`], fewer if
+//! Excel's rows run out first), so that the workbook opens quickly. Above it, the sheet lists an
+//! evenly spread selection (every n-th customer of the segment-ordered list, so each segment
+//! keeps its share and its filter finds customers), a notice says so, and [`write_all_csv`]
+//! writes every customer to a CSV with the same columns beside the workbook.
 
 use std::io::Write;
 use std::path::Path;
@@ -14,20 +17,27 @@ use super::style::{self, Styles};
 
 /// The title, subtitle and the overflow notice sit above the header.
 const HEADER_ROW: u32 = 3;
+/// The notice above the header spans columns A to this one (or the last, if fewer).
+const NOTICE_LAST_COLUMN: u16 = 9;
 const FIXED_COLUMNS: [&str; 6] =
     ["Customer ID", "Segment", "Archetype", "Micro-segment", "Outlier", "Distance to centroid"];
 
-/// Writes the sheet; returns the index of the first customer that did not fit, if any.
+/// Writes the sheet with at most `cap` customers (and within `row_limit` rows); returns whether
+/// some customers are not listed, in which case the caller writes them all to `all_csv_name`.
 pub fn write(
     sheet: &mut Worksheet,
     data: &ReportData,
     styles: &Styles,
     row_limit: u32,
-    rest_csv_name: &str,
-) -> Result<Option<usize>, XlsxError> {
-    let capacity = row_limit.saturating_sub(HEADER_ROW + 1) as usize;
-    let shown = data.customers.len().min(capacity);
-    let overflow = (shown < data.customers.len()).then_some(shown);
+    cap: usize,
+    all_csv_name: &str,
+) -> Result<bool, XlsxError> {
+    let total = data.customers.len();
+    let fits = (row_limit.saturating_sub(HEADER_ROW + 1) as usize).min(cap);
+    let listed = listed_indices(total, fits);
+    let partial = listed.len() < total;
+    let headers = headers(data);
+    let last_col = (headers.len() - 1) as u16;
 
     style::write_title(
         sheet,
@@ -36,22 +46,21 @@ pub fn write(
         "Every customer's segment. Outliers keep their nearest segment and are flagged. Use the \
          filter buttons to select a segment.",
     )?;
-    if overflow.is_some() {
+    if partial {
         let message = format!(
-            "Excel holds {} customers per sheet: the first {} of {} are listed here; the other {} \
-             are in the file {rest_csv_name} beside this workbook.",
-            fmt_count(shown),
-            fmt_count(shown),
-            fmt_count(data.customers.len()),
-            fmt_count(data.customers.len() - shown),
+            "This sheet lists {} of the {} customers, evenly spread over the segments, so that \
+             the workbook opens quickly. Every customer is in the file {all_csv_name} beside \
+             this workbook.",
+            fmt_count(listed.len()),
+            fmt_count(total),
         );
-        sheet.write_string_with_format(2, 0, message, &styles.warning)?;
+        // Across the first columns, two lines high: one wrapped cell in column A is unreadable.
+        sheet.merge_range(2, 0, 2, last_col.min(NOTICE_LAST_COLUMN), &message, &styles.warning)?;
+        sheet.set_row_height(2, 32)?;
     }
 
-    let headers = headers(data);
-    let last_col = (headers.len() - 1) as u16;
     set_column_widths(sheet, data)?;
-    if shown == 0 {
+    if listed.is_empty() {
         style::write_header(
             sheet,
             styles,
@@ -60,12 +69,12 @@ pub fn write(
             &headers.iter().map(String::as_str).collect::<Vec<_>>(),
         )?;
         sheet.write_string_with_format(HEADER_ROW + 1, 0, "No customers.", &styles.note)?;
-        return Ok(overflow);
+        return Ok(partial);
     }
 
     let formats = RowFormats::new(data, styles);
-    for (i, customer) in data.customers[..shown].iter().enumerate() {
-        write_customer(sheet, HEADER_ROW + 1 + i as u32, customer, &formats)?;
+    for (i, &index) in listed.iter().enumerate() {
+        write_customer(sheet, HEADER_ROW + 1 + i as u32, &data.customers[index], &formats)?;
     }
     let columns: Vec<TableColumn> = headers
         .iter()
@@ -76,11 +85,20 @@ pub fn write(
         .set_style(TableStyle::Light1)
         .set_banded_rows(false)
         .set_columns(&columns);
-    sheet.add_table(HEADER_ROW, 0, HEADER_ROW + shown as u32, last_col, &table)?;
+    sheet.add_table(HEADER_ROW, 0, HEADER_ROW + listed.len() as u32, last_col, &table)?;
     sheet.set_row_height(HEADER_ROW, 32)?;
     sheet.set_freeze_panes(HEADER_ROW + 1, 1)?;
     sheet.set_repeat_rows(HEADER_ROW, HEADER_ROW)?;
-    Ok(overflow)
+    Ok(partial)
+}
+
+/// Which of `total` customers the sheet lists when it holds `fits`: all of them, or `fits`
+/// evenly spaced ones (`i * total / fits`), in order.
+fn listed_indices(total: usize, fits: usize) -> Vec<usize> {
+    if total <= fits {
+        return (0..total).collect();
+    }
+    (0..fits).map(|i| i * total / fits).collect()
 }
 
 /// The sheet's (and the overflow CSV's) column headers.
@@ -163,16 +181,16 @@ fn write_customer(
     Ok(())
 }
 
-/// Writes customers `first..` to `path` as CSV with the sheet's columns.
+/// Writes every customer to `path` as CSV with the sheet's columns, in the report's order.
 /// Written atomically: a failed or interrupted write leaves no truncated CSV.
-pub fn write_rest_csv(data: &ReportData, first: usize, path: &Path) -> std::io::Result<()> {
-    crate::pipeline::atomic_file::write_atomically(path, |out| write_rest_rows(data, first, out))
+pub fn write_all_csv(data: &ReportData, path: &Path) -> std::io::Result<()> {
+    crate::pipeline::atomic_file::write_atomically(path, |out| write_all_rows(data, out))
 }
 
-fn write_rest_rows(data: &ReportData, first: usize, out: &mut dyn Write) -> std::io::Result<()> {
+fn write_all_rows(data: &ReportData, out: &mut dyn Write) -> std::io::Result<()> {
     let header: Vec<String> = headers(data).iter().map(|h| csv_field(h)).collect();
     writeln!(out, "{}", header.join(","))?;
-    for customer in data.customers.iter().skip(first) {
+    for customer in &data.customers {
         let mut fields = vec![
             csv_field(&customer.customer_id),
             csv_field(&customer.segment_label()),
@@ -233,5 +251,15 @@ mod tests {
         assert_eq!(fmt_count(0), "0");
         assert_eq!(fmt_count(999), "999");
         assert_eq!(fmt_count(1_048_572), "1,048,572");
+    }
+
+    #[test]
+    fn listed_customers_are_all_or_evenly_spaced() {
+        assert_eq!(listed_indices(3, 5), vec![0, 1, 2]);
+        assert_eq!(listed_indices(5, 5), vec![0, 1, 2, 3, 4]);
+        assert_eq!(listed_indices(10, 4), vec![0, 2, 5, 7]);
+        assert_eq!(listed_indices(1_000_000, 100_000)[..3], [0, 10, 20]);
+        assert_eq!(listed_indices(1_000_000, 100_000).last(), Some(&999_990));
+        assert!(listed_indices(7, 0).is_empty());
     }
 }

@@ -5,9 +5,10 @@
 //! Analysis, Quality Metrics, Data Quality, Visualizations, Technical Details. Segment colours
 //! come from [`crate::palette`], the same as in the desktop app.
 //!
-//! Excel holds at most 1,048,576 rows per sheet. When the customers do not fit, the Customer
-//! Assignments sheet says so and the remaining customers go to `<stem>_customers_rest.csv`
-//! beside the workbook.
+//! The Customer Assignments sheet lists at most [`CUSTOMER_SHEET_MAX`] customers (Excel holds
+//! 1,048,576 rows per sheet, but a sheet that long makes a 100 MB workbook that takes minutes to
+//! open). Above it, the sheet lists an evenly spread selection and says so, and every customer
+//! goes to `<stem>_customers.csv` beside the workbook.
 //!
 //! The workbook is written to a temporary file next to the target and renamed at the end, so a
 //! failed or cancelled run never leaves a half-written report behind.
@@ -55,13 +56,17 @@ pub const SHEET_NAMES: [&str; 8] = [
 /// Rows in an Excel worksheet.
 pub const EXCEL_MAX_ROWS: u32 = 1_048_576;
 
+/// Customers listed on the Customer Assignments sheet at most. At 100,000 the workbook is about
+/// 11 MB and opens in seconds; at 1,000,000 it was 109 MB (docs/decisions.md).
+pub const CUSTOMER_SHEET_MAX: usize = 100_000;
+
 /// What [`write_report`] produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportOutcome {
     /// The workbook.
     pub path: PathBuf,
-    /// The CSV with the customers that did not fit in the workbook, if any.
-    pub overflow_csv: Option<PathBuf>,
+    /// The CSV with every customer, written when the sheet does not list them all.
+    pub all_customers_csv: Option<PathBuf>,
     /// The sheet names, in order.
     pub sheets: Vec<String>,
 }
@@ -100,15 +105,17 @@ pub fn write_report(
     path: &Path,
     progress: &Progress,
 ) -> Result<ReportOutcome, ReportError> {
-    write_report_with_row_limit(data, path, progress, EXCEL_MAX_ROWS)
+    write_report_with_limits(data, path, progress, EXCEL_MAX_ROWS, CUSTOMER_SHEET_MAX)
 }
 
-/// [`write_report`] with a custom worksheet row limit (tests use a tiny one).
-pub(crate) fn write_report_with_row_limit(
+/// [`write_report`] with a custom worksheet row limit and cap on the customers the sheet lists
+/// (tests use tiny ones).
+pub(crate) fn write_report_with_limits(
     data: &ReportData,
     path: &Path,
     progress: &Progress,
     row_limit: u32,
+    customer_cap: usize,
 ) -> Result<ReportOutcome, ReportError> {
     let xlsx_err =
         |source: XlsxError| ReportError::Xlsx { path: path.display().to_string(), source };
@@ -124,9 +131,9 @@ pub(crate) fn write_report_with_row_limit(
             .set_author("ReturnScope"),
     );
     let steps = SHEET_NAMES.len() as f64 + 1.0;
-    let rest_csv = overflow_csv_path(path);
-    let rest_csv_name = rest_csv.file_name().map(|s| s.to_string_lossy()).unwrap_or_default();
-    let mut overflow_from = None;
+    let all_csv = all_customers_csv_path(path);
+    let all_csv_name = all_csv.file_name().map(|s| s.to_string_lossy()).unwrap_or_default();
+    let mut partial = false;
     for (i, name) in SHEET_NAMES.iter().enumerate() {
         progress.check_cancel()?;
         progress.update(i as f64 / steps, format!("Writing sheet {name}"));
@@ -135,8 +142,8 @@ pub(crate) fn write_report_with_row_limit(
         match i {
             0 => summary::write(sheet, data, &styles),
             1 => profiles::write(sheet, data, &styles),
-            2 => customers::write(sheet, data, &styles, row_limit, &rest_csv_name)
-                .map(|o| overflow_from = o),
+            2 => customers::write(sheet, data, &styles, row_limit, customer_cap, &all_csv_name)
+                .map(|p| partial = p),
             3 => features::write(sheet, data, &styles),
             4 => metrics::write(sheet, data, &styles),
             5 => quality::write(sheet, data, &styles),
@@ -146,29 +153,27 @@ pub(crate) fn write_report_with_row_limit(
         .map_err(xlsx_err)?;
     }
     progress.check_cancel()?;
-    let overflow_csv = match overflow_from {
-        Some(first) => {
-            customers::write_rest_csv(data, first, &rest_csv).map_err(|source| {
-                ReportError::Io { path: rest_csv.display().to_string(), source }
-            })?;
-            Some(rest_csv)
-        }
-        None => None,
+    let all_customers_csv = if partial {
+        customers::write_all_csv(data, &all_csv)
+            .map_err(|source| ReportError::Io { path: all_csv.display().to_string(), source })?;
+        Some(all_csv)
+    } else {
+        None
     };
     progress.update(SHEET_NAMES.len() as f64 / steps, "Saving the workbook");
     save_atomically(&mut workbook, path)?;
     progress.update(1.0, "Report written");
     Ok(ReportOutcome {
         path: path.to_path_buf(),
-        overflow_csv,
+        all_customers_csv,
         sheets: SHEET_NAMES.iter().map(|s| s.to_string()).collect(),
     })
 }
 
-/// `<dir>/<stem>_customers_rest.csv` beside the workbook.
-pub fn overflow_csv_path(path: &Path) -> PathBuf {
+/// `<dir>/<stem>_customers.csv` beside the workbook.
+pub fn all_customers_csv_path(path: &Path) -> PathBuf {
     let stem = path.file_stem().map_or_else(|| "report".into(), |s| s.to_string_lossy());
-    path.with_file_name(format!("{stem}_customers_rest.csv"))
+    path.with_file_name(format!("{stem}_customers.csv"))
 }
 
 /// Saves to a temporary file beside `path` (owner-only), then renames it over `path`; a new

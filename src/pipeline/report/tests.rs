@@ -67,7 +67,7 @@ fn sheets_are_named_and_ordered() {
     let workbook: Xlsx<_> = open_workbook(&outcome.path).unwrap();
     assert_eq!(workbook.sheet_names(), SHEET_NAMES.to_vec());
     assert_eq!(outcome.sheets, SHEET_NAMES.to_vec());
-    assert_eq!(outcome.overflow_csv, None);
+    assert_eq!(outcome.all_customers_csv, None);
     assert!(!dir.path().join(".report.xlsx.partial").exists());
 }
 
@@ -164,36 +164,77 @@ fn every_charted_sheet_has_native_charts() {
     }
 }
 
-#[test]
-fn customers_beyond_the_row_limit_go_to_a_csv() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = ReportData::example(20, 3);
-    let path = dir.path().join("big.xlsx");
-    // Limit 10 rows: title, subtitle, notice, header, then 6 customers (rows 4..=9).
-    let outcome = write_report_with_row_limit(&data, &path, &Progress::none(), 10).unwrap();
-    let csv_path = dir.path().join("big_customers_rest.csv");
-    assert_eq!(outcome.overflow_csv.as_deref(), Some(csv_path.as_path()));
-
-    let sheet = read_sheet(&path, "Customer Assignments");
-    assert_eq!(text(&sheet, 9, 0), data.customers[5].customer_id);
-    assert_eq!(sheet.end().map(|(r, _)| r), Some(9));
-    let notice = text(&sheet, 2, 0);
-    assert!(
-        notice.contains("first 6 of 20") && notice.contains("big_customers_rest.csv"),
-        "{notice}"
-    );
-
-    let csv = std::fs::read_to_string(&csv_path).unwrap();
+/// The CSV beside the workbook holds every customer, in the report's order, with the sheet's
+/// columns.
+fn assert_csv_holds_everyone(csv_path: &Path, data: &ReportData) {
+    let csv = std::fs::read_to_string(csv_path).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines.len(), 1 + 14, "header + the 14 customers that did not fit");
+    assert_eq!(lines.len(), 1 + data.customers.len(), "header + every customer");
     assert!(lines[0].starts_with("Customer ID,Segment,Archetype,Micro-segment,Outlier,"));
-    for (line, customer) in lines[1..].iter().zip(&data.customers[6..]) {
+    for (line, customer) in lines[1..].iter().zip(&data.customers) {
         let fields: Vec<&str> = line.split(',').collect();
         assert_eq!(fields[0], customer.customer_id);
         assert_eq!(fields[1], customer.segment_label());
         let first_feature = customer.key_features[0].map_or(String::new(), |v| v.to_string());
         assert_eq!(fields[6], first_feature);
     }
+}
+
+#[test]
+fn customers_above_the_cap_are_spread_on_the_sheet_and_all_in_the_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = ReportData::example(20, 3);
+    let path = dir.path().join("big.xlsx");
+    // Cap 6 of 20: the sheet lists customers 20 i / 6 = 0, 3, 6, 10, 13, 16 (rows 4..=9).
+    let outcome =
+        write_report_with_limits(&data, &path, &Progress::none(), EXCEL_MAX_ROWS, 6).unwrap();
+    let csv_path = dir.path().join("big_customers.csv");
+    assert_eq!(outcome.all_customers_csv.as_deref(), Some(csv_path.as_path()));
+
+    let sheet = read_sheet(&path, "Customer Assignments");
+    for (row, index) in (4..).zip([0, 3, 6, 10, 13, 16]) {
+        assert_eq!(text(&sheet, row, 0), data.customers[index].customer_id, "row {row}");
+        assert_eq!(text(&sheet, row, 1), data.customers[index].segment_label(), "row {row}");
+    }
+    assert_eq!(sheet.end().map(|(r, _)| r), Some(9));
+    let notice = text(&sheet, 2, 0);
+    assert!(
+        notice.contains("lists 6 of the 20 customers")
+            && notice.contains("Every customer is in the file big_customers.csv"),
+        "{notice}"
+    );
+    assert_csv_holds_everyone(&csv_path, &data);
+}
+
+#[test]
+fn customers_beyond_the_row_limit_are_all_in_the_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = ReportData::example(20, 3);
+    let path = dir.path().join("big.xlsx");
+    // Limit 10 rows: title, subtitle, notice, header, then 6 customers (rows 4..=9).
+    let outcome =
+        write_report_with_limits(&data, &path, &Progress::none(), 10, CUSTOMER_SHEET_MAX).unwrap();
+    let csv_path = dir.path().join("big_customers.csv");
+    assert_eq!(outcome.all_customers_csv.as_deref(), Some(csv_path.as_path()));
+    let sheet = read_sheet(&path, "Customer Assignments");
+    assert_eq!(sheet.end().map(|(r, _)| r), Some(9));
+    assert_eq!(text(&sheet, 9, 0), data.customers[16].customer_id);
+    assert!(text(&sheet, 2, 0).contains("lists 6 of the 20 customers"));
+    assert_csv_holds_everyone(&csv_path, &data);
+}
+
+#[test]
+fn customers_at_the_cap_are_all_on_the_sheet_and_no_csv_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = ReportData::example(20, 3);
+    let path = dir.path().join("exact.xlsx");
+    let outcome =
+        write_report_with_limits(&data, &path, &Progress::none(), EXCEL_MAX_ROWS, 20).unwrap();
+    assert_eq!(outcome.all_customers_csv, None);
+    assert!(!dir.path().join("exact_customers.csv").exists());
+    let sheet = read_sheet(&path, "Customer Assignments");
+    assert_eq!(text(&sheet, 2, 0), "");
+    assert_eq!(text(&sheet, 23, 0), data.customers[19].customer_id);
 }
 
 #[test]
@@ -256,7 +297,8 @@ fn benchmark_100k() {
 }
 
 /// Writes an example report for looking at: `REPORT_EXAMPLE=/tmp/x.xlsx cargo test --lib
-/// pipeline::report::tests::write_example_for_review -- --ignored`.
+/// pipeline::report::tests::write_example_for_review -- --ignored` (`REPORT_N` customers,
+/// `REPORT_K` segments, at most `REPORT_CAP` of them on Customer Assignments).
 #[test]
 #[ignore]
 fn write_example_for_review() {
@@ -264,5 +306,9 @@ fn write_example_for_review() {
         std::env::var("REPORT_EXAMPLE").unwrap_or_else(|_| "/tmp/report_example.xlsx".into());
     let n = std::env::var("REPORT_N").ok().and_then(|s| s.parse().ok()).unwrap_or(5_000);
     let k = std::env::var("REPORT_K").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
-    write_report(&ReportData::example(n, k), Path::new(&path), &Progress::none()).unwrap();
+    let cap = std::env::var("REPORT_CAP").ok().and_then(|s| s.parse().ok());
+    let data = ReportData::example(n, k);
+    let cap = cap.unwrap_or(CUSTOMER_SHEET_MAX);
+    write_report_with_limits(&data, Path::new(&path), &Progress::none(), EXCEL_MAX_ROWS, cap)
+        .unwrap();
 }

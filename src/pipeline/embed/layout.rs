@@ -1,0 +1,329 @@
+//! The stochastic layout of the UMAP-style map, parallel and deterministic.
+//!
+//! umap-learn's layout is a sequential pass over the edges per epoch (Gauss-Seidel): each
+//! sampled edge `j -> k` pulls `j` and `k` together, then pushes `j` away from a few random
+//! points. Done in that order it cannot be split between threads without the result depending
+//! on the scheduling. Here the points are cut into fixed blocks of [`BLOCK_POINTS`] consecutive
+//! indices (the edges are sorted by head, so each block owns a contiguous run of edges) and every
+//! epoch runs the blocks in parallel:
+//!
+//! - a block moves only its own points: the head `j` of each of its edges, read and written
+//!   live in the block, so a point's steps within an epoch compound as in umap-learn;
+//! - every other point is read from a copy of the layout taken at the start of the epoch, so no
+//!   block sees another block's writes of the same epoch;
+//! - the graph is symmetric and both directions of an edge have the same weight, hence the same
+//!   schedule: where umap-learn moves `j` once as the head of `j -> k` and once as the tail of
+//!   `k -> j`, the block moves it once by twice the (clipped) step;
+//! - the negative samples of a block come from its own random stream, seeded by (seed, epoch,
+//!   block).
+//!
+//! Nothing depends on the number of threads or on which thread runs which block, so the layout
+//! is bit-identical for the same input and seed on any machine with the same float arithmetic.
+
+use rand::{RngCore, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
+
+use super::EmbedError;
+use crate::pipeline::progress::Progress;
+use ndarray::Array2;
+
+/// Callback receiving (epochs done, current n x 2 layout) while the layout forms.
+pub type EpochCallback<'a> = &'a (dyn Fn(usize, &Array2<f32>) + Sync);
+
+/// The symmetric fuzzy graph as a list of directed edges (both directions present, with the
+/// same weight), sorted by (head, tail).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct FuzzyGraph {
+    pub head: Vec<u32>,
+    pub tail: Vec<u32>,
+    pub weight: Vec<f64>,
+}
+
+/// How long the layout runs and what it reports.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LayoutRun {
+    /// Passes over the edges.
+    pub n_epochs: usize,
+    /// Seed of the negative samples.
+    pub seed: u64,
+    /// Call the epoch callback every this many epochs (0 = never).
+    pub snapshot_every: usize,
+}
+
+/// Points per block: fixed (never derived from the thread count) so that the result is too.
+/// 512 gives 40 blocks at 20,000 points, enough to balance two to eight threads.
+pub(crate) const BLOCK_POINTS: usize = 512;
+/// Negative samples per positive sample (umap-learn's `negative_sample_rate`).
+const NEGATIVE_SAMPLE_RATE: f64 = 5.0;
+/// Weight of the repulsive term (umap-learn's `repulsion_strength`, gamma).
+const REPULSION_STRENGTH: f32 = 1.0;
+/// Largest absolute gradient component applied in one step.
+const GRADIENT_CLIP: f32 = 4.0;
+
+/// The low-dimensional similarity curve `1 / (1 + a d^(2b))`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Curve {
+    pub a: f32,
+    pub b: f32,
+}
+
+impl Curve {
+    /// Attractive gradient coefficient for squared distance `d2` (> 0).
+    #[inline(always)]
+    fn attraction(self, d2: f32) -> f32 {
+        let pow_b_minus_1 = d2.powf(self.b - 1.0);
+        -2.0 * self.a * self.b * pow_b_minus_1 / (self.a * pow_b_minus_1 * d2 + 1.0)
+    }
+
+    /// Repulsive gradient coefficient for squared distance `d2` (> 0).
+    #[inline(always)]
+    fn repulsion(self, d2: f32) -> f32 {
+        2.0 * REPULSION_STRENGTH * self.b / ((0.001 + d2) * (self.a * d2.powf(self.b) + 1.0))
+    }
+}
+
+/// Epoch bookkeeping of one edge (umap-learn's `epochs_per_sample` schedule).
+#[derive(Debug, Clone, Copy)]
+struct EdgeClock {
+    epochs_per_sample: f64,
+    next_sample: f64,
+    epochs_per_negative: f64,
+    next_negative: f64,
+}
+
+fn edge_clocks(weights: &[f64]) -> Vec<EdgeClock> {
+    let max = weights.iter().copied().fold(0.0, f64::max);
+    weights
+        .iter()
+        .map(|&w| {
+            let epochs_per_sample = max / w;
+            let epochs_per_negative = epochs_per_sample / NEGATIVE_SAMPLE_RATE;
+            EdgeClock {
+                epochs_per_sample,
+                next_sample: epochs_per_sample,
+                epochs_per_negative,
+                next_negative: epochs_per_negative,
+            }
+        })
+        .collect()
+}
+
+/// Where each block's edges start in the head-sorted edge list (one more entry than blocks).
+fn block_edge_starts(head: &[u32], n_vertices: usize) -> Vec<usize> {
+    debug_assert!(head.is_sorted(), "edges must be sorted by head");
+    (0..n_vertices.div_ceil(BLOCK_POINTS))
+        .map(|block| head.partition_point(|&h| (h as usize) < block * BLOCK_POINTS))
+        .chain(std::iter::once(head.len()))
+        .collect()
+}
+
+/// Splits `clocks` into consecutive pieces at `starts` (as from [`block_edge_starts`]).
+fn split_at_starts<'a>(
+    mut clocks: &'a mut [EdgeClock],
+    starts: &[usize],
+) -> Vec<&'a mut [EdgeClock]> {
+    let mut pieces = Vec::with_capacity(starts.len().saturating_sub(1));
+    for pair in starts.windows(2) {
+        let (piece, rest) = clocks.split_at_mut(pair[1] - pair[0]);
+        pieces.push(piece);
+        clocks = rest;
+    }
+    pieces
+}
+
+/// Runs the stochastic layout in place (`layout` is n x 2, row-major).
+pub(crate) fn optimize_layout(
+    layout: &mut Array2<f32>,
+    graph: &FuzzyGraph,
+    curve: Curve,
+    params: LayoutRun,
+    progress: &Progress,
+    on_epoch: Option<EpochCallback<'_>>,
+) -> Result<(), EmbedError> {
+    let n_vertices = layout.nrows();
+    let mut clocks = edge_clocks(&graph.weight);
+    let starts = block_edge_starts(&graph.head, n_vertices);
+    for epoch in 0..params.n_epochs {
+        progress.check_cancel()?;
+        let alpha = 1.0 - epoch as f32 / params.n_epochs as f32;
+        let coords = layout.as_slice_mut().ok_or_else(|| {
+            EmbedError::InvalidParameter("internal: layout is not contiguous".into())
+        })?;
+        let epoch_start = coords.to_vec();
+        let step = Step { graph, curve, epoch_start: &epoch_start, epoch: epoch as f64, alpha };
+        coords
+            .par_chunks_mut(2 * BLOCK_POINTS)
+            .zip(split_at_starts(&mut clocks, &starts))
+            .enumerate()
+            .for_each(|(block, (own, block_clocks))| {
+                let mut rng = block_rng(params.seed, epoch, block);
+                step.run_block(block * BLOCK_POINTS, own, starts[block], block_clocks, &mut rng);
+            });
+        let done = epoch + 1;
+        progress.update(
+            done as f64 / params.n_epochs as f64,
+            format!("epoch {done}/{}", params.n_epochs),
+        );
+        if let Some(callback) = on_epoch
+            && params.snapshot_every > 0
+            && done.is_multiple_of(params.snapshot_every)
+        {
+            callback(done, layout);
+        }
+    }
+    Ok(())
+}
+
+/// The random stream of one block in one epoch (SplitMix64 inside `seed_from_u64` spreads
+/// nearby seeds apart).
+fn block_rng(seed: u64, epoch: usize, block: usize) -> Xoshiro256PlusPlus {
+    let stream = ((epoch as u64) << 32 | block as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    Xoshiro256PlusPlus::seed_from_u64(seed ^ stream)
+}
+
+/// What every block of one epoch shares.
+struct Step<'a> {
+    graph: &'a FuzzyGraph,
+    curve: Curve,
+    /// The whole layout as it was when the epoch began.
+    epoch_start: &'a [f32],
+    epoch: f64,
+    alpha: f32,
+}
+
+impl Step<'_> {
+    /// One epoch of umap-learn's `optimize_layout_euclidean_single_epoch` for the edges whose
+    /// head lies in `own` (points `first..first + own.len() / 2`), moving only those points.
+    fn run_block(
+        &self,
+        first: usize,
+        own: &mut [f32],
+        first_edge: usize,
+        clocks: &mut [EdgeClock],
+        rng: &mut Xoshiro256PlusPlus,
+    ) {
+        let n_vertices = self.epoch_start.len() / 2;
+        for (offset, clock) in clocks.iter_mut().enumerate() {
+            if clock.next_sample > self.epoch {
+                continue;
+            }
+            let edge = first_edge + offset;
+            let j = self.graph.head[edge] as usize - first;
+            let k = self.graph.tail[edge] as usize;
+            let other = self.position(own, first, k);
+            self.attract(own, j, other);
+            clock.next_sample += clock.epochs_per_sample;
+
+            let negatives =
+                ((self.epoch - clock.next_negative) / clock.epochs_per_negative).floor().max(0.0);
+            for _ in 0..negatives as usize {
+                let random = random_vertex(rng, n_vertices);
+                if random != first + j {
+                    let other = self.position(own, first, random);
+                    self.repel(own, j, other);
+                }
+            }
+            clock.next_negative += negatives * clock.epochs_per_negative;
+        }
+    }
+
+    /// Point `v`: live if the block owns it, else as at the start of the epoch.
+    #[inline(always)]
+    fn position(&self, own: &[f32], first: usize, v: usize) -> [f32; 2] {
+        let source = match v.checked_sub(first) {
+            Some(local) if 2 * local < own.len() => &own[2 * local..2 * local + 2],
+            _ => &self.epoch_start[2 * v..2 * v + 2],
+        };
+        [source[0], source[1]]
+    }
+
+    /// Moves own point `j` towards `other` by twice the clipped step of one edge direction.
+    #[inline(always)]
+    fn attract(&self, own: &mut [f32], j: usize, other: [f32; 2]) {
+        let dx = own[2 * j] - other[0];
+        let dy = own[2 * j + 1] - other[1];
+        let d2 = dx * dx + dy * dy;
+        if d2 <= 0.0 {
+            return;
+        }
+        let coefficient = self.curve.attraction(d2);
+        own[2 * j] += 2.0 * (coefficient * dx).clamp(-GRADIENT_CLIP, GRADIENT_CLIP) * self.alpha;
+        own[2 * j + 1] +=
+            2.0 * (coefficient * dy).clamp(-GRADIENT_CLIP, GRADIENT_CLIP) * self.alpha;
+    }
+
+    /// Pushes own point `j` away from a random point at `other`.
+    #[inline(always)]
+    fn repel(&self, own: &mut [f32], j: usize, other: [f32; 2]) {
+        let dx = own[2 * j] - other[0];
+        let dy = own[2 * j + 1] - other[1];
+        let d2 = dx * dx + dy * dy;
+        if d2 <= 0.0 {
+            return;
+        }
+        let coefficient = self.curve.repulsion(d2);
+        own[2 * j] += (coefficient * dx).clamp(-GRADIENT_CLIP, GRADIENT_CLIP) * self.alpha;
+        own[2 * j + 1] += (coefficient * dy).clamp(-GRADIENT_CLIP, GRADIENT_CLIP) * self.alpha;
+    }
+}
+
+/// A uniform vertex index by multiply-shift of 64 random bits (bias below n / 2^64).
+#[inline(always)]
+fn random_vertex(rng: &mut Xoshiro256PlusPlus, n_vertices: usize) -> usize {
+    ((u128::from(rng.next_u64()) * n_vertices as u128) >> 64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_own_contiguous_runs_of_head_sorted_edges() {
+        // 1,100 points: blocks 0..512, 512..1024, 1024..1100.
+        let head: Vec<u32> = vec![0, 3, 511, 512, 512, 1023, 1099];
+        assert_eq!(block_edge_starts(&head, 1100), vec![0, 3, 6, 7]);
+        // A block without edges gets an empty run.
+        assert_eq!(block_edge_starts(&[0, 1, 1030], 1100), vec![0, 2, 2, 3]);
+        let mut clocks = edge_clocks(&[1.0; 7]);
+        let sizes: Vec<usize> =
+            split_at_starts(&mut clocks, &[0, 3, 6, 7]).iter().map(|p| p.len()).collect();
+        assert_eq!(sizes, vec![3, 3, 1]);
+    }
+
+    #[test]
+    fn edge_clocks_follow_umap_learn_schedule() {
+        // Weights 1 and 0.25: sampled every 1 and every 4 epochs, negatives 5x as often.
+        let clocks = edge_clocks(&[1.0, 0.25]);
+        assert_eq!(clocks[0].epochs_per_sample, 1.0);
+        assert_eq!(clocks[1].epochs_per_sample, 4.0);
+        assert_eq!(clocks[1].epochs_per_negative, 0.8);
+        assert_eq!(clocks[1].next_sample, 4.0);
+    }
+
+    #[test]
+    fn a_block_moves_its_own_point_by_twice_one_edge_step_reading_others_at_epoch_start() {
+        // Points 0 and 600 lie in different blocks, 2 apart on x; a = b = 1, alpha = 1.
+        let mut start = vec![0.0_f32; 2 * 601];
+        start[1200] = 2.0;
+        let graph = FuzzyGraph { head: vec![0, 600], tail: vec![600, 0], weight: vec![1.0, 1.0] };
+        let curve = Curve { a: 1.0, b: 1.0 };
+        let step = Step { graph: &graph, curve, epoch_start: &start, epoch: 1.0, alpha: 1.0 };
+        let mut block0 = start[..2 * 512].to_vec();
+        let mut block1 = start[2 * 512..].to_vec(); // points 512..=600; 600 is local 88
+        // Point 600 seen from block 0 is its epoch-start position, whatever block 1 has done.
+        block1[2 * 88] = 1.0;
+        assert_eq!(step.position(&block0, 0, 600), [2.0, 0.0]);
+        assert_eq!(step.position(&block1, 512, 600), [1.0, 0.0]);
+        block1[2 * 88] = 2.0;
+        let (seen_by_0, seen_by_1) =
+            (step.position(&block0, 0, 600), step.position(&block1, 512, 0));
+        step.attract(&mut block0, 0, seen_by_0);
+        step.attract(&mut block1, 88, seen_by_1);
+        // d2 = 4: coefficient -2ab / (a d2 + 1) = -0.4; one direction's step on x is
+        // -0.4 * -2 = 0.8, twice that is 1.6: both points move 1.6 towards each other.
+        assert!((block0[0] - 1.6).abs() < 1e-6, "{}", block0[0]);
+        assert!((block1[2 * 88] - 0.4).abs() < 1e-6, "{}", block1[2 * 88]);
+        assert_eq!((block0[1], block1[2 * 88 + 1]), (0.0, 0.0));
+    }
+}
