@@ -292,8 +292,8 @@ fn benchmark_100k() {
     write_report(&data, &path, &Progress::none()).unwrap();
     let seconds = start.elapsed().as_secs_f64();
     let size = std::fs::metadata(&path).unwrap().len();
-    println!("100,000 customers: {seconds:.2} s, {:.1} MB", size as f64 / 1e6);
-    assert!(seconds < 5.0, "{seconds:.2} s");
+    // A measurement, not a test of speed (targets live in the bench binary): target < 5 s.
+    println!("100,000 customers: {seconds:.2} s (target < 5 s), {:.1} MB", size as f64 / 1e6);
 }
 
 /// Writes an example report for looking at: `REPORT_EXAMPLE=/tmp/x.xlsx cargo test --lib
