@@ -256,6 +256,82 @@ impl<'a> Blocks<'a> {
     }
 }
 
+impl Blocks<'_> {
+    /// The lowest of `labels` (indexed by tree position) in each block.
+    pub(crate) fn min_label_per_block(&self, labels: &[u32]) -> Vec<u32> {
+        self.ranges
+            .iter()
+            .map(|&(s, e)| labels[s..e].iter().copied().min().unwrap_or(u32::MAX))
+            .collect()
+    }
+
+    /// Ball-ball lower bound between block `q` of `queries` and every block of `self`, for the
+    /// blocks within eps, nearest first (ties by block id).
+    fn reachable_from(&self, queries: &Blocks<'_>, q: usize, eps: f64) -> Vec<usize> {
+        let (outer, _) = eps_bounds(eps);
+        let cq = queries.center(q);
+        let mut near: Vec<(usize, f64)> = (0..self.len())
+            .map(|t| {
+                let gap = sq_dist(cq, self.center(t)).sqrt() - queries.radius[q] - self.radius[t];
+                (t, gap.max(0.0))
+            })
+            .filter(|&(_, lower)| lower <= outer)
+            .collect();
+        near.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        near.into_iter().map(|(t, _)| t).collect()
+    }
+
+    /// For every point of block `q` of another tree's blocks (`queries`), the lowest `label`
+    /// (indexed by tree position of `self`) among this tree's points within eps; `None` when no
+    /// point is within eps. A block is searched for a query only while it may still lower that
+    /// query's label (`min_label` of the block below the query's best), so a query that found
+    /// label 0 stops. Exact: decisions within f32 rounding of eps are re-checked in f64.
+    pub(crate) fn lowest_labels_within(
+        &self,
+        queries: &Blocks<'_>,
+        q: usize,
+        labels: &[u32],
+        min_label: &[u32],
+        eps: f64,
+    ) -> Vec<Option<u32>> {
+        let (qs, qe) = queries.ranges[q];
+        let (outer, _) = eps_bounds(eps);
+        let eps_sq = eps * eps;
+        let mut best = vec![u32::MAX; qe - qs];
+        for t in self.reachable_from(queries, q, eps) {
+            if best.iter().all(|&b| b == 0) {
+                break;
+            }
+            let (ct, rt) = (self.center(t), self.radius[t]);
+            let rows: Vec<usize> = (qs..qe)
+                .filter(|&p| best[p - qs] > min_label[t])
+                .filter(|&p| sq_dist(queries.tree.point(p), ct).sqrt() - rt <= outer)
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let (ts, te) = self.ranges[t];
+            let g = self.sq_distances(queries.query_rows(&rows).view(), (ts, te));
+            let max_tn = self.norms[ts..te].iter().fold(0.0, |a: f64, &b| a.max(b));
+            for (&p, row) in rows.iter().zip(g.as_slice().unwrap_or(&[]).chunks_exact(te - ts)) {
+                let tol = f32_margin(queries.norms[p] + max_tn + eps_sq);
+                let (lo, hi) = ((eps_sq - tol) as f32, (eps_sq + tol) as f32);
+                let point = queries.tree.point(p);
+                let b = &mut best[p - qs];
+                for (j, &v) in row.iter().enumerate() {
+                    if labels[ts + j] < *b
+                        && v <= hi
+                        && (v < lo || sq_dist(point, self.tree.point(ts + j)) <= eps_sq)
+                    {
+                        *b = labels[ts + j];
+                    }
+                }
+            }
+        }
+        best.into_iter().map(|b| (b != u32::MAX).then_some(b)).collect()
+    }
+}
+
 /// Bound on the f32 rounding error of `|x|^2 - 2 x.y + |y|^2` given `|x|^2 + |y|^2 (+ eps^2)`:
 /// about 30 terms of size up to that sum, each rounded at 2^-24 (6e-8), stay below 4e-6 x it.
 fn f32_margin(scale: f64) -> f64 {
