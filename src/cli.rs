@@ -5,6 +5,7 @@
 //! Exit codes: 0 success; 1 error; 2 the data cannot be segmented (a blocking check failed).
 
 use crate::pipeline::config::Config;
+use crate::pipeline::memory::{ResidentSampler, format_bytes};
 use crate::pipeline::progress::{CancelToken, Progress, ProgressUpdate, Stage};
 use crate::pipeline::pseudonym::PseudonymKey;
 use crate::pipeline::run::{RunOptions, RunSummary, run_pipeline, run_silver};
@@ -468,6 +469,7 @@ fn report_stopped_run(opts: &RunOptions, config: &Config, error: &PipelineError)
 /// Progress bars on stderr, one per stage (hidden when stderr is not a terminal).
 fn cli_progress(cancel: CancelToken) -> Progress {
     let current: Mutex<Option<(Stage, ProgressBar)>> = Mutex::new(None);
+    let memory = ResidentSampler::default();
     let style = ProgressStyle::with_template("{prefix:>28} [{bar:30}] {percent:>3}% {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
@@ -484,7 +486,12 @@ fn cli_progress(cancel: CancelToken) -> Progress {
             }
             if let Some((_, bar)) = guard.as_ref() {
                 bar.set_position((u.fraction * 1000.0) as u64);
-                bar.set_message(u.message);
+                match memory.sample() {
+                    Some(bytes) => {
+                        bar.set_message(format!("{} ({})", u.message, format_bytes(bytes)))
+                    }
+                    None => bar.set_message(u.message),
+                }
             }
         },
         cancel,
@@ -560,6 +567,18 @@ fn print_summary(summary: &RunSummary, json: bool) -> anyhow::Result<()> {
     let timings: Vec<String> =
         summary.timings.iter().map(|(s, t)| format!("{s} {t:.2}s")).collect();
     println!("Timings:    {}", timings.join(", "));
+    let memory: Vec<String> = summary
+        .memory
+        .iter()
+        .map(|m| format!("{} {}", m.stage, format_bytes(m.peak_bytes)))
+        .collect();
+    if !memory.is_empty() {
+        println!(
+            "Memory:     {} (budget {})",
+            memory.join(", "),
+            format_bytes(summary.memory_budget_bytes)
+        );
+    }
     Ok(())
 }
 

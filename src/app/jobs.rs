@@ -11,6 +11,7 @@
 //! The pattern follows rerun's `background_tasks.rs` and `egui_inbox`: the sender side lives on
 //! the worker, the receiver on the UI, and a repaint request is the only cross-thread wake-up.
 
+use crate::pipeline::memory::ResidentSampler;
 use crate::pipeline::progress::{CancelToken, Progress, ProgressUpdate};
 use crossbeam_channel::{Receiver, Sender};
 use eframe::egui;
@@ -63,7 +64,8 @@ pub struct JobPanicked(pub String);
 
 /// Messages from workers to the UI thread.
 enum Message<T> {
-    Progress(JobId, ProgressUpdate),
+    /// An update, with the process's resident memory when it was sent.
+    Progress(JobId, ProgressUpdate, Option<u64>),
     Finished(JobId, T),
 }
 
@@ -78,6 +80,8 @@ pub struct RunningJob {
     pub started: Instant,
     /// The latest progress update, if any arrived.
     pub last_update: Option<ProgressUpdate>,
+    /// The app's resident memory at the latest update (the job's stage is using most of it).
+    pub resident_bytes: Option<u64>,
     /// When the stage of `last_update` began (for the rows/s rate).
     stage_started: Instant,
 }
@@ -168,6 +172,7 @@ impl<T: Send + From<JobPanicked> + 'static> JobRunner<T> {
             cancel,
             started: now,
             last_update: None,
+            resident_bytes: None,
             stage_started: now,
         });
         id
@@ -178,9 +183,10 @@ impl<T: Send + From<JobPanicked> + 'static> JobRunner<T> {
         let mut finished = Vec::new();
         while let Ok(message) = self.rx.try_recv() {
             match message {
-                Message::Progress(id, update) => {
+                Message::Progress(id, update, resident) => {
                     if let Some(job) = self.running.iter_mut().find(|j| j.id == id) {
                         job.record(update);
+                        job.resident_bytes = resident.or(job.resident_bytes);
                     }
                 }
                 Message::Finished(id, output) => {
@@ -249,9 +255,10 @@ fn progress_sink<T: Send + 'static>(
     ctx: egui::Context,
     cancel: CancelToken,
 ) -> Progress {
+    let memory = ResidentSampler::default();
     Progress::new(
         move |update| {
-            let _ = tx.send(Message::Progress(id, update));
+            let _ = tx.send(Message::Progress(id, update, memory.sample()));
             // Coalesced: a stage may report hundreds of times a second, the bar needs ten.
             ctx.request_repaint_after(PROGRESS_REPAINT);
         },

@@ -9,6 +9,7 @@ mod commands;
 mod delete;
 mod outcomes;
 mod over_time;
+mod progress_bar;
 
 use crate::app::backend;
 use crate::app::frame_stats::FrameStats;
@@ -490,48 +491,6 @@ impl ReturnScopeApp {
         if ui.add(egui::Button::new("Quit").shortcut_text(quit_text)).clicked() {
             ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
         }
-    }
-
-    fn progress_bar(&mut self, ui: &mut egui::Ui) {
-        let Some(job) = self.jobs.stage_job() else { return };
-        let stage = match &job.last_update {
-            // A reopen reads layers, it runs no stage: its message names the step.
-            Some(_) if self.reopen_job == Some(job.id) => "Reading",
-            Some(update) => update.stage.label(),
-            None => "Starting",
-        };
-        let message = job.last_update.as_ref().map(|u| u.message.clone()).unwrap_or_default();
-        let rate = job
-            .items_per_second()
-            .map(|r| format!("{} rows/s", pages::thousands(r.round() as u64)));
-        let (fraction, stopping, elapsed) =
-            (job.fraction(), job.cancel_requested(), job.started.elapsed().as_secs());
-        let title = job.title.clone();
-        ui.add_space(4.0);
-        // No spinner: it repaints every frame for the whole job, which costs a core under a
-        // software renderer. Progress updates wake the UI; the seconds counter needs 1 Hz.
-        ui.ctx().request_repaint_after(std::time::Duration::from_secs(1));
-        ui.horizontal(|ui| {
-            ui.label(RichText::new(&title).strong());
-            ui.label(format!("— {stage}"));
-            if !message.is_empty() {
-                ui.label(RichText::new(message).weak());
-            }
-        });
-        ui.horizontal(|ui| {
-            let bar = egui::ProgressBar::new(fraction)
-                .desired_width((ui.available_width() - 260.0).max(120.0))
-                .show_percentage();
-            ui.add(bar);
-            ui.label(rate.unwrap_or_default());
-            ui.label(format!("{elapsed} s"));
-            if stopping {
-                ui.label(RichText::new("Stopping…").italics());
-            } else if ui.button(CANCEL_BUTTON).on_hover_text("Stop this step (Esc)").clicked() {
-                self.jobs.cancel_stage();
-            }
-        });
-        ui.add_space(4.0);
     }
 
     fn page(&mut self, ui: &mut egui::Ui) -> Option<Action> {

@@ -172,7 +172,8 @@ pub struct EmbeddingConfig {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
-    /// DuckDB memory_limit, e.g. "4GB"; empty = DuckDB's default (80% of RAM).
+    /// The analysis's memory budget, e.g. "4GB"; empty = half of the RAM, at most 8 GB. DuckDB
+    /// gets three quarters of it and spills to disk beyond (see `pipeline::memory`).
     pub memory_limit: String,
     /// Worker threads for DuckDB; 0 = all cores.
     pub threads: usize,
@@ -312,7 +313,24 @@ impl Config {
         self.validate_quality()?;
         self.validate_gold()?;
         self.validate_clustering()?;
-        self.validate_embedding()
+        self.validate_embedding()?;
+        self.validate_store()
+    }
+
+    fn validate_store(&self) -> Result<(), ConfigError> {
+        let limit = self.store.memory_limit.trim();
+        let is_size = crate::pipeline::memory::parse_size(limit).is_some_and(|b| b > 0);
+        if limit.is_empty() || limit.eq_ignore_ascii_case("auto") || is_size {
+            Ok(())
+        } else {
+            Err(bad(
+                "store.memory_limit",
+                format!(
+                    "\"{limit}\" is not an amount of memory: write e.g. \"4GB\" or \"512MB\", \
+                     or leave it empty for half of this computer's memory (at most 8 GB)"
+                ),
+            ))
+        }
     }
 
     fn validate_data(&self) -> Result<(), ConfigError> {

@@ -23,6 +23,7 @@ pub mod fault;
 pub mod features;
 pub mod gold;
 pub mod ingest;
+pub mod memory;
 pub mod metadata;
 pub mod model;
 pub mod private_files;

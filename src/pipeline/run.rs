@@ -4,6 +4,7 @@
 use crate::pipeline::analysis::Analysis;
 use crate::pipeline::config::Config;
 use crate::pipeline::error::Result;
+use crate::pipeline::memory::{MemoryBudget, StageMeter};
 use crate::pipeline::model::{ClusterOutcome, QualityReport};
 use crate::pipeline::progress::{Progress, Stage};
 use crate::pipeline::share::Sharing;
@@ -64,6 +65,10 @@ pub struct RunSummary {
     pub warnings: Vec<String>,
     /// Seconds per stage, in order.
     pub timings: Vec<(String, f64)>,
+    /// Peak resident memory per stage run, in order.
+    pub memory: Vec<StagePeak>,
+    /// The analysis's memory budget (`store.memory_limit`, or half the RAM at most 8 GB).
+    pub memory_budget_bytes: u64,
     pub stages_run: Vec<Stage>,
     /// Stages kept from an earlier run (`resume`): complete for the same input and configuration.
     pub stages_kept: Vec<Stage>,
@@ -94,10 +99,25 @@ impl RunSummary {
     }
 }
 
+/// One stage's peak memory, as the summary (and `--json`) reports it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StagePeak {
+    pub stage: String,
+    pub peak_bytes: u64,
+}
+
 fn timed<T>(summary: &mut RunSummary, stage: Stage, f: impl FnOnce() -> Result<T>) -> Result<T> {
     let started = Instant::now();
+    let meter = StageMeter::start(stage);
     let out = f()?;
-    summary.timings.push((format!("{stage:?}").to_lowercase(), started.elapsed().as_secs_f64()));
+    let used = meter.finish();
+    summary.timings.push((stage.key().to_string(), started.elapsed().as_secs_f64()));
+    summary.memory.push(StagePeak { stage: stage.key().to_string(), peak_bytes: used.peak_bytes });
+    let budget = MemoryBudget { bytes: summary.memory_budget_bytes, configured: false };
+    if let Some(warning) = used.warning(&budget) {
+        tracing::warn!("{warning}");
+        summary.warnings.push(warning);
+    }
     summary.stages_run.push(stage);
     Ok(out)
 }
@@ -171,6 +191,7 @@ pub fn run_pipeline(opts: &RunOptions, config: &Config, progress: &Progress) -> 
         ..Default::default()
     };
     let analysis = Analysis::open(&opts.db, config)?;
+    summary.memory_budget_bytes = analysis.store().memory_budget().bytes;
     let mut resume = Resume::new(opts, &analysis)?;
     let a = &analysis;
     let ingest = Step {
@@ -224,6 +245,7 @@ pub fn run_silver(
         ..Default::default()
     };
     let analysis = Analysis::open(&opts.db, config)?;
+    summary.memory_budget_bytes = analysis.store().memory_budget().bytes;
     timed(&mut summary, Stage::Features, || analysis.import_silver(source, config, progress))?;
     if let Some(quality) = analysis.quality_report()? {
         summary.rows_loaded = quality.rows_loaded;

@@ -7,6 +7,7 @@
 
 use crate::pipeline::config::StoreConfig;
 use crate::pipeline::error::{DbContext, PipelineError, Result};
+use crate::pipeline::memory::MemoryBudget;
 use crate::pipeline::private_files;
 use crate::pipeline::progress::Progress;
 use duckdb::Connection;
@@ -40,6 +41,8 @@ pub struct Store {
     path: PathBuf,
     /// `<db>.tmp`, DuckDB's spill folder, unless the configuration names another one.
     spill_folder: Option<PathBuf>,
+    /// How much memory the analysis may use (DuckDB gets three quarters of it).
+    budget: MemoryBudget,
 }
 
 pub(crate) fn is_lock_error(message: &str) -> bool {
@@ -47,14 +50,16 @@ pub(crate) fn is_lock_error(message: &str) -> bool {
     m.contains("could not set lock") || m.contains("conflicting lock")
 }
 
-fn db_config(path: &Path, cfg: &StoreConfig) -> duckdb::Result<duckdb::Config> {
+fn db_config(
+    path: &Path,
+    cfg: &StoreConfig,
+    budget: &MemoryBudget,
+) -> duckdb::Result<duckdb::Config> {
     let mut config = duckdb::Config::default()
         .enable_autoload_extension(false)?
         .with("autoinstall_known_extensions", "false")?
         .with("autoload_known_extensions", "false")?;
-    if !cfg.memory_limit.trim().is_empty() {
-        config = config.max_memory(cfg.memory_limit.trim())?;
-    }
+    config = config.max_memory(&budget.duckdb_limit())?;
     if cfg.threads > 0 {
         config = config.threads(cfg.threads as i64)?;
     }
@@ -78,7 +83,9 @@ impl Store {
                 reason: format!("cannot create the folder {}: {e}", parent.display()),
             })?;
         }
-        let config = db_config(path, cfg).db("configuring DuckDB")?;
+        let budget = MemoryBudget::for_limit(&cfg.memory_limit)
+            .map_err(|e| PipelineError::Data(e.to_string()))?;
+        let config = db_config(path, cfg, &budget).db("configuring DuckDB")?;
         let is_new = !path.exists();
         let conn = Connection::open_with_flags(path, config).map_err(|e| {
             let message = e.to_string();
@@ -93,7 +100,7 @@ impl Store {
             }
         })?;
         let spill_folder = cfg.temp_directory.trim().is_empty().then(|| spill_dir(path));
-        let store = Self { conn, path: path.to_path_buf(), spill_folder };
+        let store = Self { conn, path: path.to_path_buf(), spill_folder, budget };
         store.ensure_state_table()?;
         store.tidy_spill_folder();
         if is_new {
@@ -117,7 +124,17 @@ impl Store {
     /// A second connection to the same database (for another thread).
     pub fn try_clone(&self) -> Result<Self> {
         let conn = self.conn.try_clone().db("opening a second connection")?;
-        Ok(Self { conn, path: self.path.clone(), spill_folder: self.spill_folder.clone() })
+        Ok(Self {
+            conn,
+            path: self.path.clone(),
+            spill_folder: self.spill_folder.clone(),
+            budget: self.budget,
+        })
+    }
+
+    /// How much memory this analysis may use.
+    pub fn memory_budget(&self) -> MemoryBudget {
+        self.budget
     }
 
     /// Remove `<db>.tmp` when it is empty (a stage has ended, or an earlier process left it).

@@ -10,6 +10,7 @@ mod features_adjacency;
 mod features_families;
 mod features_invariance;
 mod ingest_validate;
+mod memory_budget;
 mod over_time;
 mod privacy;
 mod report;
