@@ -235,11 +235,24 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(code) => code,
+        Err(e) if was_interrupted(&e) => {
+            eprintln!("Stopped by Ctrl-C: nothing of this step was kept.");
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
     }
+}
+
+/// Whether a command failed because Ctrl-C cancelled it (score, compare, exports: `run` says
+/// more itself).
+fn was_interrupted(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(cause.downcast_ref::<PipelineError>(), Some(PipelineError::Cancelled))
+            || cause.is::<crate::pipeline::progress::Cancelled>()
+    })
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -631,5 +644,20 @@ fn print_segment(seg: &serde_json::Value) {
             g["returned_units_share"].as_f64().unwrap_or(0.0) * 100.0,
             g["action"].as_str().unwrap_or("")
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancelled_command_is_told_apart_from_a_failed_one() {
+        let cancelled = anyhow::Error::new(PipelineError::Cancelled).context("scoring q2.csv");
+        assert!(was_interrupted(&cancelled));
+        let cancelled_step = anyhow::Error::new(crate::pipeline::progress::Cancelled);
+        assert!(was_interrupted(&cancelled_step));
+        let failed = anyhow::Error::new(PipelineError::Data("no customers".into()));
+        assert!(!was_interrupted(&failed));
     }
 }

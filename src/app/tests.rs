@@ -416,6 +416,13 @@ fn a_cancelled_load_leaves_the_app_usable() {
     preview(&mut h, &csv);
     h.get_by_label(LOAD_BUTTON).click_accesskit();
     step_until(&mut h, "the load to start", |h| h.state().is_busy());
+    // The progress bar says how much memory the load holds, against the analysis's budget.
+    let budget = crate::pipeline::memory::MemoryBudget::for_limit("").unwrap();
+    let memory_label = format!(" of {}", budget.describe());
+    step_until(&mut h, "the load's memory to show", |h| {
+        h.query_all_by_label_contains(&memory_label)
+            .any(|n| n.accesskit_node().value().is_some_and(|text| text.starts_with("memory ")))
+    });
     h.get_by_label(CANCEL_BUTTON).click_accesskit();
     step_until_idle(&mut h, "the cancelled load to stop");
 

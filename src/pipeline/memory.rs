@@ -262,6 +262,15 @@ mod tests {
     }
 
     #[test]
+    fn this_process_s_memory_and_the_machine_s_are_read() {
+        let resident = resident_bytes().expect("resident memory");
+        let ram = total_ram_bytes().expect("RAM");
+        assert!(resident > MIB && resident < ram, "{resident} of {ram}");
+        let sampler = ResidentSampler::default();
+        assert!(sampler.sample().is_some());
+    }
+
+    #[test]
     fn a_stage_meter_sees_an_allocation_made_during_the_stage() {
         let meter = StageMeter::start(Stage::Cluster);
         let block = vec![1u8; 64 * MIB as usize];
