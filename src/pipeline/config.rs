@@ -125,6 +125,11 @@ pub struct DbscanConfig {
     pub max_noise_ratio: f64,
     /// Points used to estimate the k-distance curve when n is larger.
     pub kdistance_sample: usize,
+    /// 0 (the default): DBSCAN is exact on every customer. Otherwise, with an automatic eps,
+    /// DBSCAN (phase 1, and each segment's micro-segments) runs on every point up to this many
+    /// and, above it, on a fixed-seed sample of this many, every other point judged against the
+    /// sample's core points: faster, not exact (docs/decisions.md, "Clustering").
+    pub exact_limit: usize,
 }
 
 /// Phase 2: K-means sweep and K choice.
@@ -221,6 +226,7 @@ impl Default for DbscanConfig {
             min_samples: 5,
             max_noise_ratio: 0.15,
             kdistance_sample: 20_000,
+            exact_limit: 0,
         }
     }
 }
@@ -376,6 +382,9 @@ impl Config {
         check_fraction("dbscan.max_noise_ratio", self.dbscan.max_noise_ratio)?;
         if self.dbscan.kdistance_sample < 100 {
             return Err(bad("dbscan.kdistance_sample", "must be at least 100"));
+        }
+        if self.dbscan.exact_limit != 0 && self.dbscan.exact_limit < 1000 {
+            return Err(bad("dbscan.exact_limit", "must be 0 (always exact) or at least 1000"));
         }
         let k = &self.kmeans;
         if k.k_min < 2 {

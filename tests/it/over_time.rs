@@ -129,6 +129,31 @@ fn a_model_scores_its_own_input_as_the_clustering_did_and_survives_json() {
 }
 
 #[test]
+fn a_model_of_a_sampled_phase_1_flags_every_own_customer_as_the_run_did() {
+    // Above dbscan.exact_limit phase 1 finds its core points on a sample and judges everyone
+    // else against them; the model keeps the sample's core points, so scoring the same input
+    // gives every customer the run's outlier flag.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sample = ["sample", "--customers", "3000", "--seed", "5", "--out", "q1.csv"];
+    ok(&returnscope(&sample, d));
+    std::fs::write(d.join("sampled.toml"), "[dbscan]\nexact_limit = 1000\n").unwrap();
+    let run = ["run", "q1.csv", "--db", "old.duckdb", "--until", "cluster", "--config"];
+    ok(&returnscope(&[&run[..], &["sampled.toml"]].concat(), d));
+    let model = load_model(&d.join("old.duckdb"), &Config::default()).unwrap();
+    let cores = model.outliers.core_points.len();
+    assert!(cores > 500 && cores <= 1000, "{cores} core points: not from a sample of 1,000");
+    ok(&returnscope(&["score", "q1.csv", "--model", "old.duckdb", "--db", "s1.duckdb"], d));
+    let scored = placements(&d.join("s1.duckdb"), "scored_results");
+    let clustered = placements(&d.join("old.duckdb"), "clustering_results");
+    let outliers = clustered.values().filter(|p| p.2).count();
+    assert!(outliers > 0 && outliers < clustered.len() / 4, "{outliers} outliers");
+    for (customer, placed) in &clustered {
+        assert_eq!(scored[customer].2, placed.2, "outlier flag of {customer}");
+    }
+}
+
+#[test]
 fn compare_with_itself_is_diagonal_and_without_drift_and_finds_the_planted_movers() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

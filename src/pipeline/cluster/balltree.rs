@@ -64,6 +64,11 @@ impl BallTree {
         self.order[t]
     }
 
+    /// Every point in tree order, row-major (`len() * d` values).
+    pub(crate) fn points(&self) -> &[f64] {
+        &self.points
+    }
+
     /// Coordinates of the point at tree position `t`.
     pub(crate) fn point(&self, t: usize) -> &[f64] {
         &self.points[t * self.d..(t + 1) * self.d]

@@ -240,3 +240,98 @@ fn bench_pieces() {
     let ari = adjusted_rand_index(&a, &fit.labels);
     println!("ARI: {:.3} s ({ari})", t.elapsed().as_secs_f64());
 }
+
+/// CPU time (user + system) of this process so far, in seconds (Linux; 0 elsewhere).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Phase 1 exact against phase 1 on samples, with the automatic eps as a run computes it:
+/// noise ratios, adjusted Rand of the DBSCAN labels and of the outlier flags, CPU and wall.
+/// `GOLD_DB=analysis.duckdb` reads that analysis's gold matrix (else gold-like data of BENCH_N
+/// rows); `SAMPLES=50000,100000` the sample sizes; `SKIP_EXACT=1` times the samples only.
+#[test]
+#[ignore]
+fn bench_sampled_phase1() {
+    use super::balltree::BallTree;
+    use super::dbscan::dbscan_on_tree;
+    use super::hybrid::outliers_with_small_clusters;
+    use super::kdistance::k_distances_on_tree;
+    use super::sampled::dbscan_on_sample;
+    let x = match std::env::var("GOLD_DB") {
+        Ok(path) => {
+            let cfg = crate::pipeline::config::StoreConfig::default();
+            let store = crate::pipeline::store::Store::open(path.as_ref(), &cfg).unwrap();
+            crate::pipeline::gold::read_gold(&store).unwrap().2
+        }
+        Err(_) => {
+            let n = std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+            gold_like(n, 25, 3)
+        }
+    };
+    let samples: Vec<usize> = std::env::var("SAMPLES")
+        .unwrap_or_else(|_| "100000".into())
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
+    let (n, d) = x.dim();
+    let none = crate::pipeline::progress::Progress::none();
+    let eps_rule = |tree: &BallTree| auto_eps(&k_distances_on_tree(tree, 5, 20_000, 7), 0.15);
+    let flags = |r: &DbscanResult| outliers_with_small_clusters(&r.labels, r.n_clusters, 0.15);
+    let classes = |l: &[i32]| l.iter().map(|&v| (v + 1) as usize).collect::<Vec<_>>();
+    let share = |f: &[bool]| f.iter().filter(|&&o| o).count() as f64 / n as f64;
+    let timed = |f: &dyn Fn() -> (DbscanResult, f64)| {
+        let (t, cpu) = (Instant::now(), cpu_seconds());
+        let out = f();
+        (out, t.elapsed().as_secs_f64(), cpu_seconds() - cpu)
+    };
+    let exact = (std::env::var("SKIP_EXACT").is_err()).then(|| {
+        let ((r, eps), wall, cpu) = timed(&|| {
+            let xr = row_major(x.view());
+            let tree = BallTree::build(flat(&xr), d);
+            let eps = eps_rule(&tree);
+            (dbscan_on_tree(&tree, eps, 5, &none).unwrap(), eps)
+        });
+        let o = flags(&r);
+        println!(
+            "exact {n} x {d}: eps {eps:.4}, {} clusters, noise {:.2}%, outliers {:.2}%, {wall:.1} \
+             s wall, {cpu:.1} s CPU",
+            r.n_clusters,
+            100.0 * r.noise_ratio(),
+            100.0 * share(&o)
+        );
+        (r, o)
+    });
+    for size in samples {
+        let sample = sample_indices(n, size, 11);
+        let ((r, eps), wall, cpu) =
+            timed(&|| dbscan_on_sample(x.view(), &sample, 5, eps_rule, &none).unwrap());
+        let o = flags(&r);
+        let cores = r.is_core.iter().filter(|&&c| c).count();
+        print!(
+            "sample {size} of {n}: eps {eps:.4}, {} clusters, noise {:.2}%, outliers {:.2}%, {cores} \
+             core points, {wall:.1} s wall, {cpu:.1} s CPU",
+            r.n_clusters,
+            100.0 * r.noise_ratio(),
+            100.0 * share(&o)
+        );
+        match &exact {
+            Some((e, eo)) => {
+                let ari = adjusted_rand_index(&classes(&e.labels), &classes(&r.labels));
+                let to_usize = |f: &[bool]| f.iter().map(|&b| b as usize).collect::<Vec<_>>();
+                let ari_flags = adjusted_rand_index(&to_usize(eo), &to_usize(&o));
+                let same = eo.iter().zip(&o).filter(|(a, b)| a == b).count() as f64 / n as f64;
+                println!(
+                    "; vs exact: ARI labels {ari:.4}, ARI outlier flags {ari_flags:.4}, same flag \
+                     {:.2}%",
+                    100.0 * same
+                );
+            }
+            None => println!(),
+        }
+    }
+}

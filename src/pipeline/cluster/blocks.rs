@@ -8,15 +8,31 @@
 //! distances at once from one matrix product (ndarray's optimised GEMM), as
 //! `|x|^2 - 2 x.y + |y|^2`. Pairs within rounding distance of eps are re-checked exactly, so
 //! the result is the same as comparing exact distances with `<= eps`.
+//!
+//! Balls prune poorly in 25 dimensions, so every block also has a bounding box along the data's
+//! first principal directions (estimated on a fixed subset of the points): the distance between
+//! two points is at least the distance between their projections on orthonormal directions, so
+//! the gap between a point's (or a block's) projection and a block's box is a second lower
+//! bound, and a block is compared only when both bounds come within eps.
 
 use super::balltree::{BallTree, eps_bounds};
 use super::sq_dist;
+use crate::pipeline::embed::pca::symmetric_eigen;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, Axis, s};
 use rayon::prelude::*;
 
 /// Largest block; a 256 x 256 product is big enough for GEMM to run near full speed.
 pub(crate) const BLOCK_POINTS: usize = 256;
+
+/// Principal directions the bounding boxes are taken along.
+const BOX_DIMS: usize = 10;
+
+/// Points the principal directions are estimated from (every m-th point in tree order).
+const PCA_POINTS: usize = 20_000;
+
+/// Relative allowance for rounding in the projections (far above f64 error, far below eps).
+const BOX_SLACK: f64 = 1e-9;
 
 /// The blocks of a ball tree.
 pub(crate) struct Blocks<'a> {
@@ -34,6 +50,32 @@ pub(crate) struct Blocks<'a> {
     query_side: Array2<f32>,
     target_side: Array2<f32>,
     d: usize,
+    /// Every point projected on the principal directions (tree order), and per block the
+    /// lowest and highest projection on each (`BOX_DIMS` values per block, or fewer for d < 10).
+    projected: Vec<f64>,
+    box_dims: usize,
+    box_low: Vec<f64>,
+    box_high: Vec<f64>,
+    /// Rounding allowance of the box bounds: BOX_SLACK x (1 + the largest point norm).
+    box_slack: f64,
+}
+
+/// Orthonormal principal directions (d x min(d, BOX_DIMS), largest variance first) of an evenly
+/// spaced subset of the tree's points.
+fn principal_directions(tree: &BallTree, d: usize) -> Array2<f64> {
+    let n = tree.len();
+    let p = d.min(BOX_DIMS);
+    if n == 0 || d == 0 {
+        return Array2::zeros((d, p));
+    }
+    let rows: Vec<usize> = (0..n).step_by(n.div_ceil(PCA_POINTS)).collect();
+    let x = Array2::from_shape_fn((rows.len(), d), |(i, j)| tree.point(rows[i])[j]);
+    let mean = x.mean_axis(Axis(0)).unwrap_or_else(|| ndarray::Array1::zeros(d));
+    let centred = &x - &mean;
+    let (values, vectors) = symmetric_eigen(centred.t().dot(&centred));
+    let mut order: Vec<usize> = (0..d).collect();
+    order.sort_by(|&a, &b| values[b].total_cmp(&values[a]).then(a.cmp(&b)));
+    Array2::from_shape_fn((d, p), |(j, k)| vectors[[j, order[k]]])
 }
 
 impl<'a> Blocks<'a> {
@@ -49,6 +91,11 @@ impl<'a> Blocks<'a> {
             query_side: Array2::zeros((0, d + 2)),
             target_side: Array2::zeros((0, d + 2)),
             d,
+            projected: Vec::new(),
+            box_dims: 0,
+            box_low: Vec::new(),
+            box_high: Vec::new(),
+            box_slack: 0.0,
         };
         let mut stack = if tree.node_count() > 0 { vec![0] } else { Vec::new() };
         while let Some(id) = stack.pop() {
@@ -77,8 +124,55 @@ impl<'a> Blocks<'a> {
             j if j == d => norms[t] as f32,
             _ => 1.0,
         });
+        b.box_slack = BOX_SLACK * (1.0 + norms.iter().fold(0.0, |a: f64, &v| a.max(v)).sqrt());
         b.norms = norms;
+        b.add_boxes();
         b
+    }
+
+    /// Project every point on the principal directions and bound each block by a box there.
+    fn add_boxes(&mut self) {
+        let (n, d) = (self.tree.len(), self.d);
+        let directions = principal_directions(self.tree, d);
+        let points = ArrayView2::from_shape((n, d), self.tree.points()).expect("n x d points");
+        let projected = points.dot(&directions);
+        let p = directions.ncols();
+        for &(s, e) in &self.ranges {
+            for k in 0..p {
+                let column = projected.slice(s![s..e, k]);
+                self.box_low.push(column.iter().fold(f64::INFINITY, |a, &v| a.min(v)));
+                self.box_high.push(column.iter().fold(f64::NEG_INFINITY, |a, &v| a.max(v)));
+            }
+        }
+        self.projected = projected.iter().copied().collect();
+        self.box_dims = p;
+    }
+
+    /// Lower bound on the distance from the point at tree position `t` to block `b`'s points,
+    /// from the boxes (less the rounding allowance).
+    fn box_gap_of_point(&self, t: usize, b: usize) -> f64 {
+        let p = self.box_dims;
+        let x = &self.projected[t * p..(t + 1) * p];
+        let (low, high) = (&self.box_low[b * p..(b + 1) * p], &self.box_high[b * p..(b + 1) * p]);
+        let gap_sq: f64 = x
+            .iter()
+            .zip(low.iter().zip(high))
+            .map(|(&v, (&lo, &hi))| (lo - v).max(v - hi).max(0.0).powi(2))
+            .sum();
+        gap_sq.sqrt() - self.box_slack
+    }
+
+    /// Lower bound on the distance between the points of blocks `a` and `b`, from the boxes.
+    fn box_gap_of_blocks(&self, a: usize, b: usize) -> f64 {
+        let p = self.box_dims;
+        let gap_sq: f64 = (0..p)
+            .map(|k| {
+                let (la, ha) = (self.box_low[a * p + k], self.box_high[a * p + k]);
+                let (lb, hb) = (self.box_low[b * p + k], self.box_high[b * p + k]);
+                (lb - ha).max(la - hb).max(0.0).powi(2)
+            })
+            .sum();
+        gap_sq.sqrt() - 2.0 * self.box_slack
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -97,7 +191,8 @@ impl<'a> Blocks<'a> {
             .map(|t| {
                 let dist = sq_dist(cq, self.center(t)).sqrt();
                 let reach = self.radius[q] + self.radius[t];
-                (t, (dist - reach).max(0.0), dist + reach)
+                let lower = (dist - reach).max(self.box_gap_of_blocks(q, t)).max(0.0);
+                (t, lower, dist + reach)
             })
             .collect();
         out.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
@@ -164,7 +259,8 @@ impl<'a> Blocks<'a> {
             let (ct, rt) = (self.center(t), self.radius[t]);
             let rows: Vec<usize> = (0..own.len())
                 .filter(|&i| {
-                    let lb = (sq_dist(self.tree.point(own[i]), ct).sqrt() - rt).max(0.0);
+                    let ball = sq_dist(self.tree.point(own[i]), ct).sqrt() - rt;
+                    let lb = ball.max(self.box_gap_of_point(own[i], t)).max(0.0);
                     lb * lb <= best[i][k - 1].0 * (1.0 + 1e-9)
                 })
                 .collect();
@@ -207,6 +303,7 @@ impl<'a> Blocks<'a> {
         let (outer, _) = eps_bounds(eps);
         let (ct, rt) = (self.center(t), self.radius[t]);
         (0..positions.len())
+            .filter(|&i| self.box_gap_of_point(positions[i], t) <= outer)
             .filter(|&i| sq_dist(self.tree.point(positions[i]), ct).sqrt() - rt <= outer)
             .collect()
     }
@@ -256,6 +353,82 @@ impl<'a> Blocks<'a> {
     }
 }
 
+impl Blocks<'_> {
+    /// The lowest of `labels` (indexed by tree position) in each block.
+    pub(crate) fn min_label_per_block(&self, labels: &[u32]) -> Vec<u32> {
+        self.ranges
+            .iter()
+            .map(|&(s, e)| labels[s..e].iter().copied().min().unwrap_or(u32::MAX))
+            .collect()
+    }
+
+    /// Ball-ball lower bound between block `q` of `queries` and every block of `self`, for the
+    /// blocks within eps, nearest first (ties by block id).
+    fn reachable_from(&self, queries: &Blocks<'_>, q: usize, eps: f64) -> Vec<usize> {
+        let (outer, _) = eps_bounds(eps);
+        let cq = queries.center(q);
+        let mut near: Vec<(usize, f64)> = (0..self.len())
+            .map(|t| {
+                let gap = sq_dist(cq, self.center(t)).sqrt() - queries.radius[q] - self.radius[t];
+                (t, gap.max(0.0))
+            })
+            .filter(|&(_, lower)| lower <= outer)
+            .collect();
+        near.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        near.into_iter().map(|(t, _)| t).collect()
+    }
+
+    /// For every point of block `q` of another tree's blocks (`queries`), the lowest `label`
+    /// (indexed by tree position of `self`) among this tree's points within eps; `None` when no
+    /// point is within eps. A block is searched for a query only while it may still lower that
+    /// query's label (`min_label` of the block below the query's best), so a query that found
+    /// label 0 stops. Exact: decisions within f32 rounding of eps are re-checked in f64.
+    pub(crate) fn lowest_labels_within(
+        &self,
+        queries: &Blocks<'_>,
+        q: usize,
+        labels: &[u32],
+        min_label: &[u32],
+        eps: f64,
+    ) -> Vec<Option<u32>> {
+        let (qs, qe) = queries.ranges[q];
+        let (outer, _) = eps_bounds(eps);
+        let eps_sq = eps * eps;
+        let mut best = vec![u32::MAX; qe - qs];
+        for t in self.reachable_from(queries, q, eps) {
+            if best.iter().all(|&b| b == 0) {
+                break;
+            }
+            let (ct, rt) = (self.center(t), self.radius[t]);
+            let rows: Vec<usize> = (qs..qe)
+                .filter(|&p| best[p - qs] > min_label[t])
+                .filter(|&p| sq_dist(queries.tree.point(p), ct).sqrt() - rt <= outer)
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let (ts, te) = self.ranges[t];
+            let g = self.sq_distances(queries.query_rows(&rows).view(), (ts, te));
+            let max_tn = self.norms[ts..te].iter().fold(0.0, |a: f64, &b| a.max(b));
+            for (&p, row) in rows.iter().zip(g.as_slice().unwrap_or(&[]).chunks_exact(te - ts)) {
+                let tol = f32_margin(queries.norms[p] + max_tn + eps_sq);
+                let (lo, hi) = ((eps_sq - tol) as f32, (eps_sq + tol) as f32);
+                let point = queries.tree.point(p);
+                let b = &mut best[p - qs];
+                for (j, &v) in row.iter().enumerate() {
+                    if labels[ts + j] < *b
+                        && v <= hi
+                        && (v < lo || sq_dist(point, self.tree.point(ts + j)) <= eps_sq)
+                    {
+                        *b = labels[ts + j];
+                    }
+                }
+            }
+        }
+        best.into_iter().map(|b| (b != u32::MAX).then_some(b)).collect()
+    }
+}
+
 /// Bound on the f32 rounding error of `|x|^2 - 2 x.y + |y|^2` given `|x|^2 + |y|^2 (+ eps^2)`:
 /// about 30 terms of size up to that sum, each rounded at 2^-24 (6e-8), stay below 4e-6 x it.
 fn f32_margin(scale: f64) -> f64 {
@@ -280,6 +453,36 @@ fn insert_sorted(best: &mut [(f64, usize)], v: (f64, usize)) {
 mod tests {
     use super::*;
     use crate::pipeline::cluster::synthetic::synthetic_blobs;
+
+    #[test]
+    fn principal_boxes_never_overestimate_a_distance() {
+        // 25 dimensions: the boxes use 10 of them, so they are a real projection.
+        let (x, _) = synthetic_blobs(2000, 25, 4, 3.0, 6);
+        let tree = BallTree::build(x.as_slice().unwrap(), 25);
+        let blocks = Blocks::new(&tree);
+        assert_eq!(blocks.box_dims, 10);
+        let min_dist = |t: usize, b: usize| {
+            let (s, e) = blocks.ranges[b];
+            (s..e)
+                .map(|u| sq_dist(tree.point(t), tree.point(u)).sqrt())
+                .fold(f64::INFINITY, f64::min)
+        };
+        let mut pruning = 0;
+        for b in 0..blocks.len() {
+            for t in (0..tree.len()).step_by(37) {
+                let gap = blocks.box_gap_of_point(t, b);
+                assert!(gap <= min_dist(t, b), "point {t}, block {b}");
+                pruning += usize::from(gap > 1.0);
+            }
+            for a in 0..blocks.len() {
+                let (s, e) = blocks.ranges[a];
+                let nearest = (s..e).map(|t| min_dist(t, b)).fold(f64::INFINITY, f64::min);
+                assert!(blocks.box_gap_of_blocks(a, b) <= nearest, "blocks {a}, {b}");
+            }
+        }
+        // The bound is not trivially zero: it separates points from other blobs' blocks.
+        assert!(pruning > 0);
+    }
 
     #[test]
     fn pairs_and_kth_distances_match_brute_force() {

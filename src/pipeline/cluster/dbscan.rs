@@ -100,7 +100,7 @@ pub(crate) fn dbscan_on_tree(
 
 /// Run `per_item(i)` for `i` in `0..count` in parallel, block by block, checking for
 /// cancellation between blocks and reporting progress between `from` and `to`.
-fn for_all<T: Send>(
+pub(crate) fn for_all<T: Send>(
     count: usize,
     progress: &Progress,
     (from, to, what): (f64, f64, &str),

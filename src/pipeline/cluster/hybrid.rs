@@ -15,8 +15,11 @@ use super::dbscan::dbscan_on_tree;
 use super::kdistance::{auto_eps, downsample_curve, k_distances_on_tree, knee};
 use super::kmeans::{KMeansFit, assign_nearest};
 use super::metrics::{calinski_harabasz, davies_bouldin, silhouette_summary};
+use super::sampled::dbscan_on_sample;
 use super::sweep::{KSweep, evaluate_k, sweep_k};
-use super::{ClusterError, derive_seed, find_non_finite, flat, row_major, sub_progress};
+use super::{
+    ClusterError, derive_seed, find_non_finite, flat, row_major, sample_indices, sub_progress,
+};
 use crate::pipeline::config::{Config, EpsSetting};
 use crate::pipeline::progress::Progress;
 use ndarray::{Array2, ArrayView2, Axis};
@@ -208,34 +211,81 @@ fn phase1_seed(config: &Config) -> u64 {
     derive_seed(config.kmeans.seed, &[0xD85C])
 }
 
+/// The rows phase 1 runs DBSCAN on: `None` for every row (the default), or, with an automatic
+/// eps and more rows than a non-zero `dbscan.exact_limit`, a fixed-seed sample of that many (see
+/// [`super::sampled`]).
+fn phase1_sample(n: usize, config: &Config) -> Option<Vec<usize>> {
+    let cfg = &config.dbscan;
+    let sampled = cfg.eps == EpsSetting::Auto && cfg.exact_limit > 0 && n > cfg.exact_limit;
+    sampled.then(|| sample_indices(n, cfg.exact_limit, derive_seed(phase1_seed(config), &[1])))
+}
+
 /// Phase 1's sorted k-distance curve of `data` (the same sample and seed as a run), without
 /// running DBSCAN: the app shows it before the first segmentation so eps can be chosen first.
 pub fn phase1_k_distances(data: ArrayView2<'_, f64>, config: &Config) -> Vec<f64> {
     let cfg = &config.dbscan;
-    super::kdistance::k_distances(data, cfg.min_samples, cfg.kdistance_sample, phase1_seed(config))
+    let (k, size, seed) = (cfg.min_samples, cfg.kdistance_sample, phase1_seed(config));
+    match phase1_sample(data.nrows(), config) {
+        Some(rows) => {
+            super::kdistance::k_distances(data.select(Axis(0), &rows).view(), k, size, seed)
+        }
+        None => super::kdistance::k_distances(data, k, size, seed),
+    }
 }
 
-/// Phase 1: eps (auto or configured) and DBSCAN on every customer.
+/// Phase 1: eps (auto or configured) and DBSCAN on every customer (or on a sample of them, see
+/// [`phase1_sample`]).
 fn find_outliers(
     data: ArrayView2<'_, f64>,
     config: &Config,
     progress: &Progress,
 ) -> Result<Outliers, ClusterError> {
     let cfg = &config.dbscan;
-    let x = row_major(data);
-    let tree = BallTree::build(flat(&x), data.ncols());
-    progress.update(0.05, "DBSCAN: k-distance curve");
-    let curve =
-        k_distances_on_tree(&tree, cfg.min_samples, cfg.kdistance_sample, phase1_seed(config));
-    progress.check_cancel()?;
-    let (eps, eps_source) = match cfg.eps {
-        EpsSetting::Auto => (
-            auto_eps(&curve, cfg.max_noise_ratio),
-            EpsSource::Auto { quantile: 1.0 - cfg.max_noise_ratio },
-        ),
-        EpsSetting::Value(v) => (v, EpsSource::Configured),
+    let (result, eps, curve) = match phase1_sample(data.nrows(), config) {
+        Some(sample) => {
+            progress.update(0.05, "DBSCAN: k-distance curve of the sample");
+            let mut curve = Vec::new();
+            let (result, eps) = dbscan_on_sample(
+                data,
+                &sample,
+                cfg.min_samples,
+                |tree| {
+                    curve = k_distances_on_tree(
+                        tree,
+                        cfg.min_samples,
+                        cfg.kdistance_sample,
+                        phase1_seed(config),
+                    );
+                    auto_eps(&curve, cfg.max_noise_ratio)
+                },
+                &sub_progress(progress, 0.15, 1.0),
+            )?;
+            (result, eps, curve)
+        }
+        None => {
+            let x = row_major(data);
+            let tree = BallTree::build(flat(&x), data.ncols());
+            progress.update(0.05, "DBSCAN: k-distance curve");
+            let curve = k_distances_on_tree(
+                &tree,
+                cfg.min_samples,
+                cfg.kdistance_sample,
+                phase1_seed(config),
+            );
+            progress.check_cancel()?;
+            let eps = match cfg.eps {
+                EpsSetting::Auto => auto_eps(&curve, cfg.max_noise_ratio),
+                EpsSetting::Value(v) => v,
+            };
+            let result =
+                dbscan_on_tree(&tree, eps, cfg.min_samples, &sub_progress(progress, 0.15, 1.0))?;
+            (result, eps, curve)
+        }
     };
-    let result = dbscan_on_tree(&tree, eps, cfg.min_samples, &sub_progress(progress, 0.15, 1.0))?;
+    let eps_source = match cfg.eps {
+        EpsSetting::Auto => EpsSource::Auto { quantile: 1.0 - cfg.max_noise_ratio },
+        EpsSetting::Value(_) => EpsSource::Configured,
+    };
     let is_outlier =
         outliers_with_small_clusters(&result.labels, result.n_clusters, cfg.max_noise_ratio);
     let core = result.is_core.iter().zip(&is_outlier).map(|(&c, &o)| c && !o).collect();
@@ -278,7 +328,7 @@ pub const SMALL_CLUSTER_SHARE: f64 = 0.02;
 
 /// DBSCAN noise, plus the members of small clusters (smallest first) as long as the outlier
 /// share stays within `max_noise_ratio`. See docs/decisions.md.
-fn outliers_with_small_clusters(
+pub(crate) fn outliers_with_small_clusters(
     labels: &[i32],
     n_clusters: usize,
     max_noise_ratio: f64,
@@ -433,6 +483,16 @@ fn warnings_for(config: &Config, noise_ratio: f64, eps: f64, sweep: &KSweep) -> 
 /// Micro-segment id per customer, eps per segment, and the micro-segments' core points.
 type MicroSegments = (Vec<String>, Vec<Option<f64>>, Vec<bool>);
 
+/// The members (indices into a segment's members) micro-segment DBSCAN runs on, as
+/// [`phase1_sample`]: `None` for all of them.
+fn micro_sample(members: usize, config: &Config, segment: usize) -> Option<Vec<usize>> {
+    let limit = config.dbscan.exact_limit;
+    let sampled = config.subcluster.eps == EpsSetting::Auto && limit > 0 && members > limit;
+    sampled.then(|| {
+        sample_indices(members, limit, derive_seed(config.kmeans.seed, &[0x50B, segment as u64, 1]))
+    })
+}
+
 /// Phase 3: micro-segment id of every customer, the eps used per segment, and which customers
 /// are core points of their micro-segment.
 fn micro_segments(
@@ -458,24 +518,45 @@ fn micro_segments(
             continue;
         }
         let rows = data.select(Axis(0), &members);
-        let tree = BallTree::build(rows.as_slice().unwrap_or(&[]), rows.ncols());
-        let eps = match sub.eps {
-            EpsSetting::Value(v) => v,
-            EpsSetting::Auto => {
+        let result = match micro_sample(members.len(), config, s) {
+            Some(sample) => {
                 let seed = derive_seed(config.kmeans.seed, &[0x50B, s as u64]);
-                let sample = config.dbscan.kdistance_sample.min(SUB_KDISTANCE_SAMPLE);
-                let kd = k_distances_on_tree(&tree, sub.min_samples, sample, seed);
-                auto_eps(&kd, config.dbscan.max_noise_ratio)
+                let curve_size = config.dbscan.kdistance_sample.min(SUB_KDISTANCE_SAMPLE);
+                let eps_of_sample = |tree: &BallTree| {
+                    let kd = k_distances_on_tree(tree, sub.min_samples, curve_size, seed);
+                    auto_eps(&kd, config.dbscan.max_noise_ratio)
+                };
+                let (result, eps) = dbscan_on_sample(
+                    rows.view(),
+                    &sample,
+                    sub.min_samples,
+                    eps_of_sample,
+                    &Progress::new(|_| {}, progress.cancel_token().clone()),
+                )?;
+                eps_used[s - 1] = Some(eps);
+                result
+            }
+            None => {
+                let tree = BallTree::build(rows.as_slice().unwrap_or(&[]), rows.ncols());
+                let eps = match sub.eps {
+                    EpsSetting::Value(v) => v,
+                    EpsSetting::Auto => {
+                        let seed = derive_seed(config.kmeans.seed, &[0x50B, s as u64]);
+                        let sample = config.dbscan.kdistance_sample.min(SUB_KDISTANCE_SAMPLE);
+                        let kd = k_distances_on_tree(&tree, sub.min_samples, sample, seed);
+                        auto_eps(&kd, config.dbscan.max_noise_ratio)
+                    }
+                };
+                eps_used[s - 1] = Some(eps);
+                dbscan_on_tree(&tree, eps, sub.min_samples, &Progress::none())?
             }
         };
-        let result = dbscan_on_tree(&tree, eps, sub.min_samples, &Progress::none())?;
         for ((&i, &l), &is_core) in members.iter().zip(&result.labels).zip(&result.is_core) {
             if l >= 0 {
                 micro[i] = format!("{s}.{}", l + 1);
                 core[i] = is_core;
             }
         }
-        eps_used[s - 1] = Some(eps);
         progress.update(s as f64 / k as f64, format!("Micro-segments: segment {s} of {k}"));
     }
     Ok((micro, eps_used, core))

@@ -24,6 +24,7 @@ pub mod kdistance;
 pub mod kmeans;
 pub mod metrics;
 pub mod preview;
+mod sampled;
 pub mod stage;
 pub mod sweep;
 pub mod synthetic;
