@@ -176,6 +176,11 @@ pub fn recluster_with_k(
         row.stability.map_or("n/a".into(), |v| format!("{v:.2}")),
         previous.sweep.recommended_k
     );
+    if let Some(m) = sweep.sample_size {
+        sweep.reason.push_str(&format!(
+            "; the criteria of every K were measured on a fixed-seed sample of {m} customers"
+        ));
+    }
     let phase1 = Outliers {
         eps: previous.eps,
         eps_source: previous.eps_source,
