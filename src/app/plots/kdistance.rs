@@ -2,7 +2,7 @@
 //! (or clicks) to try another eps.
 
 use eframe::egui::{self, Color32};
-use egui_plot::{HLine, HoverPosition, Line, LineStyle, Plot, PlotPoints, Points};
+use egui_plot::{AxisHints, HLine, HoverPosition, Line, LineStyle, Plot, PlotPoints, Points};
 
 /// Draw the curve (`k_distance` ascending, one value per sampled customer) with `eps` as a line;
 /// returns the eps the user dragged or clicked to, if any.
@@ -28,9 +28,15 @@ pub fn show(
         .allow_double_click_reset(false)
         .show_x(false)
         .x_axis_label("customers, sorted (%)")
-        .y_axis_label(format!("distance to {min_samples}th neighbour"))
-        // Room for the tick labels ("12.5"): egui_plot drops labels that do not fit.
-        .y_axis_min_width(36.0)
+        // egui_plot hides tick labels closer than 20 points; a curve from 0 to 8 in a short plot
+        // has its unit ticks 19 points apart and lost every label. 12 points is enough for one
+        // line of text.
+        .custom_y_axes(vec![
+            AxisHints::new_y()
+                .label(format!("distance to {min_samples}th neighbour"))
+                .label_spacing(12.0..=20.0)
+                .min_thickness(36.0),
+        ])
         .label_formatter(|hover| {
             let (HoverPosition::NearDataPoint { position, .. }
             | HoverPosition::Elsewhere { position }) = hover;
