@@ -559,7 +559,7 @@ fn print_summary(summary: &RunSummary, json: bool) -> anyhow::Result<()> {
         if let Some(model) = c.get("model") {
             println!(
                 "Model:      {}: the assignment rule places {:.2}% of these customers as the \
-                 clustering did ({} of {})",
+                 clustering did ({} of {} checked)",
                 model["model_id"].as_str().unwrap_or(""),
                 model["agreement"].as_f64().unwrap_or(0.0) * 100.0,
                 model["agreeing"],

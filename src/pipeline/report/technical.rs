@@ -63,16 +63,30 @@ pub fn write(sheet: &mut Worksheet, data: &ReportData, styles: &Styles) -> Resul
     row += 2;
     let seconds = styles.text.clone().set_num_format("#,##0.00");
     for (stage, secs) in &data.timings {
-        sheet.write_string_with_format(row, SIDE_COL, stage, &styles.text)?;
+        let name =
+            if is_cluster_phase(stage) { format!("  {stage} (in cluster)") } else { stage.clone() };
+        sheet.write_string_with_format(row, SIDE_COL, &name, &styles.text)?;
         style::write_opt_number(sheet, row, SIDE_COL + 1, Some(*secs), &seconds)?;
         row += 1;
     }
-    let total: f64 = data.timings.iter().map(|(_, s)| s).filter(|s| s.is_finite()).sum();
+    // The clustering's phases are part of its stage total: counted once.
+    let total: f64 = data
+        .timings
+        .iter()
+        .filter(|(stage, _)| !is_cluster_phase(stage))
+        .map(|(_, s)| s)
+        .filter(|s| s.is_finite())
+        .sum();
     sheet.write_string_with_format(row, SIDE_COL, "Total", &styles.label)?;
     sheet.write_number_with_format(row, SIDE_COL + 1, total, &seconds.clone().set_bold())?;
     let parameters_end = side_start + 2 + data.parameters.len() as u32;
     write_name_conditions(sheet, styles, row.max(parameters_end) + 2)?;
     Ok(())
+}
+
+/// A phase timed inside the cluster stage, whose `cluster_stage_total` already counts it.
+fn is_cluster_phase(stage: &str) -> bool {
+    matches!(stage, "dbscan" | "kmeans_sweep" | "subclusters" | "embeddings")
 }
 
 /// "Segment names": each archetype's conditions, checked before a segment carries the name.

@@ -312,3 +312,30 @@ fn write_example_for_review() {
     write_report_with_limits(&data, Path::new(&path), &Progress::none(), EXCEL_MAX_ROWS, cap)
         .unwrap();
 }
+
+#[test]
+fn the_timings_total_counts_the_clustering_phases_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = ReportData::example(50, 3);
+    data.timings = vec![
+        ("ingest".into(), 10.0),
+        ("features".into(), 5.0),
+        ("dbscan".into(), 3.0),
+        ("kmeans_sweep".into(), 2.0),
+        ("cluster_stage_total".into(), 6.0),
+    ];
+    let path = dir.path().join("t.xlsx");
+    write_report(&data, &path, &Progress::none()).unwrap();
+    let sheet = read_sheet(&path, "Technical Details");
+    let (row, col) = sheet
+        .cells()
+        .find(|(_, _, v)| matches!(v, Data::String(s) if s == "Total"))
+        .map(|(r, c, _)| (r as u32, c as u32))
+        .expect("a Total row");
+    let (start_row, start_col) = sheet.start().unwrap();
+    let total = number(&sheet, row + start_row, col + start_col + 1);
+    assert_eq!(total, Some(21.0), "ingest + features + the cluster stage, phases inside it");
+    let phase =
+        sheet.cells().any(|(_, _, v)| matches!(v, Data::String(s) if s == "  dbscan (in cluster)"));
+    assert!(phase, "phases are marked as part of the cluster stage");
+}
