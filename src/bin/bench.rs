@@ -12,7 +12,7 @@
 
 use anyhow::Context;
 use clap::{ArgAction, Parser};
-use returnscope::pipeline::memory::StageMeter;
+use returnscope::pipeline::memory::{StageMeter, process_cpu_seconds};
 use returnscope::pipeline::progress::{Progress, Stage};
 use returnscope::pipeline::sample::{SampleOptions, write_sample};
 use returnscope::pipeline::share::Sharing;
@@ -75,17 +75,6 @@ fn nan_for_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error>
     Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
-/// CPU time (user + system) of this process so far, in seconds (Linux; 0 elsewhere). On a shared
-/// machine wall time varies with the neighbours' load; CPU time much less.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses): utime and stime are 14 and 15.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
@@ -102,14 +91,15 @@ impl Table {
         f: impl FnOnce() -> anyhow::Result<T>,
         note: impl Fn(&T, f64) -> String,
     ) -> anyhow::Result<T> {
-        let (start, cpu, meter) = (Instant::now(), cpu_seconds(), StageMeter::start(Stage::Ingest));
+        let (start, cpu, meter) =
+            (Instant::now(), process_cpu_seconds(), StageMeter::start(Stage::Ingest));
         let out = f()?;
         let seconds = start.elapsed().as_secs_f64();
         let peak_mib = mib(meter.finish().peak_bytes);
         let row = Row {
             stage: name.to_string(),
             seconds,
-            cpu_seconds: cpu_seconds() - cpu,
+            cpu_seconds: process_cpu_seconds() - cpu,
             peak_mib,
             note: note(&out, seconds),
             in_run,

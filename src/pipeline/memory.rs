@@ -66,6 +66,11 @@ impl MemoryBudget {
         format!("{}MiB", (self.bytes / 4 * DUCKDB_QUARTERS / MIB).max(64))
     }
 
+    /// Whether `bytes` comes within 10% of the budget.
+    pub fn is_near(&self, bytes: u64) -> bool {
+        bytes as f64 >= NEAR_LIMIT_SHARE * self.bytes as f64
+    }
+
     /// "8.0 GB" (binary units, as task managers show them).
     pub fn describe(&self) -> String {
         format_bytes(self.bytes)
@@ -152,6 +157,17 @@ impl ResidentSampler {
     }
 }
 
+/// CPU time (user + system) of this process so far, in seconds (Linux; 0 elsewhere). On a shared
+/// machine wall time varies with the neighbours' load, CPU time much less: benchmarks print both.
+pub fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// This process's peak resident memory since the last [`reset_peak`] (Linux only).
 fn peak_resident_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -177,7 +193,7 @@ pub struct StageMemory {
 impl StageMemory {
     /// Whether the stage came within 10% of the budget.
     pub fn near_limit(&self, budget: &MemoryBudget) -> bool {
-        self.peak_bytes as f64 >= NEAR_LIMIT_SHARE * budget.bytes as f64
+        budget.is_near(self.peak_bytes)
     }
 
     /// A warning in words when the stage came close to the budget, else None.

@@ -69,7 +69,7 @@ struct MemoryUse {
 
 impl MemoryUse {
     fn near_limit(&self) -> bool {
-        self.resident as f64 >= 0.9 * self.budget.bytes as f64
+        self.budget.is_near(self.resident)
     }
 
     fn show(&self, ui: &mut egui::Ui) {

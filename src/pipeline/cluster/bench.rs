@@ -5,6 +5,7 @@ use super::kmeans::kmeans;
 use super::synthetic::synthetic_blobs;
 use super::*;
 use crate::pipeline::config::Config;
+use crate::pipeline::memory::process_cpu_seconds;
 use ndarray::{Array2, Axis, s};
 use rand::SeedableRng;
 use std::time::Instant;
@@ -155,15 +156,6 @@ fn bench_sweep_sampled() {
     );
 }
 
-/// CPU time (user + system) of this process so far, in seconds (Linux; 0 elsewhere).
-fn process_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 #[test]
 #[ignore]
 fn bench_hybrid() {
@@ -241,15 +233,6 @@ fn bench_pieces() {
     println!("ARI: {:.3} s ({ari})", t.elapsed().as_secs_f64());
 }
 
-/// CPU time (user + system) of this process so far, in seconds (Linux; 0 elsewhere).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 /// Phase 1 exact against phase 1 on samples, with the automatic eps as a run computes it:
 /// noise ratios, adjusted Rand of the DBSCAN labels and of the outlier flags, CPU and wall.
 /// `GOLD_DB=analysis.duckdb` reads that analysis's gold matrix (else gold-like data of BENCH_N
@@ -285,9 +268,9 @@ fn bench_sampled_phase1() {
     let classes = |l: &[i32]| l.iter().map(|&v| (v + 1) as usize).collect::<Vec<_>>();
     let share = |f: &[bool]| f.iter().filter(|&&o| o).count() as f64 / n as f64;
     let timed = |f: &dyn Fn() -> (DbscanResult, f64)| {
-        let (t, cpu) = (Instant::now(), cpu_seconds());
+        let (t, cpu) = (Instant::now(), process_cpu_seconds());
         let out = f();
-        (out, t.elapsed().as_secs_f64(), cpu_seconds() - cpu)
+        (out, t.elapsed().as_secs_f64(), process_cpu_seconds() - cpu)
     };
     let exact = (std::env::var("SKIP_EXACT").is_err()).then(|| {
         let ((r, eps), wall, cpu) = timed(&|| {

@@ -497,16 +497,6 @@ mod tests {
         assert_eq!(umap(data.view(), &params, &cancelled, None), Err(EmbedError::Cancelled));
     }
 
-    /// CPU time (user + system) of this process so far (Linux; 0 elsewhere): the layout runs
-    /// on every thread, and on a shared machine wall time depends on the neighbours.
-    fn process_cpu_seconds() -> f64 {
-        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        (ticks(11) + ticks(12)) / 100.0
-    }
-
     /// `cargo test --lib pipeline::embed::umap::tests::benchmark_20k -- --ignored --nocapture`
     #[test]
     #[ignore]
@@ -529,11 +519,11 @@ mod tests {
         let (a, b) = fit_ab(SPREAD, 0.1);
         let curve = Curve { a: a as f32, b: b as f32 };
         let sgd_start = Instant::now();
-        let sgd_cpu_start = process_cpu_seconds();
+        let sgd_cpu_start = crate::pipeline::memory::process_cpu_seconds();
         let params = UmapParams::default();
         optimize_layout(&mut layout, &graph, curve, layout_run(&params), &none, None).unwrap();
         let sgd_time = sgd_start.elapsed();
-        let sgd_cpu = process_cpu_seconds() - sgd_cpu_start;
+        let sgd_cpu = crate::pipeline::memory::process_cpu_seconds() - sgd_cpu_start;
         println!(
             "kNN {knn_time:.2?}; fuzzy graph {graph_time:.2?} ({} edges); layout {sgd_time:.2?} \
              wall, {sgd_cpu:.2} s CPU",
