@@ -142,6 +142,8 @@ pub struct KMeansConfig {
     pub max_iter: usize,
     pub seed: u64,
     pub stability_pairs: usize,
+    /// K-means runs (k-means++ starts, the best kept) per stability subsample fit.
+    pub stability_runs: usize,
     pub silhouette_sample: usize,
     pub min_silhouette_score: f64,
     /// Above this many points, K is chosen on a fixed-seed sample of this many, and the chosen K
@@ -240,6 +242,7 @@ impl Default for KMeansConfig {
             max_iter: 300,
             seed: 42,
             stability_pairs: 3,
+            stability_runs: 3,
             silhouette_sample: 10_000,
             min_silhouette_score: 0.3,
             sweep_sample: 100_000,
@@ -395,6 +398,9 @@ impl Config {
         }
         if k.n_init < 1 {
             return Err(bad("kmeans.n_init", "must be at least 1"));
+        }
+        if k.stability_runs < 1 {
+            return Err(bad("kmeans.stability_runs", "must be at least 1"));
         }
         if k.max_iter < 1 {
             return Err(bad("kmeans.max_iter", "must be at least 1"));

@@ -159,13 +159,24 @@ fn bench_sweep_sampled() {
 #[test]
 #[ignore]
 fn bench_hybrid() {
-    let sizes: Vec<usize> = match std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()) {
-        Some(n) => vec![n],
-        None => vec![20_000, 100_000],
+    // `GOLD_DB=analysis.duckdb`: that analysis's gold matrix; else gold-like data of BENCH_N
+    // (default 20k and 100k) rows.
+    let inputs: Vec<(String, Array2<f64>)> = match std::env::var("GOLD_DB") {
+        Ok(path) => {
+            let cfg = crate::pipeline::config::StoreConfig::default();
+            let store = crate::pipeline::store::Store::open(path.as_ref(), &cfg).unwrap();
+            vec![(path, crate::pipeline::gold::read_gold(&store).unwrap().2)]
+        }
+        Err(_) => match std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()) {
+            Some(n) => vec![(format!("gold-like {n}"), gold_like(n, 25, 3))],
+            None => [20_000, 100_000]
+                .into_iter()
+                .map(|n| (format!("gold-like {n}"), gold_like(n, 25, 3)))
+                .collect(),
+        },
     };
-    for n in sizes {
-        let x = gold_like(n, 25, 3);
-        let t = Instant::now();
+    for (name, x) in inputs {
+        let (t, cpu) = (Instant::now(), process_cpu_seconds());
         let r = hybrid_cluster(
             x.view(),
             &Config::default(),
@@ -173,9 +184,12 @@ fn bench_hybrid() {
         )
         .unwrap();
         println!(
-            "hybrid {n} x 25: {:.1} s total (DBSCAN {:.1} s, K sweep {:.1} s, micro {:.1} s); eps \
-             {:.3}, noise {:.1}%, K={} ({}), {} threads",
+            "hybrid {name} ({} x {}): {:.1} s total, {:.1} CPU-s (DBSCAN {:.1} s, K sweep {:.1} s, \
+             micro {:.1} s); eps {:.3}, noise {:.1}%, K={} ({}), {} threads",
+            x.nrows(),
+            x.ncols(),
             t.elapsed().as_secs_f64(),
+            process_cpu_seconds() - cpu,
             r.timings.dbscan_s,
             r.timings.kmeans_s,
             r.timings.subcluster_s,
@@ -355,6 +369,9 @@ fn bench_sweep_on_analysis() {
             let mut k = Config::default().kmeans;
             k.sweep_sample = if size == 0 { usize::MAX } else { size };
             k.seed = seed as u64;
+            if let Some(p) = std::env::var("STAB_PAIRS").ok().and_then(|v| v.parse().ok()) {
+                k.stability_pairs = p;
+            }
             let (t, cpu) = (Instant::now(), process_cpu_seconds());
             let none = crate::pipeline::progress::Progress::none();
             let (sweep, _) = sweep::sweep_k(x.view(), &k, &none).unwrap();

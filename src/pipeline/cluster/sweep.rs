@@ -3,8 +3,11 @@
 //! For K in `k_min..=k_max` (K < n): the best of `n_init` K-means runs gives inertia, and on the
 //! same points silhouette (sampled per `silhouette_sample`), Calinski-Harabasz and Davies-Bouldin.
 //! Stability: for each of `stability_pairs` pairs of fixed-seed random 80% subsamples, K-means
-//! (one run) is fitted on each, every point is assigned to its nearest centroid under both fits,
-//! and the adjusted Rand index of the two labelings is taken; stability is the mean.
+//! (the best of `stability_runs` runs) is fitted on each, every point is assigned to its nearest
+//! centroid under both fits, and the adjusted Rand index of the two labelings is taken;
+//! stability is the mean. CLUSTERING.md says one run per fit; with one, K depended on the seed
+//! (a single k-means++ run that lands in a poor local optimum reads as instability of K itself:
+//! docs/decisions.md, "Clustering").
 //!
 //! Choice (CLUSTERING.md): the highest stability; among the Ks within 0.02 of it, the best
 //! silhouette (then the smaller K). Silhouette alone prefers too few clusters on data with
@@ -230,7 +233,8 @@ fn stability(
             progress.check_cancel()?;
             let seed = derive_seed(cfg.seed, &[0x57AB, k as u64, p as u64, side]);
             let rows = data.select(Axis(0), &sample_indices(n, m, seed));
-            let fit = kmeans(rows.view(), k, 1, cfg.max_iter, seed, &Progress::none())?;
+            let runs = cfg.stability_runs;
+            let fit = kmeans(rows.view(), k, runs, cfg.max_iter, seed, &Progress::none())?;
             labelings.push(assign_nearest(data, fit.centroids.view()).0);
         }
         total += adjusted_rand_index(&labelings[0], &labelings[1]);
