@@ -16,7 +16,7 @@
 pub(crate) mod balltree;
 #[cfg(test)]
 mod bench;
-mod blocks;
+pub(crate) mod blocks;
 pub mod dbscan;
 mod hamerly;
 pub mod hybrid;
