@@ -16,7 +16,7 @@
 pub(crate) mod balltree;
 #[cfg(test)]
 mod bench;
-pub(crate) mod blocks;
+mod blocks;
 pub mod dbscan;
 mod hamerly;
 pub mod hybrid;

@@ -1,19 +1,14 @@
-//! Exact k-nearest-neighbour graph by blocks of nearby points and matrix products.
-//!
-//! The points are ordered by a ball tree and cut into its blocks of at most 256 nearby points
-//! (DBSCAN's [`Blocks`], with a ball and a box along the principal directions each). A block of
-//! queries searches the other blocks nearest first and stops at the first block whose lower
-//! bound on the distance lies beyond every query's current k-th neighbour: in the correlated
-//! 25 dimensions of the gold matrix most blocks are never compared.
+//! Exact k-nearest-neighbour graph by blocked brute force.
 //!
 //! Candidate distances come from the Gram trick in f32: every point is a query row
-//! `[x, 1, |x|^2]` and a reference row `[-2x, |x|^2, 1]`, so one matrix product (ndarray's
-//! optimised GEMM, at twice the f64 speed) holds squared distances directly. The f32 values only
-//! select: a reference is a candidate when its value is within the f32 rounding margin of the
-//! query's current k-th exact distance, and each candidate's distance is then computed exactly
-//! in f64 and ranked by (distance, original index). So the neighbours are the exact ones, exact
-//! duplicates are at distance 0, ties go to the lower index, and the kept set does not depend on
-//! the order candidates arrive in: the graph is identical whatever the scheduling.
+//! `[x, 1, |x|^2]` and a reference row `[-2x, |x|^2, 1]`, so one tile of a matrix product
+//! (ndarray's optimised GEMM, at twice the f64 speed) holds squared distances directly, with no
+//! pass to add the norms. The f32 values only select: a reference is a candidate when its value
+//! is within the f32 rounding margin of the query's current k-th exact distance, and each
+//! candidate's distance is then computed exactly in f64 and ranked by (distance, index). So the
+//! neighbours are the exact ones, exact duplicates are at distance 0, ties go to the lower index,
+//! and the kept set does not depend on the order candidates arrive in. Query tiles are fixed,
+//! independent of the thread count, so the graph is identical whatever the scheduling.
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
@@ -21,9 +16,10 @@ use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{EmbedError, check_matrix};
-use crate::pipeline::cluster::balltree::BallTree;
-use crate::pipeline::cluster::blocks::Blocks;
 use crate::pipeline::progress::Progress;
+
+/// Rows of queries handled by one task.
+const QUERY_TILE: usize = 256;
 
 /// The k nearest other points of every point (the point itself excluded).
 #[derive(Debug, Clone, PartialEq)]
@@ -38,27 +34,25 @@ pub struct KnnGraph {
 
 /// Exact Euclidean kNN of every row of `data`, excluding the row itself.
 ///
-/// `k` is lowered to `n - 1` when there are fewer points. Checks for cancellation between
-/// blocks.
+/// `k` is lowered to `n - 1` when there are fewer points. Checks for cancellation between tiles.
 pub fn exact_knn(
     data: ArrayView2<f64>,
     k: usize,
     progress: &Progress,
 ) -> Result<KnnGraph, EmbedError> {
-    let (n, d) = check_matrix(data)?;
+    let (n, _) = check_matrix(data)?;
     let k = k.min(n - 1);
-    let rows: Vec<f64> = data.iter().copied().collect();
-    let tree = BallTree::build(&rows, d);
-    let blocks = Blocks::new(&tree);
-    let points = GramPoints::new(&tree);
+    let points = GramPoints::new(data);
+    let tiles: Vec<(usize, usize)> =
+        (0..n).step_by(QUERY_TILE).map(|start| (start, (start + QUERY_TILE).min(n))).collect();
     let done = AtomicUsize::new(0);
-    let found: Vec<Vec<Nearest>> = (0..blocks.len())
-        .into_par_iter()
-        .map(|q| {
+    let found: Vec<Vec<Nearest>> = tiles
+        .par_iter()
+        .map(|&(start, end)| {
             progress.check_cancel()?;
-            let nearest = points.knn_of_block(&blocks, q, k);
+            let nearest = points.knn_of_tile(start, end, k);
             let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-            progress.update(0.0, format!("nearest neighbours: {finished}/{} blocks", blocks.len()));
+            progress.update(0.0, format!("nearest neighbours: {finished}/{} tiles", tiles.len()));
             Ok(nearest)
         })
         .collect::<Result<_, EmbedError>>()?;
@@ -66,7 +60,7 @@ pub fn exact_knn(
     let mut indices = Array2::zeros((n, k));
     let mut distances = Array2::zeros((n, k));
     for nearest in found.into_iter().flatten() {
-        let i = tree.original_index(nearest.query);
+        let i = nearest.query;
         for (slot, (j, distance)) in nearest.into_sorted().into_iter().enumerate() {
             indices[[i, slot]] = j;
             distances[[i, slot]] = distance;
@@ -107,47 +101,68 @@ fn f32_margin(scale: f64) -> f64 {
     if scale < F32_SAFE_SCALE { 1e-5 * scale + 1e-30 } else { f64::INFINITY }
 }
 
-/// Reference points per matrix product (a block of many equal points can be larger).
-const REFERENCE_CHUNK: usize = 256;
+/// Reference points per matrix product (a query tile's products stay at 1 MB).
+const REFERENCE_CHUNK: usize = 1024;
 
 /// Largest sum of squared norms for which the f32 products stay finite (far below f32::MAX).
 const F32_SAFE_SCALE: f64 = 1e30;
 
-/// The points of a ball tree (tree order) in the forms the search needs: f32 Gram rows for the
-/// candidate products, squared norms for the rounding margins, original indices for the ties.
-struct GramPoints<'a> {
-    tree: &'a BallTree,
+/// The points in the forms the search needs: f64 rows for exact distances, f32 Gram rows for
+/// the candidate products, squared norms for the rounding margins.
+struct GramPoints {
+    n: usize,
+    d: usize,
+    /// Row-major n x d copy of the data.
+    rows: Vec<f64>,
     norms: Vec<f64>,
     /// Query rows `[x, 1, |x|^2]` and reference rows `[-2x, |x|^2, 1]`.
     query_side: Array2<f32>,
     reference_side: Array2<f32>,
 }
 
-impl<'a> GramPoints<'a> {
-    fn new(tree: &'a BallTree) -> Self {
-        let n = tree.len();
-        let d = if n > 0 { tree.point(0).len() } else { 0 };
-        let norms: Vec<f64> = (0..n).map(|t| tree.point(t).iter().map(|v| v * v).sum()).collect();
-        let query_side = Array2::from_shape_fn((n, d + 2), |(t, j)| match j {
-            j if j < d => tree.point(t)[j] as f32,
+impl GramPoints {
+    fn new(data: ArrayView2<f64>) -> Self {
+        let (n, d) = data.dim();
+        let rows: Vec<f64> = data.iter().copied().collect();
+        let norms: Vec<f64> = rows.chunks_exact(d).map(|x| x.iter().map(|v| v * v).sum()).collect();
+        let query_side = Array2::from_shape_fn((n, d + 2), |(i, j)| match j {
+            j if j < d => rows[i * d + j] as f32,
             j if j == d => 1.0,
-            _ => norms[t] as f32,
+            _ => norms[i] as f32,
         });
-        let reference_side = Array2::from_shape_fn((n, d + 2), |(t, j)| match j {
-            j if j < d => (-2.0 * tree.point(t)[j]) as f32,
-            j if j == d => norms[t] as f32,
+        let reference_side = Array2::from_shape_fn((n, d + 2), |(i, j)| match j {
+            j if j < d => (-2.0 * rows[i * d + j]) as f32,
+            j if j == d => norms[i] as f32,
             _ => 1.0,
         });
-        GramPoints { tree, norms, query_side, reference_side }
+        GramPoints { n, d, rows, norms, query_side, reference_side }
     }
 
-    /// Exact squared distance between the points at tree positions `s` and `t`.
-    fn squared_distance(&self, s: usize, t: usize) -> f64 {
-        let (x, y) = (self.tree.point(s), self.tree.point(t));
-        x.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum()
+    fn row(&self, i: usize) -> &[f64] {
+        &self.rows[i * self.d..(i + 1) * self.d]
     }
 
-    /// Offers the points at tree positions `references` to every query of `best` (whose query
+    /// Exact squared distance between points `i` and `j`.
+    fn squared_distance(&self, i: usize, j: usize) -> f64 {
+        self.row(i).iter().zip(self.row(j)).map(|(a, b)| (a - b) * (a - b)).sum()
+    }
+
+    /// The k nearest neighbours of the points `start..end`.
+    fn knn_of_tile(&self, start: usize, end: usize, k: usize) -> Vec<Nearest> {
+        let mut best: Vec<Nearest> = (start..end).map(|i| Nearest::new(i, k)).collect();
+        if k == 0 {
+            return best;
+        }
+        let queries = self.query_side.slice(s![start..end, ..]);
+        let mut buffer = vec![0.0_f32; (end - start) * REFERENCE_CHUNK];
+        for chunk_start in (0..self.n).step_by(REFERENCE_CHUNK) {
+            let chunk_end = (chunk_start + REFERENCE_CHUNK).min(self.n);
+            self.scan_references(queries, &mut best, chunk_start..chunk_end, &mut buffer);
+        }
+        best
+    }
+
+    /// Offers the points `references` to every query of `best` (whose query
     /// rows are `queries`), with one matrix product into `buffer`.
     fn scan_references(
         &self,
@@ -168,36 +183,12 @@ impl<'a> GramPoints<'a> {
             nearest.scan(self, row, references.start, margin);
         }
     }
-
-    /// The k nearest neighbours of the points of block `q`.
-    fn knn_of_block(&self, blocks: &Blocks<'_>, q: usize, k: usize) -> Vec<Nearest> {
-        let (start, end) = blocks.ranges[q];
-        let mut best: Vec<Nearest> = (start..end).map(|t| Nearest::new(t, k)).collect();
-        if k == 0 {
-            return best;
-        }
-        let queries = self.query_side.slice(s![start..end, ..]);
-        let mut buffer = vec![0.0_f32; (end - start) * REFERENCE_CHUNK];
-        for (t, lower, _) in blocks.by_lower_bound(q) {
-            let worst = best.iter().map(|b| b.kth().0).fold(0.0, f64::max);
-            if lower * lower > worst * (1.0 + 1e-9) {
-                break;
-            }
-            let (reference_start, reference_end) = blocks.ranges[t];
-            for chunk_start in (reference_start..reference_end).step_by(REFERENCE_CHUNK) {
-                let chunk_end = (chunk_start + REFERENCE_CHUNK).min(reference_end);
-                self.scan_references(queries, &mut best, chunk_start..chunk_end, &mut buffer);
-            }
-        }
-        best
-    }
 }
 
-/// The k best (exact squared distance, original index, tree position) of the query at tree
-/// position `query` seen so far, ascending by (distance, original index).
+/// The k best (exact squared distance, index) of point `query` seen so far, ascending.
 struct Nearest {
     query: usize,
-    best: Vec<(f64, usize, usize)>,
+    best: Vec<(f64, usize)>,
     /// Largest f32 product that may still hold a neighbour: the k-th exact distance plus the
     /// rounding margin (infinite until k candidates are kept).
     threshold: f32,
@@ -205,11 +196,11 @@ struct Nearest {
 
 impl Nearest {
     fn new(query: usize, k: usize) -> Self {
-        let empty = (f64::INFINITY, usize::MAX, usize::MAX);
+        let empty = (f64::INFINITY, usize::MAX);
         Nearest { query, best: vec![empty; k], threshold: f32::INFINITY }
     }
 
-    fn kth(&self) -> (f64, usize, usize) {
+    fn kth(&self) -> (f64, usize) {
         self.best[self.best.len() - 1]
     }
 
@@ -219,10 +210,9 @@ impl Nearest {
         (limit * (1.0 + 1e-6)) as f32
     }
 
-    /// Considers the points at tree positions `first..first + values.len()`, whose f32
-    /// products are `values` (every one of them when the margin is not finite: the products may
+    /// Considers the points `first..first + values.len()`, whose f32 products are `values` (every one of them when the margin is not finite: the products may
     /// have overflowed).
-    fn scan(&mut self, points: &GramPoints<'_>, values: &[f32], first: usize, margin: f64) {
+    fn scan(&mut self, points: &GramPoints, values: &[f32], first: usize, margin: f64) {
         if !margin.is_finite() {
             (first..first + values.len()).for_each(|t| self.consider(points, t, margin));
             return;
@@ -235,34 +225,33 @@ impl Nearest {
         }
     }
 
-    /// Keeps the point at tree position `t` if its exact (distance, original index) beats the
-    /// k-th kept.
-    fn consider(&mut self, points: &GramPoints<'_>, t: usize, margin: f64) {
-        if t == self.query {
+    /// Keeps point `j` if its exact (distance, index) beats the k-th kept.
+    fn consider(&mut self, points: &GramPoints, j: usize, margin: f64) {
+        if j == self.query {
             return;
         }
-        let key = (points.squared_distance(self.query, t), points.tree.original_index(t), t);
+        let key = (points.squared_distance(self.query, j), j);
         if key_less(key, self.kth()) {
             insert_sorted(&mut self.best, key);
             self.threshold = self.threshold_for(margin);
         }
     }
 
-    /// (original index, Euclidean distance) sorted by (distance, index).
+    /// (index, Euclidean distance) sorted by (distance, index).
     fn into_sorted(self) -> Vec<(usize, f64)> {
         let mut pairs: Vec<(usize, f64)> =
-            self.best.iter().map(|&(d2, j, _)| (j, d2.sqrt())).collect();
+            self.best.iter().map(|&(d2, j)| (j, d2.sqrt())).collect();
         pairs.sort_by(|x, y| x.1.total_cmp(&y.1).then(x.0.cmp(&y.0)));
         pairs
     }
 }
 
-fn key_less(x: (f64, usize, usize), y: (f64, usize, usize)) -> bool {
+fn key_less(x: (f64, usize), y: (f64, usize)) -> bool {
     x.0 < y.0 || (x.0 == y.0 && x.1 < y.1)
 }
 
 /// Inserts `key` into an ascending list of fixed length, dropping the last entry.
-fn insert_sorted(best: &mut [(f64, usize, usize)], key: (f64, usize, usize)) {
+fn insert_sorted(best: &mut [(f64, usize)], key: (f64, usize)) {
     let mut position = best.len() - 1;
     while position > 0 && key_less(key, best[position - 1]) {
         best[position] = best[position - 1];
@@ -303,7 +292,7 @@ mod tests {
 
     #[test]
     fn matches_brute_force_across_tile_boundaries() {
-        // 2,100 points: about ten blocks, searched nearest first and pruned.
+        // 2,100 points span nine query tiles of 256 and three reference chunks of 1,024.
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
         let data = Array2::from_shape_fn((2100, 4), |_| rng.gen_range(-1.0..1.0));
         let graph = exact_knn(data.view(), 5, &Progress::none()).unwrap();
@@ -327,8 +316,8 @@ mod tests {
 
     #[test]
     fn a_block_of_many_equal_points_keeps_the_lowest_indices() {
-        // 700 copies of one point (one ball-tree leaf of more than 256 points) among 300
-        // random ones: a copy's neighbours are the lowest-index other copies, at distance 0.
+        // 700 copies of one point among 300 random ones, across tiles: a copy's neighbours are
+        // the lowest-index other copies, at distance 0.
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
         let data = Array2::from_shape_fn((1000, 3), |(i, _)| {
             if i % 10 < 7 { 0.5 } else { rng.gen_range(-1.0..1.0) }
