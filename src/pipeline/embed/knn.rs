@@ -1,14 +1,17 @@
 //! Exact k-nearest-neighbour graph by blocked brute force.
 //!
-//! Squared distances come from the Gram trick, `|x|^2 + |y|^2 - 2 x.y`, with the products done a
-//! tile at a time by ndarray's matrix multiply (an optimised dependency), so the cost is one
-//! n x n x d product plus a cheap threshold test per pair. Each query keeps a small sorted list of
-//! its best candidates. The kept neighbours' distances are then recomputed directly, so exact
-//! duplicates are at distance 0 (the Gram trick would leave ~1e-7 of rounding), and sorted by
-//! (distance, index). Query tiles are fixed, independent of the thread count, so the graph is
-//! identical whatever the scheduling.
+//! Candidate distances come from the Gram trick in f32: every point is a query row
+//! `[x, 1, |x|^2]` and a reference row `[-2x, |x|^2, 1]`, so one tile of a matrix product
+//! (ndarray's optimised GEMM, at twice the f64 speed) holds squared distances directly, with no
+//! pass to add the norms. The f32 values only select: a reference is a candidate when its value
+//! is within the f32 rounding margin of the query's current k-th exact distance, and each
+//! candidate's distance is then computed exactly in f64 and ranked by (distance, index). So the
+//! neighbours are the exact ones, exact duplicates are at distance 0, ties go to the lower index,
+//! and the kept set does not depend on the order candidates arrive in. Query tiles are fixed,
+//! independent of the thread count, so the graph is identical whatever the scheduling.
 
-use ndarray::{Array2, ArrayView2, Axis, s};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -17,8 +20,6 @@ use crate::pipeline::progress::Progress;
 
 /// Rows of queries handled by one task.
 const QUERY_TILE: usize = 256;
-/// Reference rows multiplied against a query tile at once (keeps a tile at 4 MB).
-const REFERENCE_TILE: usize = 2048;
 
 /// The k nearest other points of every point (the point itself excluded).
 #[derive(Debug, Clone, PartialEq)]
@@ -41,36 +42,31 @@ pub fn exact_knn(
 ) -> Result<KnnGraph, EmbedError> {
     let (n, _) = check_matrix(data)?;
     let k = k.min(n - 1);
-    let norms = squared_norms(data);
+    let points = GramPoints::new(data);
     let tiles: Vec<(usize, usize)> =
         (0..n).step_by(QUERY_TILE).map(|start| (start, (start + QUERY_TILE).min(n))).collect();
     let done = AtomicUsize::new(0);
-    let tile_results: Vec<(Vec<usize>, Vec<f64>)> = tiles
+    let found: Vec<Vec<Nearest>> = tiles
         .par_iter()
         .map(|&(start, end)| {
             progress.check_cancel()?;
-            let result = knn_of_tile(data, &norms, start, end, k);
+            let nearest = points.knn_of_tile(start, end, k);
             let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
             progress.update(0.0, format!("nearest neighbours: {finished}/{} tiles", tiles.len()));
-            Ok(result)
+            Ok(nearest)
         })
         .collect::<Result<_, EmbedError>>()?;
 
-    let mut indices = Vec::with_capacity(n * k);
-    let mut distances = Vec::with_capacity(n * k);
-    for (tile_indices, tile_distances) in tile_results {
-        indices.extend(tile_indices);
-        distances.extend(tile_distances);
+    let mut indices = Array2::zeros((n, k));
+    let mut distances = Array2::zeros((n, k));
+    for nearest in found.into_iter().flatten() {
+        let i = nearest.query;
+        for (slot, (j, distance)) in nearest.into_sorted().into_iter().enumerate() {
+            indices[[i, slot]] = j;
+            distances[[i, slot]] = distance;
+        }
     }
-    Ok(KnnGraph {
-        k,
-        indices: Array2::from_shape_vec((n, k), indices).map_err(shape_error)?,
-        distances: Array2::from_shape_vec((n, k), distances).map_err(shape_error)?,
-    })
-}
-
-fn shape_error(error: ndarray::ShapeError) -> EmbedError {
-    EmbedError::InvalidParameter(format!("internal shape error in kNN: {error}"))
+    Ok(KnnGraph { k, indices, distances })
 }
 
 /// Squared Euclidean norm of every row.
@@ -97,77 +93,171 @@ pub(crate) fn squared_distance_tile(
     tile
 }
 
-/// The k nearest neighbours of rows `start..end`, flattened row-major (indices, distances).
-fn knn_of_tile(
-    data: ArrayView2<f64>,
-    norms: &[f64],
-    start: usize,
-    end: usize,
-    k: usize,
-) -> (Vec<usize>, Vec<f64>) {
-    let n = data.nrows();
-    let rows = end - start;
-    let mut best_index = vec![usize::MAX; rows * k];
-    let mut best_distance = vec![f64::INFINITY; rows * k];
-    if k == 0 {
-        return (best_index, best_distance);
+/// Bound on the f32 rounding error of a Gram-trick squared distance whose two squared norms add
+/// up to `scale`: about 30 terms of size up to 2 x scale, each rounded at 2^-24 (6e-8), stay
+/// below 4e-6 x scale (the same bound as DBSCAN's blocks). Not finite when the norms are too
+/// large for f32 products (then every pair is computed exactly).
+fn f32_margin(scale: f64) -> f64 {
+    if scale < F32_SAFE_SCALE { 1e-5 * scale + 1e-30 } else { f64::INFINITY }
+}
+
+/// Reference points per matrix product (a query tile's products stay at 1 MB).
+const REFERENCE_CHUNK: usize = 1024;
+
+/// Largest sum of squared norms for which the f32 products stay finite (far below f32::MAX).
+const F32_SAFE_SCALE: f64 = 1e30;
+
+/// The points in the forms the search needs: f64 rows for exact distances, f32 Gram rows for
+/// the candidate products, squared norms for the rounding margins.
+struct GramPoints {
+    n: usize,
+    d: usize,
+    /// Row-major n x d copy of the data.
+    rows: Vec<f64>,
+    norms: Vec<f64>,
+    /// Query rows `[x, 1, |x|^2]` and reference rows `[-2x, |x|^2, 1]`.
+    query_side: Array2<f32>,
+    reference_side: Array2<f32>,
+}
+
+impl GramPoints {
+    fn new(data: ArrayView2<f64>) -> Self {
+        let (n, d) = data.dim();
+        let rows: Vec<f64> = data.iter().copied().collect();
+        let norms: Vec<f64> = rows.chunks_exact(d).map(|x| x.iter().map(|v| v * v).sum()).collect();
+        let query_side = Array2::from_shape_fn((n, d + 2), |(i, j)| match j {
+            j if j < d => rows[i * d + j] as f32,
+            j if j == d => 1.0,
+            _ => norms[i] as f32,
+        });
+        let reference_side = Array2::from_shape_fn((n, d + 2), |(i, j)| match j {
+            j if j < d => (-2.0 * rows[i * d + j]) as f32,
+            j if j == d => norms[i] as f32,
+            _ => 1.0,
+        });
+        GramPoints { n, d, rows, norms, query_side, reference_side }
     }
-    for reference_start in (0..n).step_by(REFERENCE_TILE) {
-        let reference_end = (reference_start + REFERENCE_TILE).min(n);
-        let tile = squared_distance_tile(data, norms, start..end, reference_start..reference_end);
-        for (a, row) in tile.axis_iter(Axis(0)).enumerate() {
-            let query = start + a;
-            let slots = a * k..(a + 1) * k;
-            let (distances, indices) = (&mut best_distance[slots.clone()], &mut best_index[slots]);
-            for (b, &candidate) in row.iter().enumerate() {
-                let j = reference_start + b;
-                if candidate < distances[k - 1] && j != query {
-                    insert_sorted(distances, indices, candidate, j);
-                }
+
+    fn row(&self, i: usize) -> &[f64] {
+        &self.rows[i * self.d..(i + 1) * self.d]
+    }
+
+    /// Exact squared distance between points `i` and `j`.
+    fn squared_distance(&self, i: usize, j: usize) -> f64 {
+        self.row(i).iter().zip(self.row(j)).map(|(a, b)| (a - b) * (a - b)).sum()
+    }
+
+    /// The k nearest neighbours of the points `start..end`.
+    fn knn_of_tile(&self, start: usize, end: usize, k: usize) -> Vec<Nearest> {
+        let mut best: Vec<Nearest> = (start..end).map(|i| Nearest::new(i, k)).collect();
+        if k == 0 {
+            return best;
+        }
+        let queries = self.query_side.slice(s![start..end, ..]);
+        let mut buffer = vec![0.0_f32; (end - start) * REFERENCE_CHUNK];
+        for chunk_start in (0..self.n).step_by(REFERENCE_CHUNK) {
+            let chunk_end = (chunk_start + REFERENCE_CHUNK).min(self.n);
+            self.scan_references(queries, &mut best, chunk_start..chunk_end, &mut buffer);
+        }
+        best
+    }
+
+    /// Offers the points `references` to every query of `best` (whose query
+    /// rows are `queries`), with one matrix product into `buffer`.
+    fn scan_references(
+        &self,
+        queries: ArrayView2<'_, f32>,
+        best: &mut [Nearest],
+        references: std::ops::Range<usize>,
+        buffer: &mut [f32],
+    ) {
+        let width = references.len();
+        let values = &mut buffer[..best.len() * width];
+        let mut products = ArrayViewMut2::from_shape((best.len(), width), &mut *values)
+            .expect("the buffer holds a chunk's products");
+        let reference_rows = self.reference_side.slice(s![references.clone(), ..]);
+        general_mat_mul(1.0, &queries, &reference_rows.t(), 0.0, &mut products);
+        let largest_norm = self.norms[references.clone()].iter().fold(0.0_f64, |m, &v| m.max(v));
+        for (nearest, row) in best.iter_mut().zip(values.chunks_exact(width)) {
+            let margin = f32_margin(self.norms[nearest.query] + largest_norm);
+            nearest.scan(self, row, references.start, margin);
+        }
+    }
+}
+
+/// The k best (exact squared distance, index) of point `query` seen so far, ascending.
+struct Nearest {
+    query: usize,
+    best: Vec<(f64, usize)>,
+    /// Largest f32 product that may still hold a neighbour: the k-th exact distance plus the
+    /// rounding margin (infinite until k candidates are kept).
+    threshold: f32,
+}
+
+impl Nearest {
+    fn new(query: usize, k: usize) -> Self {
+        let empty = (f64::INFINITY, usize::MAX);
+        Nearest { query, best: vec![empty; k], threshold: f32::INFINITY }
+    }
+
+    fn kth(&self) -> (f64, usize) {
+        self.best[self.best.len() - 1]
+    }
+
+    /// The f32 threshold for products whose rounding error is below `margin`, rounded up.
+    fn threshold_for(&self, margin: f64) -> f32 {
+        let limit = self.kth().0 + margin;
+        (limit * (1.0 + 1e-6)) as f32
+    }
+
+    /// Considers the points `first..first + values.len()`, whose f32 products are `values` (every one of them when the margin is not finite: the products may
+    /// have overflowed).
+    fn scan(&mut self, points: &GramPoints, values: &[f32], first: usize, margin: f64) {
+        if !margin.is_finite() {
+            (first..first + values.len()).for_each(|t| self.consider(points, t, margin));
+            return;
+        }
+        self.threshold = self.threshold_for(margin);
+        for (b, &value) in values.iter().enumerate() {
+            if value <= self.threshold {
+                self.consider(points, first + b, margin);
             }
         }
     }
-    refine_exactly(data, start, k, &mut best_index, &mut best_distance);
-    (best_index, best_distance)
-}
 
-/// Inserts (distance, index) into ascending lists of fixed length, dropping the last entry.
-fn insert_sorted(distances: &mut [f64], indices: &mut [usize], distance: f64, index: usize) {
-    let mut position = distances.len() - 1;
-    while position > 0 && distances[position - 1] > distance {
-        distances[position] = distances[position - 1];
-        indices[position] = indices[position - 1];
-        position -= 1;
-    }
-    distances[position] = distance;
-    indices[position] = index;
-}
-
-/// Replaces the Gram-trick distances of the kept neighbours by directly computed Euclidean
-/// distances and re-sorts each list by (distance, index).
-fn refine_exactly(
-    data: ArrayView2<f64>,
-    start: usize,
-    k: usize,
-    indices: &mut [usize],
-    distances: &mut [f64],
-) {
-    let mut pairs: Vec<(f64, usize)> = Vec::with_capacity(k);
-    for (a, (row_indices, row_distances)) in
-        indices.chunks_mut(k).zip(distances.chunks_mut(k)).enumerate()
-    {
-        let query = data.row(start + a);
-        pairs.clear();
-        pairs.extend(row_indices.iter().map(|&j| {
-            let squared: f64 = query.iter().zip(data.row(j)).map(|(x, y)| (x - y) * (x - y)).sum();
-            (squared.sqrt(), j)
-        }));
-        pairs.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
-        for (slot, &(distance, j)) in pairs.iter().enumerate() {
-            row_distances[slot] = distance;
-            row_indices[slot] = j;
+    /// Keeps point `j` if its exact (distance, index) beats the k-th kept.
+    fn consider(&mut self, points: &GramPoints, j: usize, margin: f64) {
+        if j == self.query {
+            return;
+        }
+        let key = (points.squared_distance(self.query, j), j);
+        if key_less(key, self.kth()) {
+            insert_sorted(&mut self.best, key);
+            self.threshold = self.threshold_for(margin);
         }
     }
+
+    /// (index, Euclidean distance) sorted by (distance, index).
+    fn into_sorted(self) -> Vec<(usize, f64)> {
+        let mut pairs: Vec<(usize, f64)> =
+            self.best.iter().map(|&(d2, j)| (j, d2.sqrt())).collect();
+        pairs.sort_by(|x, y| x.1.total_cmp(&y.1).then(x.0.cmp(&y.0)));
+        pairs
+    }
+}
+
+fn key_less(x: (f64, usize), y: (f64, usize)) -> bool {
+    x.0 < y.0 || (x.0 == y.0 && x.1 < y.1)
+}
+
+/// Inserts `key` into an ascending list of fixed length, dropping the last entry.
+fn insert_sorted(best: &mut [(f64, usize)], key: (f64, usize)) {
+    let mut position = best.len() - 1;
+    while position > 0 && key_less(key, best[position - 1]) {
+        best[position] = best[position - 1];
+        position -= 1;
+    }
+    best[position] = key;
 }
 
 #[cfg(test)]
@@ -202,13 +292,55 @@ mod tests {
 
     #[test]
     fn matches_brute_force_across_tile_boundaries() {
-        // 2,100 points span nine query tiles and two reference tiles (256 and 2,048 rows).
+        // 2,100 points span nine query tiles of 256 and three reference chunks of 1,024.
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
         let data = Array2::from_shape_fn((2100, 4), |_| rng.gen_range(-1.0..1.0));
         let graph = exact_knn(data.view(), 5, &Progress::none()).unwrap();
         let (indices, distances) = brute_force(data.view(), 5);
         assert_eq!(graph.indices, indices);
         assert!(graph.distances.iter().zip(&distances).all(|(a, b)| (a - b).abs() < 1e-12));
+    }
+
+    #[test]
+    fn ties_go_to_the_lower_index_like_brute_force() {
+        // An integer grid with repeated points: many neighbours at exactly equal distances,
+        // also across the k-th place, and duplicates at distance 0.
+        // 2,300 random points of a 6^4 grid.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+        let data = Array2::from_shape_fn((2300, 4), |_| f64::from(rng.gen_range(0..6_u8)));
+        let graph = exact_knn(data.view(), 9, &Progress::none()).unwrap();
+        let (indices, distances) = brute_force(data.view(), 9);
+        assert_eq!(graph.indices, indices);
+        assert_eq!(graph.distances, distances);
+    }
+
+    #[test]
+    fn a_block_of_many_equal_points_keeps_the_lowest_indices() {
+        // 700 copies of one point among 300 random ones, across tiles: a copy's neighbours are
+        // the lowest-index other copies, at distance 0.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let data = Array2::from_shape_fn((1000, 3), |(i, _)| {
+            if i % 10 < 7 { 0.5 } else { rng.gen_range(-1.0..1.0) }
+        });
+        let graph = exact_knn(data.view(), 8, &Progress::none()).unwrap();
+        let (indices, distances) = brute_force(data.view(), 8);
+        assert_eq!(graph.indices, indices);
+        assert_eq!(graph.distances, distances);
+        assert_eq!(graph.indices.row(0).to_vec(), vec![1, 2, 3, 4, 5, 6, 10, 11]);
+    }
+
+    #[test]
+    fn exact_where_f32_products_are_coarse_or_overflow() {
+        // Away from the origin the f32 Gram values carry errors (offset 30: about 1e-3, inside
+        // the margin), are off by more than the neighbour gaps (3e3), or overflow (1e20).
+        for offset in [30.0, 3e3, 1e20] {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+            let data = Array2::from_shape_fn((600, 5), |_| offset + rng.gen_range(-1.0..1.0));
+            let graph = exact_knn(data.view(), 6, &Progress::none()).unwrap();
+            let (indices, distances) = brute_force(data.view(), 6);
+            assert_eq!(graph.indices, indices, "offset {offset}");
+            assert_eq!(graph.distances, distances, "offset {offset}");
+        }
     }
 
     #[test]

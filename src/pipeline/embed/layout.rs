@@ -15,7 +15,9 @@
 //!   schedule: where umap-learn moves `j` once as the head of `j -> k` and once as the tail of
 //!   `k -> j`, the block moves it once by twice the (clipped) step;
 //! - the negative samples of a block come from its own random stream, seeded by (seed, epoch,
-//!   block).
+//!   block); the pushes of one edge's negative samples are all computed from the point's
+//!   position after the edge's pull and applied together (umap-learn applies them one after
+//!   the other), so their `powf`s and divisions overlap instead of waiting for each other.
 //!
 //! Nothing depends on the number of threads or on which thread runs which block, so the layout
 //! is bit-identical for the same input and seed on any machine with the same float arithmetic.
@@ -83,30 +85,34 @@ impl Curve {
     }
 }
 
-/// Epoch bookkeeping of one edge (umap-learn's `epochs_per_sample` schedule).
+/// Epoch bookkeeping of one edge (umap-learn's `epochs_per_sample` schedule), but the epoch of
+/// its next sample, which every epoch reads for every edge and so is kept apart
+/// ([`EdgeClocks::next_sample`]).
 #[derive(Debug, Clone, Copy)]
 struct EdgeClock {
     epochs_per_sample: f64,
-    next_sample: f64,
     epochs_per_negative: f64,
     next_negative: f64,
 }
 
-fn edge_clocks(weights: &[f64]) -> Vec<EdgeClock> {
+/// The schedules of all edges, in edge order.
+struct EdgeClocks {
+    /// Epoch at which each edge is next sampled.
+    next_sample: Vec<f64>,
+    rest: Vec<EdgeClock>,
+}
+
+fn edge_clocks(weights: &[f64]) -> EdgeClocks {
     let max = weights.iter().copied().fold(0.0, f64::max);
-    weights
+    let rest: Vec<EdgeClock> = weights
         .iter()
         .map(|&w| {
             let epochs_per_sample = max / w;
             let epochs_per_negative = epochs_per_sample / NEGATIVE_SAMPLE_RATE;
-            EdgeClock {
-                epochs_per_sample,
-                next_sample: epochs_per_sample,
-                epochs_per_negative,
-                next_negative: epochs_per_negative,
-            }
+            EdgeClock { epochs_per_sample, epochs_per_negative, next_negative: epochs_per_negative }
         })
-        .collect()
+        .collect();
+    EdgeClocks { next_sample: rest.iter().map(|c| c.epochs_per_sample).collect(), rest }
 }
 
 /// Where each block's edges start in the head-sorted edge list (one more entry than blocks).
@@ -118,16 +124,13 @@ fn block_edge_starts(head: &[u32], n_vertices: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Splits `clocks` into consecutive pieces at `starts` (as from [`block_edge_starts`]).
-fn split_at_starts<'a>(
-    mut clocks: &'a mut [EdgeClock],
-    starts: &[usize],
-) -> Vec<&'a mut [EdgeClock]> {
+/// Splits `items` into consecutive pieces at `starts` (as from [`block_edge_starts`]).
+fn split_at_starts<'a, T>(mut items: &'a mut [T], starts: &[usize]) -> Vec<&'a mut [T]> {
     let mut pieces = Vec::with_capacity(starts.len().saturating_sub(1));
     for pair in starts.windows(2) {
-        let (piece, rest) = clocks.split_at_mut(pair[1] - pair[0]);
+        let (piece, rest) = items.split_at_mut(pair[1] - pair[0]);
         pieces.push(piece);
-        clocks = rest;
+        items = rest;
     }
     pieces
 }
@@ -152,13 +155,17 @@ pub(crate) fn optimize_layout(
         })?;
         let epoch_start = coords.to_vec();
         let step = Step { graph, curve, epoch_start: &epoch_start, epoch: epoch as f64, alpha };
+        let pieces = split_at_starts(&mut clocks.next_sample, &starts)
+            .into_iter()
+            .zip(split_at_starts(&mut clocks.rest, &starts));
         coords
             .par_chunks_mut(2 * BLOCK_POINTS)
-            .zip(split_at_starts(&mut clocks, &starts))
+            .zip(pieces.collect::<Vec<_>>())
             .enumerate()
-            .for_each(|(block, (own, block_clocks))| {
+            .for_each(|(block, (own, (next_sample, rest)))| {
                 let mut rng = block_rng(params.seed, epoch, block);
-                step.run_block(block * BLOCK_POINTS, own, starts[block], block_clocks, &mut rng);
+                let edges = BlockEdges { first: starts[block], next_sample, rest };
+                step.run_block(block * BLOCK_POINTS, own, edges, &mut rng);
             });
         let done = epoch + 1;
         progress.update(
@@ -182,6 +189,13 @@ fn block_rng(seed: u64, epoch: usize, block: usize) -> Xoshiro256PlusPlus {
     Xoshiro256PlusPlus::seed_from_u64(seed ^ stream)
 }
 
+/// The edges of one block: where they start in the edge list, and their clocks.
+struct BlockEdges<'a> {
+    first: usize,
+    next_sample: &'a mut [f64],
+    rest: &'a mut [EdgeClock],
+}
+
 /// What every block of one epoch shares.
 struct Step<'a> {
     graph: &'a FuzzyGraph,
@@ -199,32 +213,28 @@ impl Step<'_> {
         &self,
         first: usize,
         own: &mut [f32],
-        first_edge: usize,
-        clocks: &mut [EdgeClock],
+        edges: BlockEdges<'_>,
         rng: &mut Xoshiro256PlusPlus,
     ) {
         let n_vertices = self.epoch_start.len() / 2;
-        for (offset, clock) in clocks.iter_mut().enumerate() {
-            if clock.next_sample > self.epoch {
+        for (offset, next_sample) in edges.next_sample.iter_mut().enumerate() {
+            if *next_sample > self.epoch {
                 continue;
             }
-            let edge = first_edge + offset;
+            let clock = &mut edges.rest[offset];
+            let edge = edges.first + offset;
             let j = self.graph.head[edge] as usize - first;
             let k = self.graph.tail[edge] as usize;
             let other = self.position(own, first, k);
             self.attract(own, j, other);
-            clock.next_sample += clock.epochs_per_sample;
+            *next_sample += clock.epochs_per_sample;
 
+            // floor(x) clamped at 0 is the truncation of max(x, 0): no libm call for floor.
             let negatives =
-                ((self.epoch - clock.next_negative) / clock.epochs_per_negative).floor().max(0.0);
-            for _ in 0..negatives as usize {
-                let random = random_vertex(rng, n_vertices);
-                if random != first + j {
-                    let other = self.position(own, first, random);
-                    self.repel(own, j, other);
-                }
-            }
-            clock.next_negative += negatives * clock.epochs_per_negative;
+                ((self.epoch - clock.next_negative) / clock.epochs_per_negative).max(0.0) as usize;
+            let samples = (0..negatives).map(|_| random_vertex(rng, n_vertices));
+            self.repel_from(own, first, j, samples.filter(|&v| v != first + j));
+            clock.next_negative += negatives as f64 * clock.epochs_per_negative;
         }
     }
 
@@ -253,18 +263,32 @@ impl Step<'_> {
             2.0 * (coefficient * dy).clamp(-GRADIENT_CLIP, GRADIENT_CLIP) * self.alpha;
     }
 
-    /// Pushes own point `j` away from a random point at `other`.
+    /// Pushes own point `j` away from each point of `others` (negative samples), every push
+    /// computed from j's position before the first and the pushes applied together: the pushes
+    /// are independent computations the processor overlaps, where one after the other each
+    /// waited for the previous one's `powf` and division.
     #[inline(always)]
-    fn repel(&self, own: &mut [f32], j: usize, other: [f32; 2]) {
-        let dx = own[2 * j] - other[0];
-        let dy = own[2 * j + 1] - other[1];
-        let d2 = dx * dx + dy * dy;
-        if d2 <= 0.0 {
-            return;
+    fn repel_from(
+        &self,
+        own: &mut [f32],
+        first: usize,
+        j: usize,
+        others: impl Iterator<Item = usize>,
+    ) {
+        let at = [own[2 * j], own[2 * j + 1]];
+        let mut total = [0.0_f32; 2];
+        for v in others {
+            let other = self.position(own, first, v);
+            let (dx, dy) = (at[0] - other[0], at[1] - other[1]);
+            let d2 = dx * dx + dy * dy;
+            if d2 > 0.0 {
+                let coefficient = self.curve.repulsion(d2);
+                total[0] += (coefficient * dx).clamp(-GRADIENT_CLIP, GRADIENT_CLIP) * self.alpha;
+                total[1] += (coefficient * dy).clamp(-GRADIENT_CLIP, GRADIENT_CLIP) * self.alpha;
+            }
         }
-        let coefficient = self.curve.repulsion(d2);
-        own[2 * j] += (coefficient * dx).clamp(-GRADIENT_CLIP, GRADIENT_CLIP) * self.alpha;
-        own[2 * j + 1] += (coefficient * dy).clamp(-GRADIENT_CLIP, GRADIENT_CLIP) * self.alpha;
+        own[2 * j] += total[0];
+        own[2 * j + 1] += total[1];
     }
 }
 
@@ -287,7 +311,7 @@ mod tests {
         assert_eq!(block_edge_starts(&[0, 1, 1030], 1100), vec![0, 2, 2, 3]);
         let mut clocks = edge_clocks(&[1.0; 7]);
         let sizes: Vec<usize> =
-            split_at_starts(&mut clocks, &[0, 3, 6, 7]).iter().map(|p| p.len()).collect();
+            split_at_starts(&mut clocks.rest, &[0, 3, 6, 7]).iter().map(|p| p.len()).collect();
         assert_eq!(sizes, vec![3, 3, 1]);
     }
 
@@ -295,10 +319,10 @@ mod tests {
     fn edge_clocks_follow_umap_learn_schedule() {
         // Weights 1 and 0.25: sampled every 1 and every 4 epochs, negatives 5x as often.
         let clocks = edge_clocks(&[1.0, 0.25]);
-        assert_eq!(clocks[0].epochs_per_sample, 1.0);
-        assert_eq!(clocks[1].epochs_per_sample, 4.0);
-        assert_eq!(clocks[1].epochs_per_negative, 0.8);
-        assert_eq!(clocks[1].next_sample, 4.0);
+        assert_eq!(clocks.rest[0].epochs_per_sample, 1.0);
+        assert_eq!(clocks.rest[1].epochs_per_sample, 4.0);
+        assert_eq!(clocks.rest[1].epochs_per_negative, 0.8);
+        assert_eq!(clocks.next_sample[1], 4.0);
     }
 
     #[test]
@@ -325,5 +349,22 @@ mod tests {
         assert!((block0[0] - 1.6).abs() < 1e-6, "{}", block0[0]);
         assert!((block1[2 * 88] - 0.4).abs() < 1e-6, "{}", block1[2 * 88]);
         assert_eq!((block0[1], block1[2 * 88 + 1]), (0.0, 0.0));
+    }
+
+    #[test]
+    fn negative_samples_push_from_the_position_before_the_first() {
+        // Point 0 at the origin, point 1 at (1, 0); a = b = 1, alpha = 1. One push: d2 = 1,
+        // coefficient 2b / ((0.001 + d2)(a d2 + 1)) = 2 / 2.002, step -0.999 on x. Two samples
+        // of point 1 push twice that; one after the other the second would start from -0.999
+        // (d2 = 3.996, step -0.2002, -1.1993 in all).
+        let start = vec![0.0_f32, 0.0, 1.0, 0.0];
+        let graph = FuzzyGraph::default();
+        let curve = Curve { a: 1.0, b: 1.0 };
+        let step = Step { graph: &graph, curve, epoch_start: &start, epoch: 1.0, alpha: 1.0 };
+        let mut own = start[..2].to_vec();
+        step.repel_from(&mut own, 0, 0, [1, 1].into_iter());
+        let one = 2.0 / 2.002_f32;
+        assert!((own[0] + 2.0 * one).abs() < 1e-6, "{}", own[0]);
+        assert_eq!(own[1], 0.0);
     }
 }
