@@ -5,9 +5,9 @@
 //! at most [`BLOCK_POINTS`] (subtrees of the ball tree, contiguous in tree order, each with its
 //! bounding ball). Two blocks are compared only when their balls come within eps; a pair whose
 //! balls lie entirely within eps needs no distances at all; the remaining pairs get all their
-//! distances at once from one matrix product (ndarray's optimised GEMM), as
-//! `|x|^2 - 2 x.y + |y|^2`. Pairs within rounding distance of eps are re-checked exactly, so
-//! the result is the same as comparing exact distances with `<= eps`.
+//! distances from the panel kernel ([`super::panel`]: the block's points stored transposed, no
+//! GEMM packing), as `|x|^2 - 2 x.y + |y|^2` in f32. Pairs within rounding distance of eps are
+//! re-checked exactly, so the result is the same as comparing exact distances with `<= eps`.
 //!
 //! Balls prune poorly in 25 dimensions, so every block also has a bounding box along the data's
 //! first principal directions (estimated on a fixed subset of the points): the distance between
@@ -16,14 +16,17 @@
 //! bound, and a block is compared only when both bounds come within eps.
 
 use super::balltree::{BallTree, eps_bounds};
+use super::panel::{self, padded_width};
 use super::sq_dist;
 use crate::pipeline::embed::pca::symmetric_eigen;
-use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, Axis, s};
 use rayon::prelude::*;
 
-/// Largest block; a 256 x 256 product is big enough for GEMM to run near full speed.
+/// Largest block (a multiple of the panel's tile).
 pub(crate) const BLOCK_POINTS: usize = 256;
+
+/// Queries whose distances to one block are computed at once (a few KB of results).
+const QUERY_CHUNK: usize = 8;
 
 /// Principal directions the bounding boxes are taken along.
 const BOX_DIMS: usize = 10;
@@ -43,12 +46,14 @@ pub(crate) struct Blocks<'a> {
     pub radius: Vec<f64>,
     /// Squared norm of every point, by tree position.
     norms: Vec<f64>,
-    /// Every point as a query row `[x, 1, |x|^2]` and a target row `[-2x, |x|^2, 1]`, in tree
-    /// order: their products are squared distances, and a block's targets are one slice. In
-    /// f32, which doubles the speed of the product; every decision within the f32 rounding
+    /// Every point as a query row `[x, 1, |x|^2]` (tree order), and every block as a panel of
+    /// target columns `[-2x, |x|^2, 1]` ([`super::panel`]): their products are squared
+    /// distances. In f32, which doubles the speed; every decision within the f32 rounding
     /// margin of the threshold is re-checked with the exact f64 distance.
-    query_side: Array2<f32>,
-    target_side: Array2<f32>,
+    query_side: Vec<f32>,
+    panels: Vec<f32>,
+    /// Where each block's panel starts in `panels`.
+    panel_start: Vec<usize>,
     d: usize,
     /// Every point projected on the principal directions (tree order), and per block the
     /// lowest and highest projection on each (`BOX_DIMS` values per block, or fewer for d < 10).
@@ -88,8 +93,9 @@ impl<'a> Blocks<'a> {
             centers: Vec::new(),
             radius: Vec::new(),
             norms: Vec::new(),
-            query_side: Array2::zeros((0, d + 2)),
-            target_side: Array2::zeros((0, d + 2)),
+            query_side: Vec::new(),
+            panels: Vec::new(),
+            panel_start: Vec::new(),
             d,
             projected: Vec::new(),
             box_dims: 0,
@@ -114,20 +120,33 @@ impl<'a> Blocks<'a> {
         }
         let norms: Vec<f64> =
             (0..tree.len()).map(|t| tree.point(t).iter().map(|v| v * v).sum()).collect();
-        b.query_side = Array2::from_shape_fn((tree.len(), d + 2), |(t, j)| match j {
-            j if j < d => tree.point(t)[j] as f32,
-            j if j == d => 1.0,
-            _ => norms[t] as f32,
-        });
-        b.target_side = Array2::from_shape_fn((tree.len(), d + 2), |(t, j)| match j {
-            j if j < d => (-2.0 * tree.point(t)[j]) as f32,
-            j if j == d => norms[t] as f32,
-            _ => 1.0,
-        });
+        b.query_side = (0..tree.len())
+            .flat_map(|t| {
+                let point = tree.point(t).iter().map(|&v| v as f32);
+                point.chain([1.0, norms[t] as f32])
+            })
+            .collect();
+        b.write_panels(&norms);
         b.box_slack = BOX_SLACK * (1.0 + norms.iter().fold(0.0, |a: f64, &v| a.max(v)).sqrt());
         b.norms = norms;
         b.add_boxes();
         b
+    }
+
+    /// Every block's target columns `[-2x, |x|^2, 1]` as a panel (padding columns 0).
+    fn write_panels(&mut self, norms: &[f64]) {
+        let (tree, d) = (self.tree, self.d);
+        let target = |t: usize, j: usize| match j {
+            j if j < d => (-2.0 * tree.point(t)[j]) as f32,
+            j if j == d => norms[t] as f32,
+            _ => 1.0,
+        };
+        let total: usize = self.ranges.iter().map(|&(s, e)| padded_width(e - s) * (d + 2)).sum();
+        self.panels = Vec::with_capacity(total);
+        for &(s, e) in &self.ranges {
+            self.panel_start.push(self.panels.len());
+            panel::write_panel(&mut self.panels, s..e, d + 2, target, |_| 0.0);
+        }
     }
 
     /// Project every point on the principal directions and bound each block by a box there.
@@ -268,13 +287,12 @@ impl<'a> Blocks<'a> {
                 continue;
             }
             let queries: Vec<usize> = rows.iter().map(|&i| own[i]).collect();
-            let (ts, te) = self.ranges[t];
-            let g = self.sq_distances(self.query_rows(&queries).view(), (ts, te));
-            let max_tn = self.norms[ts..te].iter().fold(0.0, |a: f64, &b| a.max(b));
-            for (r, row) in rows.iter().zip(g.as_slice().unwrap_or(&[]).chunks_exact(te - ts)) {
-                let b = &mut best[*r];
-                let q = self.tree.point(own[*r]);
-                let margin = f32_margin(self.norms[own[*r]] + max_tn);
+            let ts = self.ranges[t].0;
+            let max_tn = self.max_norm(t);
+            self.distance_rows(self, &queries, t, |i, row| {
+                let b = &mut best[rows[i]];
+                let q = self.tree.point(queries[i]);
+                let margin = f32_margin(self.norms[queries[i]] + max_tn);
                 for (j, &v) in row.iter().enumerate() {
                     // Candidates by the f32 value, ranked by the exact distance.
                     if (v as f64) < b[k - 1].0 + margin {
@@ -284,7 +302,7 @@ impl<'a> Blocks<'a> {
                         }
                     }
                 }
-            }
+            });
         }
         // Report the exact distance to the k-th neighbour found.
         own.iter()
@@ -308,39 +326,62 @@ impl<'a> Blocks<'a> {
             .collect()
     }
 
-    /// Query rows (see the `query_side` field) of the given tree positions.
-    pub(crate) fn query_rows(&self, positions: &[usize]) -> Array2<f32> {
-        self.query_side.select(Axis(0), positions)
+    /// The query row (see the `query_side` field) of tree position `p`.
+    fn query_row(&self, p: usize) -> &[f32] {
+        &self.query_side[p * (self.d + 2)..(p + 1) * (self.d + 2)]
     }
 
-    /// Squared distances from the query rows `qm` to the points of the block range `ts..te`.
-    /// The result is row-major: row i holds query i's distances.
-    fn sq_distances(&self, qm: ArrayView2<'_, f32>, (ts, te): (usize, usize)) -> Array2<f32> {
-        let mut g = Array2::zeros((qm.nrows(), te - ts));
-        general_mat_mul(1.0, &qm, &self.target_side.slice(s![ts..te, ..]).t(), 0.0, &mut g);
-        g
+    /// Largest squared norm of block `t`'s points.
+    fn max_norm(&self, t: usize) -> f64 {
+        let (ts, te) = self.ranges[t];
+        self.norms[ts..te].iter().fold(0.0, |a: f64, &b| a.max(b))
     }
 
-    /// Call `f(query index, target position)` for every query (tree positions `queries`, rows
-    /// `qm` from [`Self::query_rows`]) and target position in `ts..te` within eps.
+    /// f32 squared distances from the points at tree positions `positions` of `queries` (these
+    /// blocks or another tree's, of the same dimension) to every point of block `t`:
+    /// `each(i, row)` for the i-th position, `row[j]` for the block's j-th point.
+    fn distance_rows(
+        &self,
+        queries: &Blocks<'_>,
+        positions: &[usize],
+        t: usize,
+        mut each: impl FnMut(usize, &[f32]),
+    ) {
+        let (ts, te) = self.ranges[t];
+        let width = padded_width(te - ts);
+        let start = self.panel_start[t];
+        let panel = &self.panels[start..start + width * (self.d + 2)];
+        let mut out = vec![0.0f32; QUERY_CHUNK.min(positions.len()) * width];
+        let mut rows: [&[f32]; QUERY_CHUNK] = [&[]; QUERY_CHUNK];
+        for (c, chunk) in positions.chunks(QUERY_CHUNK).enumerate() {
+            for (row, &p) in rows.iter_mut().zip(chunk) {
+                *row = queries.query_row(p);
+            }
+            panel::products(&rows[..chunk.len()], panel, width, &mut out);
+            for (i, row) in out.chunks_exact(width).take(chunk.len()).enumerate() {
+                each(c * QUERY_CHUNK + i, &row[..te - ts]);
+            }
+        }
+    }
+
+    /// Call `f(query index, target position)` for every query (tree positions `queries`) and
+    /// point of block `t` within eps.
     pub(crate) fn pairs_within(
         &self,
         queries: &[usize],
-        qm: ArrayView2<'_, f32>,
-        (ts, te): (usize, usize),
+        t: usize,
         eps: f64,
         mut f: impl FnMut(usize, usize),
     ) {
+        let (ts, te) = self.ranges[t];
         if queries.is_empty() || te <= ts {
             return;
         }
-        let g = self.sq_distances(qm, (ts, te));
         #[cfg(test)]
         PAIRS.fetch_add((queries.len() * (te - ts)) as u64, std::sync::atomic::Ordering::Relaxed);
         let eps_sq = eps * eps;
-        let max_tn = self.norms[ts..te].iter().fold(0.0, |a: f64, &b| a.max(b));
-        let width = te - ts;
-        for (qi, row) in g.as_slice().unwrap_or(&[]).chunks_exact(width).enumerate() {
+        let max_tn = self.max_norm(t);
+        self.distance_rows(self, queries, t, |qi, row| {
             let tol = f32_margin(self.norms[queries[qi]] + max_tn + eps_sq);
             let (lo, hi) = ((eps_sq - tol) as f32, (eps_sq + tol) as f32);
             let q = self.tree.point(queries[qi]);
@@ -349,7 +390,7 @@ impl<'a> Blocks<'a> {
                     f(qi, ts + j);
                 }
             }
-        }
+        });
     }
 }
 
@@ -407,10 +448,10 @@ impl Blocks<'_> {
             if rows.is_empty() {
                 continue;
             }
-            let (ts, te) = self.ranges[t];
-            let g = self.sq_distances(queries.query_rows(&rows).view(), (ts, te));
-            let max_tn = self.norms[ts..te].iter().fold(0.0, |a: f64, &b| a.max(b));
-            for (&p, row) in rows.iter().zip(g.as_slice().unwrap_or(&[]).chunks_exact(te - ts)) {
+            let ts = self.ranges[t].0;
+            let max_tn = self.max_norm(t);
+            self.distance_rows(queries, &rows, t, |i, row| {
+                let p = rows[i];
                 let tol = f32_margin(queries.norms[p] + max_tn + eps_sq);
                 let (lo, hi) = ((eps_sq - tol) as f32, (eps_sq + tol) as f32);
                 let point = queries.tree.point(p);
@@ -423,7 +464,7 @@ impl Blocks<'_> {
                         *b = labels[ts + j];
                     }
                 }
-            }
+            });
         }
         best.into_iter().map(|b| (b != u32::MAX).then_some(b)).collect()
     }
@@ -494,15 +535,12 @@ mod tests {
         let n = tree.len();
         let exact = |a: usize, b: usize| sq_dist(tree.point(a), tree.point(b));
         let queries: Vec<usize> = (0..n).step_by(97).collect();
-        let qm = blocks.query_rows(&queries);
         for eps in [1.0, 3.0, 6.0] {
             for b in 0..blocks.len() {
                 let (s, e) = blocks.ranges[b];
                 let targets: Vec<usize> = (s..e).collect();
                 let mut got = Vec::new();
-                blocks.pairs_within(&queries, qm.view(), (s, e), eps, |qi, t| {
-                    got.push((queries[qi], t))
-                });
+                blocks.pairs_within(&queries, b, eps, |qi, t| got.push((queries[qi], t)));
                 let want: Vec<(usize, usize)> = queries
                     .iter()
                     .flat_map(|&q| targets.iter().map(move |&t| (q, t)))

@@ -138,10 +138,7 @@ fn core_flags(
                     }
                 } else {
                     let rows = blocks.near_block(&active, t, eps);
-                    let qm = blocks.query_rows(&rows);
-                    blocks.pairs_within(&rows, qm.view(), (ts, te), eps, |qi, p| {
-                        neighbours[rows[qi] - s].push(p)
-                    });
+                    blocks.pairs_within(&rows, t, eps, |qi, p| neighbours[rows[qi] - s].push(p));
                 }
                 active.retain(|&p| {
                     let open = neighbours[p - s].len() < min_samples;
@@ -217,7 +214,6 @@ fn link_core_points(
         if cores[q].is_empty() {
             return;
         }
-        let all_rows = blocks.query_rows(&cores[q]);
         for (t, inside) in blocks.reachable(q, eps).into_iter().filter(|&(t, _)| t >= q) {
             if cores[t].is_empty() || connected(q, t) {
                 continue;
@@ -241,14 +237,7 @@ fn link_core_points(
             if rows.is_empty() {
                 continue;
             }
-            let gathered;
-            let qm = if rows.len() == cores[q].len() {
-                all_rows.view()
-            } else {
-                gathered = blocks.query_rows(&rows);
-                gathered.view()
-            };
-            blocks.pairs_within(&rows, qm, blocks.ranges[t], eps, |qi, p| {
+            blocks.pairs_within(&rows, t, eps, |qi, p| {
                 if core_pos[p] {
                     union(parent, tree.original_index(rows[qi]), tree.original_index(p));
                 }

@@ -178,8 +178,7 @@ fn neighbours_within(blocks: &Blocks<'_>, queries: &[usize], eps: f64) -> Vec<Ve
             continue;
         }
         let positions: Vec<usize> = near.iter().map(|&i| queries[i]).collect();
-        let qm = blocks.query_rows(&positions);
-        blocks.pairs_within(&positions, qm.view(), blocks.ranges[t], eps, |qi, target| {
+        blocks.pairs_within(&positions, t, eps, |qi, target| {
             if target != positions[qi] {
                 out[near[qi]].push(target);
             }
