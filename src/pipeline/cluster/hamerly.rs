@@ -216,7 +216,13 @@ impl BlockSums {
         self.parts.par_iter_mut().zip(self.stale.par_iter_mut()).enumerate().for_each(
             |(b, (part, stale))| {
                 if *stale {
-                    *part = block_sums(xs, labels, (b * BLOCK_ROWS, ((b + 1) * BLOCK_ROWS).min(n)), k, d);
+                    *part = block_sums(
+                        xs,
+                        labels,
+                        (b * BLOCK_ROWS, ((b + 1) * BLOCK_ROWS).min(n)),
+                        k,
+                        d,
+                    );
                     *stale = false;
                 }
             },

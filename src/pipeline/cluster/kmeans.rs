@@ -302,8 +302,10 @@ fn candidate_distances(
                 }
             }
             let near = &closest[a..b];
-            let pots =
-                d2.iter().map(|v| near.iter().zip(v).map(|(x, y)| x.min(*y)).sum::<f64>()).collect();
+            let pots = d2
+                .iter()
+                .map(|v| near.iter().zip(v).map(|(x, y)| x.min(*y)).sum::<f64>())
+                .collect();
             (d2, pots)
         })
         .collect();
@@ -377,7 +379,8 @@ mod tests {
         let (x, _) = synthetic_blobs(3000, 6, 5, 5.0, 17);
         let points = KMeansPoints::new(x.view());
         let none = Progress::none();
-        let runs: Vec<KMeansFit> = (0..6).map(|r| points.run(8, 5, r, 300, &none).unwrap()).collect();
+        let runs: Vec<KMeansFit> =
+            (0..6).map(|r| points.run(8, 5, r, 300, &none).unwrap()).collect();
         let best = (0..6).fold(0, |b, r| if runs[r].inertia < runs[b].inertia { r } else { b });
         assert!(runs.iter().any(|f| f.inertia > runs[best].inertia), "every run alike");
         for threads in [1, 2] {

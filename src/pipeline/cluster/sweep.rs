@@ -512,7 +512,8 @@ mod tests {
         assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{seen:?}");
         assert_eq!(seen.last().unwrap().0, 1.0);
         // K = 2..5, each 3 runs + 3 stability pairs of 2 fits: 4 x 9 = 36 fits.
-        let fits: Vec<&String> = seen.iter().map(|(_, m)| m).filter(|m| m.contains(" fits")).collect();
+        let fits: Vec<&String> =
+            seen.iter().map(|(_, m)| m).filter(|m| m.contains(" fits")).collect();
         assert_eq!(fits.len(), 36, "{fits:?}");
         assert!(fits[35].starts_with("K-means: 36 of 36 fits"), "{}", fits[35]);
         // Cancelled after the 5th fit: the sweep stops with Cancelled.
