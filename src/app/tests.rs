@@ -527,6 +527,11 @@ fn a_features_table_opens_at_features_from_the_file_menu_and_segments() {
     assert_no_errors(&h);
     assert_eq!(h.state().current_step(), Step::Features, "the wizard starts at Features");
     assert_eq!(h.state().step_state(Step::Validate), StepState::Done);
+    // Validate shows the job's counts and points on to Features: there is nothing to rebuild.
+    h.get_by_label(&Step::Validate.bar_label()).click_accesskit();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("its features are already in this analysis").is_some());
+    assert!(h.query_by_label(crate::app::pages::validate::BUILD_FEATURES_BUTTON).is_none());
     let db = crate::app::backend::features_analysis_path_for(dir.path(), &table, "lake export");
     assert!(db.is_file(), "{} made", db.display());
     let name = db.file_name().unwrap().to_string_lossy().into_owned();

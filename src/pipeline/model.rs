@@ -65,9 +65,18 @@ pub struct IngestSummary {
     pub malformed_rows: u64,
     pub extra_columns: Vec<String>,
     pub has_gross: bool,
-    /// `utf-8`, or `latin-1` when the file was not valid UTF-8.
+    /// `utf-8`, or `latin-1` when the file was not valid UTF-8; `parquet` for a features table
+    /// made elsewhere ([`Self::is_features_table`]).
     pub encoding: String,
     pub seconds: f64,
+}
+
+impl IngestSummary {
+    /// The analysis was opened from a features (silver) table, e.g. the Spark job's: its order
+    /// lines were cleaned and its features built by that job, not here.
+    pub fn is_features_table(&self) -> bool {
+        self.encoding == "parquet"
+    }
 }
 
 /// How serious a dataset check is.

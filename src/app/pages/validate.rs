@@ -11,6 +11,9 @@ use egui_extras::{Column, TableBuilder};
 pub const BUILD_FEATURES_BUTTON: &str = "Build features";
 /// Label of the checkbox that accepts warnings.
 pub const CONTINUE_ANYWAY: &str = "Continue anyway";
+/// What the page says instead of offering to build features, for a features table.
+pub const FEATURES_MADE_ELSEWHERE: &str = "These counts come from the job that built the features \
+     table, and its features are already in this analysis: go on to Features.";
 
 /// What the Validate page shows.
 pub struct ValidateView<'a> {
@@ -41,7 +44,13 @@ pub fn show(
     summary(ui, view.ingest, report);
     ui.add_space(6.0);
     checks(ui, &report.checks);
-    let action = next_step(ui, report, continue_anyway, view.busy);
+    let action = if view.ingest.is_some_and(IngestSummary::is_features_table) {
+        ui.add_space(6.0);
+        ui.label(FEATURES_MADE_ELSEWHERE);
+        None
+    } else {
+        next_step(ui, report, continue_anyway, view.busy)
+    };
     ui.add_space(8.0);
     ui.label(RichText::new("Quality counts").strong());
     counts_table(ui, report);

@@ -391,3 +391,60 @@ fn bench_sweep_gold() {
         h.finish()
     );
 }
+
+/// The K sweep on an analysis's own gold matrix and outlier flags, for several sample sizes and
+/// seeds: does the chosen K depend on the sample? `GOLD_DB=analysis.duckdb`,
+/// `SWEEP_SAMPLES=100000,200000` (0 = every point), `SWEEP_SEEDS=42,7`.
+#[test]
+#[ignore]
+fn bench_sweep_on_analysis() {
+    let Ok(path) = std::env::var("GOLD_DB") else {
+        println!("set GOLD_DB");
+        return;
+    };
+    let cfg = crate::pipeline::config::StoreConfig::default();
+    let store = crate::pipeline::store::Store::open(path.as_ref(), &cfg).unwrap();
+    let (ids, _, x) = crate::pipeline::gold::read_gold(&store).unwrap();
+    let mut outlier = std::collections::HashMap::new();
+    let mut stmt =
+        store.conn().prepare("SELECT customer_id, is_outlier FROM clustering_results").unwrap();
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?))).unwrap();
+    for row in rows {
+        let (id, o) = row.unwrap();
+        outlier.insert(id, o);
+    }
+    let keep: Vec<usize> =
+        (0..ids.len()).filter(|&i| !outlier.get(&ids[i]).copied().unwrap_or(true)).collect();
+    let x = x.select(Axis(0), &keep);
+    let list = |var: &str, default: &str| -> Vec<usize> {
+        std::env::var(var)
+            .unwrap_or_else(|_| default.into())
+            .split(',')
+            .filter_map(|v| v.trim().parse().ok())
+            .collect()
+    };
+    for size in list("SWEEP_SAMPLES", "100000") {
+        for seed in list("SWEEP_SEEDS", "42") {
+            let mut k = Config::default().kmeans;
+            k.sweep_sample = if size == 0 { usize::MAX } else { size };
+            k.seed = seed as u64;
+            let (t, cpu) = (Instant::now(), process_cpu_seconds());
+            let none = crate::pipeline::progress::Progress::none();
+            let (sweep, _) = sweep::sweep_k(x.view(), &k, &none).unwrap();
+            let stab: Vec<String> = sweep
+                .rows
+                .iter()
+                .map(|r| format!("{}:{:.2}", r.k, r.stability.unwrap_or(f64::NAN)))
+                .collect();
+            println!(
+                "{} points, sample {size}, seed {seed}: K = {} ({:.0} s wall, {:.0} s CPU); \
+                 stability {}",
+                x.nrows(),
+                sweep.chosen_k,
+                t.elapsed().as_secs_f64(),
+                process_cpu_seconds() - cpu,
+                stab.join(" ")
+            );
+        }
+    }
+}
