@@ -333,6 +333,79 @@ fn bench_sampled_phase1() {
     }
 }
 
+/// The non-outlier rows of an analysis's gold matrix (phase 1 as a run does it, default
+/// configuration), cached as raw little-endian f64 in `cache` (n and d first, as u64).
+fn phase2_points(gold_db: &str, cache: &str) -> Array2<f64> {
+    use super::balltree::BallTree;
+    use super::dbscan::dbscan_on_tree;
+    use super::hybrid::outliers_with_small_clusters;
+    use super::kdistance::k_distances_on_tree;
+    if let Ok(bytes) = std::fs::read(cache) {
+        let word = |i: usize| u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap());
+        let (n, d) = (word(0) as usize, word(1) as usize);
+        let values = (0..n * d).map(|i| f64::from_bits(word(2 + i))).collect();
+        return Array2::from_shape_vec((n, d), values).unwrap();
+    }
+    let cfg = Config::default();
+    let store =
+        crate::pipeline::store::Store::open(gold_db.as_ref(), &cfg.store).expect("GOLD_DB opens");
+    let x = crate::pipeline::gold::read_gold(&store).unwrap().2;
+    let xr = row_major(x.view());
+    let tree = BallTree::build(flat(&xr), x.ncols());
+    let seed = derive_seed(cfg.kmeans.seed, &[0xD85C]);
+    let (k, size) = (cfg.dbscan.min_samples, cfg.dbscan.kdistance_sample);
+    let eps = auto_eps(&k_distances_on_tree(&tree, k, size, seed), cfg.dbscan.max_noise_ratio);
+    let none = crate::pipeline::progress::Progress::none();
+    let r = dbscan_on_tree(&tree, eps, k, &none).unwrap();
+    let outlier = outliers_with_small_clusters(&r.labels, r.n_clusters, cfg.dbscan.max_noise_ratio);
+    let kept: Vec<usize> = (0..x.nrows()).filter(|&i| !outlier[i]).collect();
+    let core = x.select(Axis(0), &kept);
+    let mut bytes = Vec::with_capacity(16 + 8 * core.len());
+    bytes.extend((core.nrows() as u64).to_le_bytes());
+    bytes.extend((core.ncols() as u64).to_le_bytes());
+    core.iter().for_each(|v| bytes.extend(v.to_bits().to_le_bytes()));
+    std::fs::write(cache, bytes).unwrap();
+    core
+}
+
+/// The K sweep on the non-outlier rows of a real analysis, as a run computes it:
+/// `GOLD_DB=analysis.duckdb CORE_CACHE=/tmp/core.bin cargo test --lib
+/// pipeline::cluster::bench::bench_sweep_gold -- --ignored --nocapture` (`THREADS=1` for one
+/// thread). Prints wall and CPU seconds, the chosen K, every row and a hash of the labels, so two
+/// builds' sweeps can be compared bit for bit.
+#[test]
+#[ignore]
+fn bench_sweep_gold() {
+    let gold_db = std::env::var("GOLD_DB").expect("GOLD_DB=analysis.duckdb");
+    let cache = std::env::var("CORE_CACHE").unwrap_or_else(|_| format!("{gold_db}.core.bin"));
+    let core = phase2_points(&gold_db, &cache);
+    let threads = std::env::var("THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let cfg = Config::default().kmeans;
+    let (t, cpu) = (Instant::now(), process_cpu_seconds());
+    let (sweep, fit) = pool
+        .install(|| sweep::sweep_k(core.view(), &cfg, &crate::pipeline::progress::Progress::none()))
+        .unwrap();
+    let (wall, cpu) = (t.elapsed().as_secs_f64(), process_cpu_seconds() - cpu);
+    for r in &sweep.rows {
+        println!(
+            "K={:2} inertia {:.6} silhouette {:?} CH {:?} DB {:?} stability {:?}",
+            r.k, r.inertia, r.silhouette, r.calinski_harabasz, r.davies_bouldin, r.stability
+        );
+    }
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    fit.labels.hash(&mut h);
+    println!(
+        "sweep {} x {}: {wall:.2} s wall, {cpu:.2} s CPU, {} threads; K = {}, labels hash {:016x}",
+        core.nrows(),
+        core.ncols(),
+        pool.current_num_threads(),
+        sweep.chosen_k,
+        h.finish()
+    );
+}
+
 /// The K sweep on an analysis's own gold matrix and outlier flags, for several sample sizes and
 /// seeds: does the chosen K depend on the sample? `GOLD_DB=analysis.duckdb`,
 /// `SWEEP_SAMPLES=100000,200000` (0 = every point), `SWEEP_SEEDS=42,7`.

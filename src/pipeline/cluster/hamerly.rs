@@ -10,11 +10,12 @@
 //! computed. Decisions within rounding of a bound are always recomputed, so the labels are the
 //! nearest centroid's (lowest index on ties), as Lloyd's.
 //!
-//! The M-step recomputes every centroid from all its members, block by block in a fixed order (as
+//! The M-step computes every centroid from all its members, block by block in a fixed order (as
 //! Lloyd does), so the centroids are exactly Lloyd's for the same labels and do not depend on the
-//! number of threads. Empty clusters are repaired as scikit-learn does (see
-//! [`super::kmeans`]); convergence is Lloyd's: labels unchanged, or total squared centroid shift at
-//! most `tol`.
+//! number of threads; a block's partial sums are kept from one iteration to the next and summed
+//! again only when one of its labels changed ([`BlockSums`]), which gives the same totals. Empty
+//! clusters are repaired as scikit-learn does (see [`super::kmeans`]); convergence is Lloyd's:
+//! labels unchanged, or total squared centroid shift at most `tol`.
 
 use super::{BLOCK_ROWS, ClusterError};
 use crate::pipeline::progress::Progress;
@@ -110,8 +111,8 @@ fn half_gaps(c: &[f64], k: usize, d: usize) -> Vec<f64> {
 }
 
 /// One assignment pass using the bounds; points whose bounds do not settle their label get
-/// their distances computed.
-fn assign_bounded(xs: &[f64], c: &[f64], k: usize, d: usize, bounds: &mut Bounds) {
+/// their distances computed. Returns, per block of [`BLOCK_ROWS`] points, whether a label changed.
+fn assign_bounded(xs: &[f64], c: &[f64], k: usize, d: usize, bounds: &mut Bounds) -> Vec<bool> {
     let gaps = half_gaps(c, k, d);
     let Bounds { labels, upper, lower } = bounds;
     labels
@@ -119,7 +120,8 @@ fn assign_bounded(xs: &[f64], c: &[f64], k: usize, d: usize, bounds: &mut Bounds
         .zip(upper.par_chunks_mut(BLOCK_ROWS))
         .zip(lower.par_chunks_mut(BLOCK_ROWS))
         .enumerate()
-        .for_each(|(b, ((labels, upper), lower))| {
+        .map(|(b, ((labels, upper), lower))| {
+            let mut changed = false;
             for r in 0..labels.len() {
                 let i = b * BLOCK_ROWS + r;
                 let row = &xs[i * d..(i + 1) * d];
@@ -133,43 +135,105 @@ fn assign_bounded(xs: &[f64], c: &[f64], k: usize, d: usize, bounds: &mut Bounds
                     continue;
                 }
                 let (l, u, lo) = nearest_two(row, c, d);
+                changed |= l != a;
                 labels[r] = l;
                 upper[r] = u;
                 lower[r] = lo;
             }
-        });
+            changed
+        })
+        .collect()
 }
 
-/// Member sums (k x d, row-major) and counts, summed block by block in a fixed order.
-fn member_sums(xs: &[f64], labels: &[usize], k: usize, d: usize) -> (Vec<f64>, Vec<usize>) {
-    let n = labels.len();
-    let parts: Vec<(Vec<f64>, Vec<usize>)> = (0..n.div_ceil(BLOCK_ROWS))
-        .into_par_iter()
-        .map(|b| {
-            let (a, e) = (b * BLOCK_ROWS, ((b + 1) * BLOCK_ROWS).min(n));
-            let mut sums = vec![0.0; k * d];
-            let mut counts = vec![0usize; k];
-            for i in a..e {
-                let l = labels[i];
-                counts[l] += 1;
-                let row = &xs[i * d..(i + 1) * d];
-                sums[l * d..(l + 1) * d].iter_mut().zip(row).for_each(|(s, v)| *s += v);
-            }
-            (sums, counts)
-        })
-        .collect();
+/// Member sums (k x d, row-major) and counts of the points `a..e`.
+fn block_sums(xs: &[f64], labels: &[usize], (a, e): (usize, usize), k: usize, d: usize) -> Partial {
     let mut sums = vec![0.0; k * d];
     let mut counts = vec![0usize; k];
-    for (s, c) in parts {
-        sums.iter_mut().zip(&s).for_each(|(t, v)| *t += v);
-        counts.iter_mut().zip(&c).for_each(|(t, v)| *t += v);
+    for i in a..e {
+        let l = labels[i];
+        counts[l] += 1;
+        let row = &xs[i * d..(i + 1) * d];
+        sums[l * d..(l + 1) * d].iter_mut().zip(row).for_each(|(s, v)| *s += v);
     }
     (sums, counts)
 }
 
+/// Member sums and counts of one block of points.
+type Partial = (Vec<f64>, Vec<usize>);
+
+/// The blocks' partial sums and counts added in block order.
+fn add_partials<'p>(parts: impl Iterator<Item = &'p Partial>, k: usize, d: usize) -> Partial {
+    let mut sums = vec![0.0; k * d];
+    let mut counts = vec![0usize; k];
+    for (s, c) in parts {
+        sums.iter_mut().zip(s).for_each(|(t, v)| *t += v);
+        counts.iter_mut().zip(c).for_each(|(t, v)| *t += v);
+    }
+    (sums, counts)
+}
+
+/// Member sums (k x d, row-major) and counts, summed block by block in a fixed order.
+#[cfg(test)]
+fn member_sums(xs: &[f64], labels: &[usize], k: usize, d: usize) -> Partial {
+    let n = labels.len();
+    let parts: Vec<Partial> = (0..n.div_ceil(BLOCK_ROWS))
+        .into_par_iter()
+        .map(|b| block_sums(xs, labels, (b * BLOCK_ROWS, ((b + 1) * BLOCK_ROWS).min(n)), k, d))
+        .collect();
+    add_partials(parts.iter(), k, d)
+}
+
+/// The M-step's sums kept per block of [`BLOCK_ROWS`] points across iterations: only the blocks
+/// where a label changed are summed again, and the totals are the partials added in block order,
+/// so they equal a fresh [`block_sums`] of every block bit for bit. Late iterations move few
+/// points, so most blocks are reused.
+struct BlockSums {
+    parts: Vec<Partial>,
+    stale: Vec<bool>,
+    k: usize,
+    d: usize,
+}
+
+impl BlockSums {
+    fn new(n: usize, k: usize, d: usize) -> Self {
+        let blocks = n.div_ceil(BLOCK_ROWS);
+        BlockSums { parts: vec![(Vec::new(), Vec::new()); blocks], stale: vec![true; blocks], k, d }
+    }
+
+    /// The blocks flagged in `changed` (one flag per block) must be summed again.
+    fn mark_blocks(&mut self, changed: &[bool]) {
+        self.stale.iter_mut().zip(changed).for_each(|(s, &c)| *s |= c);
+    }
+
+    /// Point `i`'s label changed.
+    fn mark_point(&mut self, i: usize) {
+        self.stale[i / BLOCK_ROWS] = true;
+    }
+
+    /// Member sums and counts of `labels`, summing only the stale blocks again.
+    fn totals(&mut self, xs: &[f64], labels: &[usize]) -> Partial {
+        let (n, k, d) = (labels.len(), self.k, self.d);
+        self.parts.par_iter_mut().zip(self.stale.par_iter_mut()).enumerate().for_each(
+            |(b, (part, stale))| {
+                if *stale {
+                    *part = block_sums(
+                        xs,
+                        labels,
+                        (b * BLOCK_ROWS, ((b + 1) * BLOCK_ROWS).min(n)),
+                        k,
+                        d,
+                    );
+                    *stale = false;
+                }
+            },
+        );
+        add_partials(self.parts.iter(), k, d)
+    }
+}
+
 /// scikit-learn's repair of empty clusters: each empty cluster takes one of the points farthest
 /// from their centroid (farthest first, lowest index on ties), removed from its old cluster.
-/// Moved points lose their bounds (they are recomputed in the next pass).
+/// Moved points lose their bounds (they are recomputed in the next pass); returns them.
 fn relocate_empty(
     xs: &[f64],
     c: &[f64],
@@ -177,10 +241,10 @@ fn relocate_empty(
     bounds: &mut Bounds,
     sums: &mut [f64],
     counts: &mut [usize],
-) {
+) -> Vec<usize> {
     let empty: Vec<usize> = (0..counts.len()).filter(|&j| counts[j] == 0).collect();
     if empty.is_empty() {
-        return;
+        return Vec::new();
     }
     let n = bounds.labels.len();
     let dist: Vec<f64> = (0..n)
@@ -199,6 +263,7 @@ fn relocate_empty(
     }
     let mut far = order[..take].to_vec();
     far.sort_by(by_distance);
+    let mut moved = Vec::with_capacity(take);
     for (&cluster, &p) in empty.iter().zip(&far) {
         let old = bounds.labels[p];
         if counts[old] <= 1 {
@@ -213,7 +278,9 @@ fn relocate_empty(
         bounds.labels[p] = cluster;
         bounds.upper[p] = f64::INFINITY;
         bounds.lower[p] = 0.0;
+        moved.push(p);
     }
+    moved
 }
 
 /// New centroids from the sums (an empty cluster keeps its centroid); returns each centroid's
@@ -274,16 +341,20 @@ pub(super) fn iterate(
     let xs = x.as_slice().ok_or(ClusterError::Empty)?;
     let mut c = centroids.as_standard_layout().into_owned().into_raw_vec_and_offset().0;
     let mut bounds = assign_all(xs, &c, d);
+    let mut sums_kept = BlockSums::new(bounds.labels.len(), k, d);
     let mut previous: Vec<usize> = Vec::new();
     let mut n_iter = 0;
     for iteration in 0..max_iter {
         progress.check_cancel()?;
         n_iter += 1;
         if iteration > 0 {
-            assign_bounded(xs, &c, k, d, &mut bounds);
+            let changed = assign_bounded(xs, &c, k, d, &mut bounds);
+            sums_kept.mark_blocks(&changed);
         }
-        let (mut sums, mut counts) = member_sums(xs, &bounds.labels, k, d);
-        relocate_empty(xs, &c, d, &mut bounds, &mut sums, &mut counts);
+        let (mut sums, mut counts) = sums_kept.totals(xs, &bounds.labels);
+        for p in relocate_empty(xs, &c, d, &mut bounds, &mut sums, &mut counts) {
+            sums_kept.mark_point(p);
+        }
         let (shifts, total_shift) = move_centroids(&mut c, &sums, &counts, d);
         loosen(&mut bounds, &shifts);
         let same_labels = bounds.labels == previous;
@@ -341,6 +412,46 @@ mod tests {
     }
 
     #[test]
+    fn kept_block_sums_equal_fresh_sums() {
+        // 2,600 points: blocks of 1024, 1024 and 552.
+        let (x, _) = synthetic_blobs(2600, 5, 4, 3.0, 8);
+        let xs = x.as_slice().unwrap();
+        let mut labels: Vec<usize> = (0..2600).map(|i| (i * 7 + i / 13) % 4).collect();
+        let mut kept = BlockSums::new(2600, 4, 5);
+        assert_eq!(kept.totals(xs, &labels), member_sums(xs, &labels, 4, 5));
+        // Points of the second block change label; only that block is marked.
+        for i in [1500, 1600, 2047] {
+            labels[i] = (labels[i] + 1) % 4;
+        }
+        let stale_sums = kept.totals(xs, &labels);
+        assert_ne!(stale_sums, member_sums(xs, &labels, 4, 5), "unmarked blocks are reused");
+        kept.mark_blocks(&[false, true, false]);
+        assert_eq!(kept.totals(xs, &labels), member_sums(xs, &labels, 4, 5));
+        labels[2599] = (labels[2599] + 2) % 4;
+        kept.mark_point(2599);
+        let (sums, counts) = kept.totals(xs, &labels);
+        assert_eq!((sums.clone(), counts.clone()), member_sums(xs, &labels, 4, 5));
+        assert_eq!(counts.iter().sum::<usize>(), 2600);
+        // The sums are the members' coordinates added up (checked against a plain loop).
+        let mut plain = vec![0.0; 20];
+        for (i, &l) in labels.iter().enumerate() {
+            for j in 0..5 {
+                plain[l * 5 + j] += xs[i * 5 + j];
+            }
+        }
+        sums.iter().zip(&plain).for_each(|(a, b)| assert!((a - b).abs() < 1e-9 * (1.0 + b.abs())));
+    }
+
+    #[test]
+    fn four_lane_distance_is_the_distance() {
+        let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+        let b = [0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0];
+        // 1 + 4 + 4 + 9 + 16 + 25 + 36 = 95.
+        assert_eq!(sq_dist4(&a, &b), 95.0);
+        assert_eq!(sq_dist4(&[], &[]), 0.0);
+    }
+
+    #[test]
     fn hand_computed_iterations() {
         // 1-D points 0, 1, 2, 10, 11 from centroids 0 and 1: first labels {0} {1, 2, 10, 11},
         // centroids 0 and 6; then {0, 1, 2} {10, 11}: 1 and 10.5; then unchanged.
@@ -353,14 +464,5 @@ mod tests {
         // point from its centroid (11, at 11 from 0), and the rest follows.
         let fit = iterate(x.view(), array![[0.0], [0.0]], 100, 0.0, &Progress::none()).unwrap();
         assert_eq!(fit.centroids, array![[1.0], [10.5]]);
-    }
-
-    #[test]
-    fn four_lane_distance_is_the_distance() {
-        let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
-        let b = [0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0];
-        // 1 + 4 + 4 + 9 + 16 + 25 + 36 = 95.
-        assert_eq!(sq_dist4(&a, &b), 95.0);
-        assert_eq!(sq_dist4(&[], &[]), 0.0);
     }
 }

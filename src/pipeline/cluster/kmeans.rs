@@ -4,19 +4,21 @@
 //!
 //! The iterations are Lloyd's, accelerated by Hamerly's bounds ([`super::hamerly`]): the same
 //! labels and centroids as plain Lloyd, most points skipping the distance computations once the
-//! centroids settle. k-means++ and the final assignment of other points ([`assign_nearest`]) use
-//! a matrix product `X C^T` done block by block in parallel by ndarray's optimised GEMM, with
-//! squared distances `|x|^2 - 2 x.c + |c|^2`, as scikit-learn does. Per-block partial sums are
-//! combined in block order, so results do not depend on the number of threads. Convergence:
-//! labels unchanged, or the total squared centroid shift at most `1e-4` x the mean feature
-//! variance (scikit-learn's `tol`).
+//! centroids settle. k-means++ and the assignment of other points ([`assign_nearest`]) compute
+//! the distances directly, block by block in parallel: for K of a few dozen
+//! at most this costs less than a matrix product `X C^T`, which copies (packs) the rows on every
+//! call. Per-block partial sums are combined in block order, so results do not depend on the
+//! number of threads; the `n_init` runs are fitted in parallel and the best is kept by (inertia,
+//! run number). Convergence: labels unchanged, or the total squared centroid shift at most
+//! `1e-4` x the mean feature variance (scikit-learn's `tol`).
 
+use super::hamerly::sq_dist4;
 use super::{BLOCK_ROWS, ClusterError, derive_seed, hamerly, row_major, seeded_rng, sq_dist};
 use crate::pipeline::progress::Progress;
-use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayView1, ArrayView2, Axis, s};
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis, CowArray, Ix2};
 use rand::Rng;
 use rayon::prelude::*;
+use std::sync::Mutex;
 
 /// scikit-learn's default relative tolerance on the centroid shift.
 const TOL: f64 = 1e-4;
@@ -34,8 +36,8 @@ pub struct KMeansFit {
     pub n_iter: usize,
 }
 
-/// Fit K-means with `n_init` seeded runs (at least one) and keep the lowest inertia (the
-/// earliest run on ties). Errors: no points, `k` = 0, `k` > n, cancellation.
+/// Fit K-means with `n_init` seeded runs (at least one, run in parallel) and keep the lowest
+/// inertia (the earliest run on ties). Errors: no points, `k` = 0, `k` > n, cancellation.
 pub fn kmeans(
     data: ArrayView2<'_, f64>,
     k: usize,
@@ -45,24 +47,81 @@ pub fn kmeans(
     progress: &Progress,
 ) -> Result<KMeansFit, ClusterError> {
     check_k(data.nrows(), k)?;
-    let x = row_major(data);
-    let x = x.view();
-    let norms = row_sq_norms(x);
-    let tol = TOL * mean_variance(x);
+    let points = KMeansPoints::new(data);
     let runs = n_init.max(1);
-    let mut best: Option<KMeansFit> = None;
-    for run in 0..runs {
+    let done = Mutex::new(0usize);
+    let run_done = || {
+        if let Ok(mut done) = done.lock() {
+            *done += 1;
+            progress.update(*done as f64 / runs as f64, format!("K={k}: {done} of {runs} runs"));
+        }
+    };
+    points.best_of_runs(k, runs, seed, max_iter, progress, &run_done)
+}
+
+/// Points prepared once for any number of K-means runs on them: C-contiguous rows and the
+/// convergence tolerance.
+pub(crate) struct KMeansPoints<'a> {
+    x: CowArray<'a, f64, Ix2>,
+    tol: f64,
+}
+
+impl<'a> KMeansPoints<'a> {
+    pub(crate) fn new(data: ArrayView2<'a, f64>) -> Self {
+        let x = row_major(data);
+        let tol = TOL * mean_variance(x.view());
+        KMeansPoints { x, tol }
+    }
+
+    /// Run number `run` of K-means with `k` clusters: k-means++ from the random stream of
+    /// (`seed`, `k`, `run`), then Lloyd. Only reads `progress`'s cancel flag.
+    pub(crate) fn run(
+        &self,
+        k: usize,
+        seed: u64,
+        run: usize,
+        max_iter: usize,
+        progress: &Progress,
+    ) -> Result<KMeansFit, ClusterError> {
+        check_k(self.x.nrows(), k)?;
         progress.check_cancel()?;
         let mut rng = seeded_rng(derive_seed(seed, &[k as u64, run as u64]));
-        let init = kmeans_plus_plus(x, &norms, k, &mut rng);
-        let fit = lloyd(x, init, max_iter.max(1), tol, progress)?;
-        if best.as_ref().is_none_or(|b| fit.inertia < b.inertia) {
-            best = Some(fit);
-        }
-        progress
-            .update((run + 1) as f64 / runs as f64, format!("K={k}: run {} of {runs}", run + 1));
+        let init = kmeans_plus_plus(self.x.view(), k, &mut rng);
+        lloyd(self.x.view(), init, max_iter.max(1), self.tol, progress)
     }
-    best.ok_or(ClusterError::Empty)
+
+    /// The best of runs `0..runs` (lowest inertia, the earliest run on ties), the runs fitted in
+    /// parallel; `run_done` is called as each run finishes. The result does not depend on the
+    /// number of threads or the order the runs finish in.
+    pub(crate) fn best_of_runs(
+        &self,
+        k: usize,
+        runs: usize,
+        seed: u64,
+        max_iter: usize,
+        progress: &Progress,
+        run_done: &(dyn Fn() + Sync),
+    ) -> Result<KMeansFit, ClusterError> {
+        (0..runs.max(1))
+            .into_par_iter()
+            .map(|run| {
+                let fit = self.run(k, seed, run, max_iter, progress)?;
+                run_done();
+                Ok((run, fit))
+            })
+            .try_reduce_with(|a, b| Ok(better_run(a, b)))
+            .unwrap_or(Err(ClusterError::Empty))
+            .map(|(_, fit)| fit)
+    }
+}
+
+/// Of two numbered runs, the one with the lower inertia; the earlier one on ties.
+fn better_run(a: (usize, KMeansFit), b: (usize, KMeansFit)) -> (usize, KMeansFit) {
+    let key = |r: &(usize, KMeansFit)| (r.1.inertia, r.0);
+    match key(&a).0.total_cmp(&key(&b).0).then(key(&a).1.cmp(&key(&b).1)) {
+        std::cmp::Ordering::Greater => b,
+        _ => a,
+    }
 }
 
 /// One K-means run from the given centroids (K = their rows), e.g. a sample's centroids refined
@@ -103,9 +162,8 @@ pub fn assign_nearest(
     }
     let x = row_major(data);
     let x = x.view();
-    let norms = row_sq_norms(x);
     let c = centroids.as_standard_layout();
-    let labels = assign_labels(x, &norms, c.view());
+    let labels = nearest_labels(x, c.view());
     let dist = labels
         .par_iter()
         .enumerate()
@@ -113,11 +171,6 @@ pub fn assign_nearest(
         .map(|(i, &l)| exact_sq_dist(x.row(i), c.row(l)).sqrt())
         .collect();
     (labels, dist)
-}
-
-/// Sum of squared row norms, per row, in parallel.
-pub(crate) fn row_sq_norms(x: ArrayView2<'_, f64>) -> Vec<f64> {
-    x.axis_iter(Axis(0)).into_par_iter().with_min_len(BLOCK_ROWS).map(|r| r.dot(&r)).collect()
 }
 
 fn exact_sq_dist(a: ArrayView1<'_, f64>, b: ArrayView1<'_, f64>) -> f64 {
@@ -135,26 +188,6 @@ fn mean_variance(x: ArrayView2<'_, f64>) -> f64 {
     x.var_axis(Axis(0), 0.0).mean().unwrap_or(0.0)
 }
 
-/// Squared distances from a block of rows to every centroid: `|x|^2 - 2 x.c + |c|^2`, >= 0.
-fn block_sq_distances(
-    block: ArrayView2<'_, f64>,
-    block_norms: &[f64],
-    c: ArrayView2<'_, f64>,
-    c_norms: &[f64],
-) -> Array2<f64> {
-    let g = block.dot(&c.t());
-    let mut g = if g.is_standard_layout() { g } else { g.as_standard_layout().into_owned() };
-    let k = c_norms.len();
-    if let Some(values) = g.as_slice_mut() {
-        for (row, &xn) in values.chunks_mut(k.max(1)).zip(block_norms) {
-            for (v, &cn) in row.iter_mut().zip(c_norms) {
-                *v = (xn - 2.0 * *v + cn).max(0.0);
-            }
-        }
-    }
-    g
-}
-
 /// The row ranges of the parallel blocks.
 fn blocks(n: usize) -> impl IndexedParallelIterator<Item = (usize, usize)> {
     (0..n.div_ceil(BLOCK_ROWS))
@@ -162,45 +195,31 @@ fn blocks(n: usize) -> impl IndexedParallelIterator<Item = (usize, usize)> {
         .map(move |b| (b * BLOCK_ROWS, ((b + 1) * BLOCK_ROWS).min(n)))
 }
 
-/// Nearest centroid and squared distance for each row of a block, from one matrix product:
-/// argmin over j of |c_j|^2 - 2 x.c_j (the row's |x|^2 is the same for every j).
-fn nearest_in_block(
-    block: ArrayView2<'_, f64>,
-    block_norms: &[f64],
-    c: ArrayView2<'_, f64>,
-    c_norms: &[f64],
-) -> Vec<(usize, f64)> {
-    let k = c_norms.len();
-    let mut g = Array2::zeros((block.nrows(), k));
-    general_mat_mul(1.0, &block, &c.t(), 0.0, &mut g);
-    let values = g.as_slice().unwrap_or(&[]);
-    values
-        .chunks_exact(k.max(1))
-        .zip(block_norms)
-        .map(|(row, &xn)| {
-            let mut best = (0, f64::INFINITY);
-            for (j, (&dot, &cn)) in row.iter().zip(c_norms).enumerate() {
-                let v = cn - 2.0 * dot;
-                if v < best.1 {
-                    best = (j, v);
-                }
-            }
-            (best.0, (xn + best.1).max(0.0))
-        })
-        .collect()
-}
-
-fn assign_labels(x: ArrayView2<'_, f64>, norms: &[f64], c: ArrayView2<'_, f64>) -> Vec<usize> {
-    let c_norms = row_sq_norms(c);
+/// Nearest centroid of every row (ties: the lowest index), the labels of [`assign_nearest`]
+/// without the distances. Direct distances: for K of a few dozen at most, a loop over the
+/// centroids costs less than a matrix product, which would copy (pack) the rows on every call.
+pub fn nearest_labels(data: ArrayView2<'_, f64>, centroids: ArrayView2<'_, f64>) -> Vec<usize> {
+    if centroids.nrows() == 0 {
+        return vec![0; data.nrows()];
+    }
+    let (x, c) = (row_major(data), row_major(centroids));
+    let (xs, cs, d) = (x.as_slice().unwrap_or(&[]), c.as_slice().unwrap_or(&[]), x.ncols());
     let parts: Vec<Vec<usize>> = blocks(x.nrows())
-        .map(|(a, b)| {
-            nearest_in_block(x.slice(s![a..b, ..]), &norms[a..b], c, &c_norms)
-                .into_iter()
-                .map(|(l, _)| l)
-                .collect()
-        })
+        .map(|(a, b)| (a..b).map(|i| nearest(&xs[i * d..(i + 1) * d], cs, d)).collect())
         .collect();
     parts.concat()
+}
+
+/// Index of the centroid (rows of `cs`, `d` wide) nearest to `row`; the lowest on ties.
+fn nearest(row: &[f64], cs: &[f64], d: usize) -> usize {
+    let mut best = (0, f64::INFINITY);
+    for (j, cj) in cs.chunks_exact(d.max(1)).enumerate() {
+        let v = sq_dist4(row, cj);
+        if v < best.1 {
+            best = (j, v);
+        }
+    }
+    best.0
 }
 
 /// Lloyd iterations from `centroids` (Hamerly-accelerated, see [`super::hamerly`]); returns the
@@ -228,36 +247,17 @@ pub(crate) fn inertia_of(x: ArrayView2<'_, f64>, labels: &[usize], c: ArrayView2
 /// Greedy k-means++ (scikit-learn's `_kmeans_plusplus`): the first centre uniformly at random;
 /// each next one is the best, by resulting potential, of `2 + ln k` candidates drawn with
 /// probability proportional to the squared distance to the nearest centre so far.
-fn kmeans_plus_plus(
-    x: ArrayView2<'_, f64>,
-    norms: &[f64],
-    k: usize,
-    rng: &mut impl Rng,
-) -> Array2<f64> {
+fn kmeans_plus_plus(x: ArrayView2<'_, f64>, k: usize, rng: &mut impl Rng) -> Array2<f64> {
     let (n, d) = x.dim();
+    let xs = x.as_slice().unwrap_or(&[]);
     let mut centers = Array2::zeros((k, d));
     let first = rng.gen_range(0..n);
     centers.row_mut(0).assign(&x.row(first));
-    let closest = sq_distances_to(x, norms, &[first]).remove(0);
-    add_plus_plus_centres(x, norms, centers, 1, closest, rng)
-}
-
-/// Fill rows `from..` of `centers` by the greedy k-means++ rule, `closest` holding every point's
-/// squared distance to the nearest of the first `from` centres.
-fn add_plus_plus_centres(
-    x: ArrayView2<'_, f64>,
-    norms: &[f64],
-    mut centers: Array2<f64>,
-    from: usize,
-    mut closest: Vec<f64>,
-    rng: &mut impl Rng,
-) -> Array2<f64> {
-    let n = x.nrows();
-    let k = centers.nrows();
+    let mut closest = candidate_distances(xs, d, &[first], &vec![f64::INFINITY; n]).0.remove(0);
     let trials = 2 + (k as f64).ln().floor() as usize;
     let mut potential: f64 = ordered_sum(&closest);
     let mut cumulative = vec![0.0; n];
-    for c in from..k {
+    for c in 1..k {
         let mut acc = 0.0;
         for (cum, v) in cumulative.iter_mut().zip(&closest) {
             acc += v;
@@ -269,8 +269,7 @@ fn add_plus_plus_centres(
                 cumulative.partition_point(|&v| v < r).min(n - 1)
             })
             .collect();
-        let cand_d2 = sq_distances_to(x, norms, &candidates);
-        let pots: Vec<f64> = cand_d2.iter().map(|d2| potential_with(&closest, d2)).collect();
+        let (cand_d2, pots) = candidate_distances(xs, d, &candidates, &closest);
         let best = (0..trials).fold(0, |b, t| if pots[t] < pots[b] { t } else { b });
         closest.iter_mut().zip(&cand_d2[best]).for_each(|(a, b)| *a = a.min(*b));
         potential = pots[best];
@@ -279,28 +278,42 @@ fn add_plus_plus_centres(
     centers
 }
 
-/// Sum of min(closest, d2) over the points, in the block order of [`ordered_sum`].
-fn potential_with(closest: &[f64], d2: &[f64]) -> f64 {
-    closest
-        .chunks(BLOCK_ROWS)
-        .zip(d2.chunks(BLOCK_ROWS))
-        .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x.min(*y)).sum::<f64>())
-        .sum()
-}
-
 /// Sum in a fixed order of blocks (so it does not depend on threads).
 fn ordered_sum(v: &[f64]) -> f64 {
     v.chunks(BLOCK_ROWS).map(|c| c.iter().sum::<f64>()).sum()
 }
 
-/// Squared distances from every row to each of the rows `ids`, one vector per id.
-fn sq_distances_to(x: ArrayView2<'_, f64>, norms: &[f64], ids: &[usize]) -> Vec<Vec<f64>> {
-    let c = x.select(Axis(0), ids);
-    let c_norms: Vec<f64> = ids.iter().map(|&i| norms[i]).collect();
-    let parts: Vec<Array2<f64>> = blocks(x.nrows())
-        .map(|(a, b)| block_sq_distances(x.slice(s![a..b, ..]), &norms[a..b], c.view(), &c_norms))
+/// Squared distances from every row of `xs` (row-major, `d` wide) to each of the rows `ids`, one
+/// vector per id; and per id the potential it would leave, the sum over rows of min(`closest`,
+/// its distance), block by block in the order of [`ordered_sum`].
+fn candidate_distances(
+    xs: &[f64],
+    d: usize,
+    ids: &[usize],
+    closest: &[f64],
+) -> (Vec<Vec<f64>>, Vec<f64>) {
+    let n = closest.len();
+    let parts: Vec<(Vec<Vec<f64>>, Vec<f64>)> = blocks(n)
+        .map(|(a, b)| {
+            let mut d2: Vec<Vec<f64>> = ids.iter().map(|_| Vec::with_capacity(b - a)).collect();
+            for row in xs[a * d..b * d].chunks_exact(d.max(1)) {
+                for (out, &id) in d2.iter_mut().zip(ids) {
+                    out.push(sq_dist4(row, &xs[id * d..(id + 1) * d]));
+                }
+            }
+            let near = &closest[a..b];
+            let pots = d2
+                .iter()
+                .map(|v| near.iter().zip(v).map(|(x, y)| x.min(*y)).sum::<f64>())
+                .collect();
+            (d2, pots)
+        })
         .collect();
-    (0..c.nrows()).map(|j| parts.iter().flat_map(|p| p.column(j).to_vec()).collect()).collect()
+    let distances: Vec<Vec<f64>> = (0..ids.len())
+        .map(|t| parts.iter().flat_map(|p| p.0[t].iter().copied()).collect())
+        .collect();
+    let potentials: Vec<f64> = (0..ids.len()).map(|t| parts.iter().map(|p| p.1[t]).sum()).collect();
+    (distances, potentials)
 }
 
 #[cfg(test)]
@@ -358,6 +371,38 @@ mod tests {
             kmeans_from(x.view(), too_many, 10, &Progress::none()),
             Err(ClusterError::TooFewPoints { n: 5, k: 6 })
         ));
+    }
+
+    #[test]
+    fn parallel_runs_keep_the_earliest_lowest_inertia_run() {
+        // Overlapping blobs and K above the planted 5: the runs reach different optima.
+        let (x, _) = synthetic_blobs(3000, 6, 5, 5.0, 17);
+        let points = KMeansPoints::new(x.view());
+        let none = Progress::none();
+        let runs: Vec<KMeansFit> =
+            (0..6).map(|r| points.run(8, 5, r, 300, &none).unwrap()).collect();
+        let best = (0..6).fold(0, |b, r| if runs[r].inertia < runs[b].inertia { r } else { b });
+        assert!(runs.iter().any(|f| f.inertia > runs[best].inertia), "every run alike");
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let fit = pool.install(|| kmeans(x.view(), 8, 6, 300, 5, &none)).unwrap();
+            assert_eq!(fit, runs[best], "{threads} threads");
+        }
+        // Equal inertia: the earlier run.
+        let (a, b) = (runs[0].clone(), KMeansFit { labels: vec![], ..runs[0].clone() });
+        assert_eq!(better_run((4, b.clone()), (2, a.clone())).0, 2);
+        assert_eq!(better_run((2, a), (4, b)).0, 2);
+    }
+
+    #[test]
+    fn nearest_centroid_by_direct_distances() {
+        // Centroids 0, 4, 4 (a duplicate) and 10 on a line: 1.9 -> 0, 2.1 -> 1 (not its twin 2),
+        // 7.5 -> 3; 2.0 is equally far from 0 and 4: the lower index.
+        let c = array![[0.0, 0.0], [4.0, 0.0], [4.0, 0.0], [10.0, 0.0]];
+        let x = array![[1.9, 0.0], [2.1, 0.0], [7.5, 0.0], [2.0, 0.0]];
+        let (labels, dist) = assign_nearest(x.view(), c.view());
+        assert_eq!(labels, vec![0, 1, 3, 0]);
+        assert!((dist[2] - 2.5).abs() < 1e-12);
     }
 
     #[test]

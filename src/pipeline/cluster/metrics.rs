@@ -143,11 +143,9 @@ pub fn silhouettes(
             let (a, e) = (b * SILHOUETTE_BLOCK, ((b + 1) * SILHOUETTE_BLOCK).min(m));
             let mut dist = Array2::zeros((e - a, m));
             general_mat_mul(1.0, &x.slice(s![a..e, ..]), &x.t(), 0.0, &mut dist);
-            for (r, mut row) in dist.axis_iter_mut(Axis(0)).enumerate() {
-                let ni = norms[a + r];
-                row.iter_mut()
-                    .zip(&norms)
-                    .for_each(|(v, &nj)| *v = (ni - 2.0 * *v + nj).max(0.0).sqrt());
+            let values = dist.as_slice_mut().unwrap_or(&mut []);
+            for (r, row) in values.chunks_exact_mut(m).enumerate() {
+                distances_from_dots(row, norms[a + r], &norms);
                 row[a + r] = 0.0;
             }
             let mut sums = Array2::zeros((e - a, columns));
@@ -175,6 +173,12 @@ pub fn silhouettes(
             Some(s.chunks(BLOCK_ROWS).map(|c| c.iter().sum::<f64>()).sum::<f64>() / m as f64)
         })
         .collect()
+}
+
+/// Distances from one point (squared norm `ni`) to many from their dot products with it and their
+/// squared norms: `dots[j]` becomes sqrt(max(`ni` - 2 `dots[j]` + `norms[j]`, 0)).
+fn distances_from_dots(dots: &mut [f64], ni: f64, norms: &[f64]) {
+    dots.iter_mut().zip(norms).for_each(|(v, &nj)| *v = (ni - 2.0 * *v + nj).max(0.0).sqrt());
 }
 
 /// Labels renumbered 0.. in increasing order of value, and how many distinct ones there are.
@@ -206,19 +210,16 @@ fn silhouette_samples(x: ArrayView2<'_, f64>, labels: &[usize], n_labels: usize)
             general_mat_mul(1.0, &xs.slice(s![a..e, ..]), &xs.t(), 0.0, &mut g);
             let mut out = Vec::with_capacity(e - a);
             let mut sums = vec![0.0; n_labels];
-            for (r, row) in g.as_slice().unwrap_or(&[]).chunks_exact(m).enumerate() {
+            for (r, row) in g.as_slice_mut().unwrap_or(&mut []).chunks_exact_mut(m).enumerate() {
                 let i = a + r;
                 let ni = norms[i];
+                let own_dot = row[i];
+                distances_from_dots(row, ni, &norms);
                 for (l, sum) in sums.iter_mut().enumerate() {
-                    let (from, to) = (starts[l], starts[l + 1]);
-                    *sum = row[from..to]
-                        .iter()
-                        .zip(&norms[from..to])
-                        .map(|(&dot, &nj)| (ni - 2.0 * dot + nj).max(0.0).sqrt())
-                        .sum();
+                    *sum = row[starts[l]..starts[l + 1]].iter().sum();
                 }
                 // Remove the point's distance to itself (0 up to rounding).
-                sums[sorted[i]] -= (2.0 * ni - 2.0 * row[i]).max(0.0).sqrt();
+                sums[sorted[i]] -= (2.0 * ni - 2.0 * own_dot).max(0.0).sqrt();
                 out.push(point_silhouette(&sums, &sizes, sorted[i]));
             }
             out

@@ -14,7 +14,7 @@
 //! several groups of unequal spread; segments must survive leaving out a fifth of customers.
 
 use super::kdistance::knee;
-use super::kmeans::{KMeansFit, assign_nearest, kmeans, kmeans_from};
+use super::kmeans::{KMeansFit, KMeansPoints, kmeans, kmeans_from, nearest_labels};
 use super::metrics::{
     adjusted_rand_index, calinski_harabasz, davies_bouldin, silhouette, silhouettes,
 };
@@ -23,6 +23,8 @@ use crate::pipeline::config::KMeansConfig;
 use crate::pipeline::model::KSweepRow;
 use crate::pipeline::progress::Progress;
 use ndarray::{Array2, ArrayView2, Axis, CowArray, Ix2};
+use rayon::prelude::*;
+use std::sync::Mutex;
 
 /// Stability within this much of the best counts as equally stable.
 pub const STABILITY_TOLERANCE: f64 = 0.02;
@@ -112,17 +114,15 @@ pub fn sweep_k(
     }
     let points = SweepPoints::of(data, cfg);
     let sweep_end = if points.sampled { 0.9 } else { 1.0 };
-    let mut rows = Vec::with_capacity(ks.len());
-    let mut fits: Vec<KMeansFit> = Vec::with_capacity(ks.len());
-    for (i, &k) in ks.iter().enumerate() {
-        progress.check_cancel()?;
-        let share = |i: usize| sweep_end * i as f64 / ks.len() as f64;
-        progress.update(share(i), format!("K-means: K = {k} ({} of {})", i + 1, ks.len()));
-        let sub = sub_progress(progress, share(i), share(i + 1));
-        let (row, fit) = evaluate_on(points.view(), k, cfg, &sub)?;
-        rows.push(row);
-        fits.push(fit);
-    }
+    let m = points.view().nrows();
+    let total = ks.iter().map(|&k| fits_per_k(m, k, cfg)).sum();
+    let tally = FitTally::new(&sub_progress(progress, 0.0, 0.95 * sweep_end), total);
+    let evaluated: Vec<(KSweepRow, KMeansFit)> = ks
+        .par_iter()
+        .map(|&k| evaluate_on(points.view(), k, cfg, &tally))
+        .collect::<Result<_, _>>()?;
+    let (mut rows, mut fits): (Vec<KSweepRow>, Vec<KMeansFit>) = evaluated.into_iter().unzip();
+    progress.update(0.95 * sweep_end, "K-means: silhouettes of every K");
     progress.check_cancel()?;
     let labelings: Vec<&[usize]> = fits.iter().map(|f| f.labels.as_slice()).collect();
     let sils = silhouettes(points.view(), &labelings, cfg.silhouette_sample, cfg.seed);
@@ -181,26 +181,34 @@ pub(crate) fn evaluate_k(
     }
     let points = SweepPoints::of(data, cfg);
     let end = if points.sampled { 0.9 } else { 1.0 };
-    let (mut row, fit) = evaluate_on(points.view(), k, cfg, &sub_progress(progress, 0.0, end))?;
+    let tally =
+        FitTally::new(&sub_progress(progress, 0.0, end), fits_per_k(points.view().nrows(), k, cfg));
+    let (mut row, fit) = evaluate_on(points.view(), k, cfg, &tally)?;
     row.silhouette = silhouette(points.view(), &fit.labels, cfg.silhouette_sample, cfg.seed);
     let fit = points.fit_everyone(data, fit, cfg, &sub_progress(progress, end, 1.0))?;
     Ok((row, fit))
 }
 
 /// Criteria row for one K on `data` (and the kept fit), silhouette left to the caller (the sweep
-/// computes every K's in one pass).
+/// computes every K's in one pass). The `n_init` runs and the stability fits run in parallel.
 fn evaluate_on(
     data: ArrayView2<'_, f64>,
     k: usize,
     cfg: &KMeansConfig,
-    progress: &Progress,
+    tally: &FitTally,
 ) -> Result<(KSweepRow, KMeansFit), ClusterError> {
     if k < 2 || k >= data.nrows() {
         return Err(ClusterError::BadK { k, n: data.nrows() });
     }
-    let fit_progress = sub_progress(progress, 0.0, 0.6);
-    let fit = kmeans(data, k, cfg.n_init, cfg.max_iter, cfg.seed, &fit_progress)?;
-    let stability = stability(data, k, cfg, &sub_progress(progress, 0.6, 0.95))?;
+    let progress = tally.progress();
+    let (fit, stability) = rayon::join(
+        || {
+            let points = KMeansPoints::new(data);
+            points.best_of_runs(k, cfg.n_init, cfg.seed, cfg.max_iter, progress, &|| tally.tick(k))
+        },
+        || stability(data, k, cfg, tally),
+    );
+    let (fit, stability) = (fit?, stability?);
     progress.check_cancel()?;
     let row = KSweepRow {
         k,
@@ -210,37 +218,86 @@ fn evaluate_on(
         davies_bouldin: davies_bouldin(data, &fit.labels),
         stability,
     };
-    progress.update(1.0, format!("K-means: K = {k} done"));
     Ok((row, fit))
 }
 
+/// Size of each stability subsample of `n` points.
+fn subsample_size(n: usize) -> usize {
+    ((n as f64) * SUBSAMPLE_SHARE).round() as usize
+}
+
+/// K-means fits the evaluation of `k` on `n` points takes: the `n_init` runs and two per
+/// stability pair (when stability can be measured).
+fn fits_per_k(n: usize, k: usize, cfg: &KMeansConfig) -> usize {
+    let stability =
+        if subsample_size(n) > k { 2 * cfg.stability_pairs * cfg.stability_runs } else { 0 };
+    cfg.n_init.max(1) + stability
+}
+
 /// Mean adjusted Rand index between fits on pairs of 80% subsamples, compared on all points.
+/// The fits (the best of `stability_runs` runs each, fixed seeds) run in parallel; the pairs'
+/// indices are averaged in pair order.
 fn stability(
     data: ArrayView2<'_, f64>,
     k: usize,
     cfg: &KMeansConfig,
-    progress: &Progress,
+    tally: &FitTally,
 ) -> Result<Option<f64>, ClusterError> {
     let n = data.nrows();
-    let m = ((n as f64) * SUBSAMPLE_SHARE).round() as usize;
+    let m = subsample_size(n);
     if cfg.stability_pairs == 0 || m <= k {
         return Ok(None);
     }
-    let mut total = 0.0;
-    for p in 0..cfg.stability_pairs {
-        let mut labelings = Vec::with_capacity(2);
-        for side in 0..2u64 {
-            progress.check_cancel()?;
+    let progress = tally.progress();
+    let labelings: Vec<Vec<usize>> = (0..2 * cfg.stability_pairs)
+        .into_par_iter()
+        .map(|t| {
+            let (p, side) = (t / 2, (t % 2) as u64);
             let seed = derive_seed(cfg.seed, &[0x57AB, k as u64, p as u64, side]);
             let rows = data.select(Axis(0), &sample_indices(n, m, seed));
-            let runs = cfg.stability_runs;
-            let fit = kmeans(rows.view(), k, runs, cfg.max_iter, seed, &Progress::none())?;
-            labelings.push(assign_nearest(data, fit.centroids.view()).0);
-        }
-        total += adjusted_rand_index(&labelings[0], &labelings[1]);
-        progress.update((p + 1) as f64 / cfg.stability_pairs as f64, format!("K = {k}: stability"));
-    }
+            let points = KMeansPoints::new(rows.view());
+            let fit = points.best_of_runs(
+                k,
+                cfg.stability_runs,
+                seed,
+                cfg.max_iter,
+                progress,
+                &|| tally.tick(k),
+            )?;
+            Ok(nearest_labels(data, fit.centroids.view()))
+        })
+        .collect::<Result<_, ClusterError>>()?;
+    let total: f64 =
+        labelings.chunks_exact(2).map(|pair| adjusted_rand_index(&pair[0], &pair[1])).sum();
     Ok(Some(total / cfg.stability_pairs as f64))
+}
+
+/// Counts the K-means fits finished by the sweep's parallel tasks and reports the share done (in
+/// order: one report at a time).
+struct FitTally {
+    progress: Progress,
+    done: Mutex<usize>,
+    total: usize,
+}
+
+impl FitTally {
+    fn new(progress: &Progress, total: usize) -> Self {
+        FitTally { progress: progress.clone(), done: Mutex::new(0), total: total.max(1) }
+    }
+
+    /// The progress handle of the sweep (for its cancel flag).
+    fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    /// One more fit finished (one of `k`'s).
+    fn tick(&self, k: usize) {
+        if let Ok(mut done) = self.done.lock() {
+            *done += 1;
+            let message = format!("K-means: {} of {} fits (K = {k})", *done, self.total);
+            self.progress.update(*done as f64 / self.total as f64, message);
+        }
+    }
 }
 
 /// Index of the chosen row: highest stability, then best silhouette within the tolerance, then
@@ -316,10 +373,10 @@ fn sample_note(m: usize, n: usize) -> String {
     )
 }
 
-/// The kept fit with its labels on `data` given by [`assign_nearest`] (as every later placement
+/// The kept fit with its labels on `data` given by [`nearest_labels`] (as every later placement
 /// of a customer is).
 fn refit_labels(data: ArrayView2<'_, f64>, fit: KMeansFit) -> KMeansFit {
-    let (labels, _) = assign_nearest(data, fit.centroids.view());
+    let labels = nearest_labels(data, fit.centroids.view());
     KMeansFit { labels, ..fit }
 }
 
@@ -412,6 +469,80 @@ mod tests {
             let swept = sweep.row(k).unwrap().silhouette.unwrap();
             assert!((own - swept).abs() < 1e-9, "K={k}: {own} vs {swept}");
         }
+    }
+
+    /// The sweep in a rayon pool of `threads` threads.
+    fn sweep_on(threads: usize, x: &Array2<f64>, c: &KMeansConfig) -> (KSweep, KMeansFit) {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| sweep_k(x.view(), c, &Progress::none()).unwrap())
+    }
+
+    #[test]
+    fn same_sweep_on_one_and_two_threads() {
+        // Overlapping blobs, so the runs of a K reach different optima and the choice matters.
+        let (x, _) = synthetic_blobs(2500, 6, 6, 5.0, 12);
+        let c = KMeansConfig { n_init: 4, silhouette_sample: 800, ..cfg(3, 8) };
+        let one = sweep_on(1, &x, &c);
+        assert_eq!(one, sweep_on(2, &x, &c));
+        assert_eq!(one, sweep_on(3, &x, &c));
+        // Each row is the best of the K's runs fitted one by one, and the stability of the
+        // K's subsample fits compared one by one.
+        for row in &one.0.rows {
+            let alone = kmeans(x.view(), row.k, c.n_init, c.max_iter, c.seed, &Progress::none());
+            assert_eq!(row.inertia, alone.unwrap().inertia, "K={}", row.k);
+            let (n, m) = (2500, subsample_size(2500));
+            let labels = |p: u64, side: u64| {
+                let seed = derive_seed(c.seed, &[0x57AB, row.k as u64, p, side]);
+                let rows = x.select(Axis(0), &sample_indices(n, m, seed));
+                let runs = c.stability_runs;
+                let fit = kmeans(rows.view(), row.k, runs, c.max_iter, seed, &Progress::none());
+                crate::pipeline::cluster::assign_nearest(x.view(), fit.unwrap().centroids.view()).0
+            };
+            let mut total = 0.0;
+            for p in 0..c.stability_pairs as u64 {
+                total += adjusted_rand_index(&labels(p, 0), &labels(p, 1));
+            }
+            assert_eq!(row.stability, Some(total / c.stability_pairs as f64), "K={}", row.k);
+        }
+    }
+
+    #[test]
+    fn progress_counts_every_fit_in_order_and_cancel_stops_the_sweep() {
+        use crate::pipeline::progress::CancelToken;
+        use std::sync::{Arc, Mutex};
+        let (x, _) = synthetic_blobs(900, 4, 3, 2.0, 6);
+        let c = cfg(2, 5);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        let progress = Progress::new(
+            move |u| sink.lock().unwrap().push((u.fraction, u.message)),
+            CancelToken::new(),
+        );
+        sweep_k(x.view(), &c, &progress).unwrap();
+        let seen = seen.lock().unwrap();
+        assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{seen:?}");
+        assert_eq!(seen.last().unwrap().0, 1.0);
+        // K = 2..5, each 3 runs + 3 stability pairs of 2 fits of 3 runs: 4 x 21 = 84 fits.
+        let fits: Vec<&String> =
+            seen.iter().map(|(_, m)| m).filter(|m| m.contains(" fits")).collect();
+        assert_eq!(fits.len(), 84, "{fits:?}");
+        assert!(fits[83].starts_with("K-means: 84 of 84 fits"), "{}", fits[83]);
+        // Cancelled after the 5th fit: the sweep stops with Cancelled.
+        let token = CancelToken::new();
+        let (count, cancel) = (Arc::new(Mutex::new(0)), token.clone());
+        let counter = Arc::clone(&count);
+        let progress = Progress::new(
+            move |u| {
+                let mut n = counter.lock().unwrap();
+                *n += usize::from(u.message.contains(" fits"));
+                if *n == 5 {
+                    cancel.cancel();
+                }
+            },
+            token,
+        );
+        assert_eq!(sweep_k(x.view(), &c, &progress).unwrap_err(), ClusterError::Cancelled);
+        assert!(*count.lock().unwrap() < 36);
     }
 
     #[test]
