@@ -18,6 +18,7 @@
 use super::balltree::{BallTree, eps_bounds};
 use super::panel::{self, padded_width};
 use super::sq_dist;
+use crate::pipeline::embed::knn::{f32_margin, insert_sorted};
 use crate::pipeline::embed::pca::symmetric_eigen;
 use ndarray::{Array2, ArrayView2, Axis, s};
 use rayon::prelude::*;
@@ -470,25 +471,9 @@ impl Blocks<'_> {
     }
 }
 
-/// Bound on the f32 rounding error of `|x|^2 - 2 x.y + |y|^2` given `|x|^2 + |y|^2 (+ eps^2)`:
-/// about 30 terms of size up to that sum, each rounded at 2^-24 (6e-8), stay below 4e-6 x it.
-fn f32_margin(scale: f64) -> f64 {
-    1e-5 * scale + 1e-30
-}
-
 /// Pairs evaluated by [`Blocks::pairs_within`] (benchmarks).
 #[cfg(test)]
 pub(crate) static PAIRS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Put `v` into the ascending array `best`, dropping its largest element.
-fn insert_sorted(best: &mut [(f64, usize)], v: (f64, usize)) {
-    let mut i = best.len() - 1;
-    while i > 0 && best[i - 1].0 > v.0 {
-        best[i] = best[i - 1];
-        i -= 1;
-    }
-    best[i] = v;
-}
 
 #[cfg(test)]
 mod tests {

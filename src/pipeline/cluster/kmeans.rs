@@ -133,9 +133,8 @@ pub fn kmeans_from(
     progress: &Progress,
 ) -> Result<KMeansFit, ClusterError> {
     check_k(data.nrows(), centroids.nrows())?;
-    let x = row_major(data);
-    let tol = TOL * mean_variance(x.view());
-    lloyd(x.view(), centroids, max_iter.max(1), tol, progress)
+    let points = KMeansPoints::new(data);
+    lloyd(points.x.view(), centroids, max_iter.max(1), points.tol, progress)
 }
 
 fn check_k(n: usize, k: usize) -> Result<(), ClusterError> {

@@ -97,7 +97,7 @@ pub(crate) fn squared_distance_tile(
 /// up to `scale`: about 30 terms of size up to 2 x scale, each rounded at 2^-24 (6e-8), stay
 /// below 4e-6 x scale (the same bound as DBSCAN's blocks). Not finite when the norms are too
 /// large for f32 products (then every pair is computed exactly).
-fn f32_margin(scale: f64) -> f64 {
+pub(crate) fn f32_margin(scale: f64) -> f64 {
     if scale < F32_SAFE_SCALE { 1e-5 * scale + 1e-30 } else { f64::INFINITY }
 }
 
@@ -250,8 +250,9 @@ fn key_less(x: (f64, usize), y: (f64, usize)) -> bool {
     x.0 < y.0 || (x.0 == y.0 && x.1 < y.1)
 }
 
-/// Inserts `key` into an ascending list of fixed length, dropping the last entry.
-fn insert_sorted(best: &mut [(f64, usize)], key: (f64, usize)) {
+/// Inserts `key` into an ascending list of fixed length (by distance, then index), dropping the
+/// last entry.
+pub(crate) fn insert_sorted(best: &mut [(f64, usize)], key: (f64, usize)) {
     let mut position = best.len() - 1;
     while position > 0 && key_less(key, best[position - 1]) {
         best[position] = best[position - 1];
