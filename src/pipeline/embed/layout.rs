@@ -17,7 +17,9 @@
 //! - the negative samples of a block come from its own random stream, seeded by (seed, epoch,
 //!   block); the pushes of one edge's negative samples are all computed from the point's
 //!   position after the edge's pull and applied together (umap-learn applies them one after
-//!   the other), so their `powf`s and divisions overlap instead of waiting for each other.
+//!   the other), so their powers and divisions overlap instead of waiting for each other;
+//! - `d^2` to the power `b` comes from [`PowerOf`] (a table and a polynomial for the run's
+//!   fixed `b`), not from `powf`.
 //!
 //! Nothing depends on the number of threads or on which thread runs which block, so the layout
 //! is bit-identical for the same input and seed on any machine with the same float arithmetic.
@@ -27,6 +29,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
 use super::EmbedError;
+use super::power::PowerOf;
 use crate::pipeline::progress::Progress;
 use ndarray::Array2;
 
@@ -64,24 +67,31 @@ const REPULSION_STRENGTH: f32 = 1.0;
 const GRADIENT_CLIP: f32 = 4.0;
 
 /// The low-dimensional similarity curve `1 / (1 + a d^(2b))`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Curve {
-    pub a: f32,
-    pub b: f32,
+    a: f32,
+    b: f32,
+    /// `x^b` for this curve's `b` ([`PowerOf`]: a table and a polynomial, not `powf`).
+    power: PowerOf,
 }
 
 impl Curve {
-    /// Attractive gradient coefficient for squared distance `d2` (> 0).
+    pub(crate) fn new(a: f32, b: f32) -> Self {
+        Curve { a, b, power: PowerOf::new(f64::from(b)) }
+    }
+
+    /// Attractive gradient coefficient for squared distance `d2` (> 0):
+    /// `-2ab d2^(b-1) / (a d2^b + 1)`, with `d2^(b-1)` as `d2^b / d2`.
     #[inline(always)]
-    fn attraction(self, d2: f32) -> f32 {
-        let pow_b_minus_1 = d2.powf(self.b - 1.0);
-        -2.0 * self.a * self.b * pow_b_minus_1 / (self.a * pow_b_minus_1 * d2 + 1.0)
+    fn attraction(&self, d2: f32) -> f32 {
+        let pow_b = self.power.pow(d2);
+        -2.0 * self.a * self.b * pow_b / (d2 * (self.a * pow_b + 1.0))
     }
 
     /// Repulsive gradient coefficient for squared distance `d2` (> 0).
     #[inline(always)]
-    fn repulsion(self, d2: f32) -> f32 {
-        2.0 * REPULSION_STRENGTH * self.b / ((0.001 + d2) * (self.a * d2.powf(self.b) + 1.0))
+    fn repulsion(&self, d2: f32) -> f32 {
+        2.0 * REPULSION_STRENGTH * self.b / ((0.001 + d2) * (self.a * self.power.pow(d2) + 1.0))
     }
 }
 
@@ -139,7 +149,7 @@ fn split_at_starts<'a, T>(mut items: &'a mut [T], starts: &[usize]) -> Vec<&'a m
 pub(crate) fn optimize_layout(
     layout: &mut Array2<f32>,
     graph: &FuzzyGraph,
-    curve: Curve,
+    curve: &Curve,
     params: LayoutRun,
     progress: &Progress,
     on_epoch: Option<EpochCallback<'_>>,
@@ -199,7 +209,7 @@ struct BlockEdges<'a> {
 /// What every block of one epoch shares.
 struct Step<'a> {
     graph: &'a FuzzyGraph,
-    curve: Curve,
+    curve: &'a Curve,
     /// The whole layout as it was when the epoch began.
     epoch_start: &'a [f32],
     epoch: f64,
@@ -266,7 +276,7 @@ impl Step<'_> {
     /// Pushes own point `j` away from each point of `others` (negative samples), every push
     /// computed from j's position before the first and the pushes applied together: the pushes
     /// are independent computations the processor overlaps, where one after the other each
-    /// waited for the previous one's `powf` and division.
+    /// waited for the previous one's power and division.
     #[inline(always)]
     fn repel_from(
         &self,
@@ -331,7 +341,7 @@ mod tests {
         let mut start = vec![0.0_f32; 2 * 601];
         start[1200] = 2.0;
         let graph = FuzzyGraph { head: vec![0, 600], tail: vec![600, 0], weight: vec![1.0, 1.0] };
-        let curve = Curve { a: 1.0, b: 1.0 };
+        let curve = &Curve::new(1.0, 1.0);
         let step = Step { graph: &graph, curve, epoch_start: &start, epoch: 1.0, alpha: 1.0 };
         let mut block0 = start[..2 * 512].to_vec();
         let mut block1 = start[2 * 512..].to_vec(); // points 512..=600; 600 is local 88
@@ -359,7 +369,7 @@ mod tests {
         // (d2 = 3.996, step -0.2002, -1.1993 in all).
         let start = vec![0.0_f32, 0.0, 1.0, 0.0];
         let graph = FuzzyGraph::default();
-        let curve = Curve { a: 1.0, b: 1.0 };
+        let curve = &Curve::new(1.0, 1.0);
         let step = Step { graph: &graph, curve, epoch_start: &start, epoch: 1.0, alpha: 1.0 };
         let mut own = start[..2].to_vec();
         step.repel_from(&mut own, 0, 0, [1, 1].into_iter());

@@ -14,6 +14,7 @@
 pub mod knn;
 mod layout;
 pub mod pca;
+mod power;
 pub mod sample;
 pub mod stage;
 pub mod trustworthiness;

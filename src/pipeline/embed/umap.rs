@@ -85,8 +85,8 @@ pub fn umap(
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(params.seed);
     let mut layout = initial_layout(&pca.coords, &mut rng);
     let (a, b) = fit_ab(SPREAD, params.min_dist);
-    let curve = Curve { a: a as f32, b: b as f32 };
-    optimize_layout(&mut layout, &graph, curve, layout_run(params), progress, on_epoch)?;
+    let curve = Curve::new(a as f32, b as f32);
+    optimize_layout(&mut layout, &graph, &curve, layout_run(params), progress, on_epoch)?;
     Ok(layout.mapv(f64::from))
 }
 
@@ -543,9 +543,9 @@ mod tests {
             layout = initial_layout(&pca_2d(data.view()).unwrap().coords, &mut rng);
         });
         let (a, b) = fit_ab(SPREAD, params.min_dist);
-        let curve = Curve { a: a as f32, b: b as f32 };
+        let curve = Curve::new(a as f32, b as f32);
         timed("layout", &mut || {
-            optimize_layout(&mut layout, &graph, curve, layout_run(&params), &none, None).unwrap()
+            optimize_layout(&mut layout, &graph, &curve, layout_run(&params), &none, None).unwrap()
         });
         let mut embedding = Array2::zeros((0, 2));
         timed("whole map", &mut || embedding = umap(data.view(), &params, &none, None).unwrap());
