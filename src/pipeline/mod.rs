@@ -23,6 +23,7 @@ pub mod fault;
 pub mod features;
 pub mod gold;
 pub mod ingest;
+pub(crate) mod kernels;
 pub mod memory;
 pub mod metadata;
 pub mod model;

@@ -5,7 +5,7 @@
 //! at most [`BLOCK_POINTS`] (subtrees of the ball tree, contiguous in tree order, each with its
 //! bounding ball). Two blocks are compared only when their balls come within eps; a pair whose
 //! balls lie entirely within eps needs no distances at all; the remaining pairs get all their
-//! distances from the panel kernel ([`super::panel`]: the block's points stored transposed, no
+//! distances from the panel kernel ([`panel`]: the block's points stored transposed, no
 //! GEMM packing), as `|x|^2 - 2 x.y + |y|^2` in f32. Pairs within rounding distance of eps are
 //! re-checked exactly, so the result is the same as comparing exact distances with `<= eps`.
 //!
@@ -16,10 +16,10 @@
 //! bound, and a block is compared only when both bounds come within eps.
 
 use super::balltree::{BallTree, eps_bounds};
-use super::panel::{self, padded_width};
 use super::sq_dist;
 use crate::pipeline::embed::knn::{f32_margin, insert_sorted};
 use crate::pipeline::embed::pca::symmetric_eigen;
+use crate::pipeline::kernels::panel::{self, padded_width};
 use ndarray::{Array2, ArrayView2, Axis, s};
 use rayon::prelude::*;
 
@@ -48,7 +48,7 @@ pub(crate) struct Blocks<'a> {
     /// Squared norm of every point, by tree position.
     norms: Vec<f64>,
     /// Every point as a query row `[x, 1, |x|^2]` (tree order), and every block as a panel of
-    /// target columns `[-2x, |x|^2, 1]` ([`super::panel`]): their products are squared
+    /// target columns `[-2x, |x|^2, 1]` ([`panel`]): their products are squared
     /// distances. In f32, which doubles the speed; every decision within the f32 rounding
     /// margin of the threshold is re-checked with the exact f64 distance.
     query_side: Vec<f32>,

@@ -23,7 +23,6 @@ pub mod hybrid;
 pub mod kdistance;
 pub mod kmeans;
 pub mod metrics;
-mod panel;
 pub mod preview;
 mod sampled;
 pub mod stage;

@@ -1,21 +1,23 @@
 //! Exact k-nearest-neighbour graph by blocked brute force.
 //!
 //! Candidate distances come from the Gram trick in f32: every point is a query row
-//! `[x, 1, |x|^2]` and a reference row `[-2x, |x|^2, 1]`, so one tile of a matrix product
-//! (ndarray's optimised GEMM, at twice the f64 speed) holds squared distances directly, with no
-//! pass to add the norms. The f32 values only select: a reference is a candidate when its value
-//! is within the f32 rounding margin of the query's current k-th exact distance, and each
-//! candidate's distance is then computed exactly in f64 and ranked by (distance, index). So the
-//! neighbours are the exact ones, exact duplicates are at distance 0, ties go to the lower index,
-//! and the kept set does not depend on the order candidates arrive in. Query tiles are fixed,
-//! independent of the thread count, so the graph is identical whatever the scheduling.
+//! `[x, 1, |x|^2]` and a reference column `[-2x, |x|^2, 1]`, so their product is the squared
+//! distance with no pass to add the norms. The references are stored in chunks of
+//! [`REFERENCE_CHUNK`] points as panels of the shared kernel ([`panel`]: transposed, no GEMM
+//! packing), and a few queries at a time sweep one chunk that stays in the L1 cache. The f32
+//! values only select: a reference is a candidate when its value is within the f32 rounding
+//! margin of the query's current k-th exact distance, and each candidate's distance is then
+//! computed exactly in f64 and ranked by (distance, index). So the neighbours are the exact
+//! ones, exact duplicates are at distance 0, ties go to the lower index, and the kept set does
+//! not depend on the order candidates arrive in. Query tiles are fixed, independent of the
+//! thread count, so the graph is identical whatever the scheduling.
 
-use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
+use ndarray::{Array2, ArrayView2, Axis, s};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{EmbedError, check_matrix};
+use crate::pipeline::kernels::panel::{self, padded_width};
 use crate::pipeline::progress::Progress;
 
 /// Rows of queries handled by one task.
@@ -101,23 +103,31 @@ pub(crate) fn f32_margin(scale: f64) -> f64 {
     if scale < F32_SAFE_SCALE { 1e-5 * scale + 1e-30 } else { f64::INFINITY }
 }
 
-/// Reference points per matrix product (a query tile's products stay at 1 MB).
-const REFERENCE_CHUNK: usize = 1024;
+/// Reference points per panel: 256 x 27 f32 values (25 features) are 27 KB, inside the L1
+/// cache while the queries of a tile sweep it.
+const REFERENCE_CHUNK: usize = 256;
+
+/// Queries whose products with one chunk are computed at once (8 KB of results).
+const QUERY_GROUP: usize = 8;
 
 /// Largest sum of squared norms for which the f32 products stay finite (far below f32::MAX).
 const F32_SAFE_SCALE: f64 = 1e30;
 
-/// The points in the forms the search needs: f64 rows for exact distances, f32 Gram rows for
-/// the candidate products, squared norms for the rounding margins.
+/// The points in the forms the search needs: f64 rows for exact distances, f32 query rows and
+/// reference panels for the candidate products, squared norms for the rounding margins.
 struct GramPoints {
     n: usize,
     d: usize,
     /// Row-major n x d copy of the data.
     rows: Vec<f64>,
     norms: Vec<f64>,
-    /// Query rows `[x, 1, |x|^2]` and reference rows `[-2x, |x|^2, 1]`.
-    query_side: Array2<f32>,
-    reference_side: Array2<f32>,
+    /// Query rows `[x, 1, |x|^2]`, row-major n x (d + 2).
+    query_side: Vec<f32>,
+    /// The reference columns `[-2x, |x|^2, 1]` of chunk `c` (points `c * REFERENCE_CHUNK..`)
+    /// as a panel of d + 2 rows, starting at `c * (d + 2) * REFERENCE_CHUNK`.
+    panels: Vec<f32>,
+    /// Largest squared norm in each chunk.
+    chunk_largest_norm: Vec<f64>,
 }
 
 impl GramPoints {
@@ -125,21 +135,32 @@ impl GramPoints {
         let (n, d) = data.dim();
         let rows: Vec<f64> = data.iter().copied().collect();
         let norms: Vec<f64> = rows.chunks_exact(d).map(|x| x.iter().map(|v| v * v).sum()).collect();
-        let query_side = Array2::from_shape_fn((n, d + 2), |(i, j)| match j {
-            j if j < d => rows[i * d + j] as f32,
-            j if j == d => 1.0,
-            _ => norms[i] as f32,
-        });
-        let reference_side = Array2::from_shape_fn((n, d + 2), |(i, j)| match j {
-            j if j < d => (-2.0 * rows[i * d + j]) as f32,
-            j if j == d => norms[i] as f32,
+        let query_side: Vec<f32> = rows
+            .chunks_exact(d)
+            .zip(&norms)
+            .flat_map(|(x, &norm)| x.iter().map(|&v| v as f32).chain([1.0, norm as f32]))
+            .collect();
+        let reference = |p: usize, j: usize| match j {
+            j if j < d => (-2.0 * rows[p * d + j]) as f32,
+            j if j == d => norms[p] as f32,
             _ => 1.0,
-        });
-        GramPoints { n, d, rows, norms, query_side, reference_side }
+        };
+        let mut panels = Vec::with_capacity(n.next_multiple_of(REFERENCE_CHUNK) * (d + 2));
+        let mut chunk_largest_norm = Vec::new();
+        for start in (0..n).step_by(REFERENCE_CHUNK) {
+            let end = (start + REFERENCE_CHUNK).min(n);
+            panel::write_panel(&mut panels, start..end, d + 2, reference, |_| 0.0);
+            chunk_largest_norm.push(norms[start..end].iter().fold(0.0_f64, |m, &v| m.max(v)));
+        }
+        GramPoints { n, d, rows, norms, query_side, panels, chunk_largest_norm }
     }
 
     fn row(&self, i: usize) -> &[f64] {
         &self.rows[i * self.d..(i + 1) * self.d]
+    }
+
+    fn query_row(&self, i: usize) -> &[f32] {
+        &self.query_side[i * (self.d + 2)..(i + 1) * (self.d + 2)]
     }
 
     /// Exact squared distance between points `i` and `j`.
@@ -153,34 +174,32 @@ impl GramPoints {
         if k == 0 {
             return best;
         }
-        let queries = self.query_side.slice(s![start..end, ..]);
-        let mut buffer = vec![0.0_f32; (end - start) * REFERENCE_CHUNK];
-        for chunk_start in (0..self.n).step_by(REFERENCE_CHUNK) {
-            let chunk_end = (chunk_start + REFERENCE_CHUNK).min(self.n);
-            self.scan_references(queries, &mut best, chunk_start..chunk_end, &mut buffer);
+        let mut buffer = vec![0.0_f32; QUERY_GROUP * REFERENCE_CHUNK];
+        for chunk in 0..self.chunk_largest_norm.len() {
+            for group in best.chunks_mut(QUERY_GROUP) {
+                self.scan_chunk(group, chunk, &mut buffer);
+            }
         }
         best
     }
 
-    /// Offers the points `references` to every query of `best` (whose query
-    /// rows are `queries`), with one matrix product into `buffer`.
-    fn scan_references(
-        &self,
-        queries: ArrayView2<'_, f32>,
-        best: &mut [Nearest],
-        references: std::ops::Range<usize>,
-        buffer: &mut [f32],
-    ) {
-        let width = references.len();
-        let values = &mut buffer[..best.len() * width];
-        let mut products = ArrayViewMut2::from_shape((best.len(), width), &mut *values)
-            .expect("the buffer holds a chunk's products");
-        let reference_rows = self.reference_side.slice(s![references.clone(), ..]);
-        general_mat_mul(1.0, &queries, &reference_rows.t(), 0.0, &mut products);
-        let largest_norm = self.norms[references.clone()].iter().fold(0.0_f64, |m, &v| m.max(v));
-        for (nearest, row) in best.iter_mut().zip(values.chunks_exact(width)) {
+    /// Offers the points of reference chunk `chunk` to every query of `group`, their f32
+    /// products computed into `buffer`.
+    fn scan_chunk(&self, group: &mut [Nearest], chunk: usize, buffer: &mut [f32]) {
+        let first = chunk * REFERENCE_CHUNK;
+        let points = (first + REFERENCE_CHUNK).min(self.n) - first;
+        let width = padded_width(points);
+        let rows = self.d + 2;
+        let panel = &self.panels[first * rows..first * rows + width * rows];
+        let mut queries: [&[f32]; QUERY_GROUP] = [&[]; QUERY_GROUP];
+        for (query, nearest) in queries.iter_mut().zip(group.iter()) {
+            *query = self.query_row(nearest.query);
+        }
+        panel::products(&queries[..group.len()], panel, width, buffer);
+        let largest_norm = self.chunk_largest_norm[chunk];
+        for (nearest, values) in group.iter_mut().zip(buffer.chunks_exact(width)) {
             let margin = f32_margin(self.norms[nearest.query] + largest_norm);
-            nearest.scan(self, row, references.start, margin);
+            nearest.scan(self, &values[..points], first, margin);
         }
     }
 }

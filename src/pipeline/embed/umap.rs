@@ -560,8 +560,12 @@ mod tests {
             )
             .unwrap()
         });
+        let max = graph.weight.iter().copied().fold(0.0, f64::max);
+        let samples: f64 =
+            graph.weight.iter().map(|w| (params.n_epochs as f64 * w / max).floor()).sum();
         println!(
-            "{} edges; map trustworthiness (k = 10, 2,000 sample) {trust:.4}",
+            "{} edges, {samples:.0} edge samples (each with about 5 negative samples); map \
+             trustworthiness (k = 10, 2,000 sample) {trust:.4}",
             graph.head.len()
         );
     }

@@ -1,9 +1,10 @@
-//! The distance kernel of the blocks: squared distances from a few query points to one block
-//! of points, in f32, without a general matrix product.
+//! The distance kernel of DBSCAN's blocks (`cluster::blocks`) and of the map's kNN graph
+//! (`embed::knn`): squared distances from a few query points to one block of points, in f32,
+//! without a general matrix product.
 //!
 //! A block's points are stored once, transposed, as a *panel*: row `j` holds coordinate `j` of
 //! every point of the block, padded to a multiple of [`TILE`] points. A query row `q` (length
-//! `dims`) times the panel gives one value per point; with the rows of `blocks.rs`
+//! `dims`) times the panel gives one value per point; with the rows both callers write
 //! (`[x, 1, |x|^2]` against `[-2y, |y|^2, 1]`) that value is the squared distance.
 //!
 //! Why not GEMM: a block is at most 256 points and the queries of one block pair are often a
