@@ -1,7 +1,7 @@
 //! `x^b` for the layout's gradients, where the exponent `b` is fixed for a whole run.
 //!
 //! Every attraction and every repulsion of the stochastic layout needs `d^2` to the power `b`
-//! (fitted from `min_dist`, about 0.9): 140 million powers for a 20,000-point map, and with
+//! (fitted from `min_dist`, about 0.9): about 150 million powers for a 20,000-point map, and with
 //! the C library's `powf` they were 40% of the layout. Since `b` does not change, most of the
 //! work of a general `powf` can be done once: writing `x = 2^(e - 127) m` with `m` in [1, 2),
 //!
