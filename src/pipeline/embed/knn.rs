@@ -229,8 +229,8 @@ impl Nearest {
         (limit * (1.0 + 1e-6)) as f32
     }
 
-    /// Considers the points `first..first + values.len()`, whose f32 products are `values` (every one of them when the margin is not finite: the products may
-    /// have overflowed).
+    /// Considers the points `first..first + values.len()`, whose f32 products are `values`
+    /// (every one of them when the margin is not finite: the products may have overflowed).
     fn scan(&mut self, points: &GramPoints, values: &[f32], first: usize, margin: f64) {
         if !margin.is_finite() {
             (first..first + values.len()).for_each(|t| self.consider(points, t, margin));
