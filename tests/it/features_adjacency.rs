@@ -143,7 +143,10 @@ fn generated_lines(seed: u64) -> Vec<(String, Vec<GenLine>)> {
 
 /// FEATURES.md's definition enumerated over every pair of lines: (adjacent orders, returned
 /// adjacent lines, mean smallest gap in days, mean days to return of returned adjacent lines).
-fn brute_force_adjacency(lines: &[GenLine], window_hours: i64) -> (f64, f64, Option<f64>, Option<f64>) {
+fn brute_force_adjacency(
+    lines: &[GenLine],
+    window_hours: i64,
+) -> (f64, f64, Option<f64>, Option<f64>) {
     let mut orders = std::collections::BTreeSet::new();
     let (mut returns, mut gaps, mut return_days) = (0.0, Vec::new(), Vec::new());
     for l in lines {
