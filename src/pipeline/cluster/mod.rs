@@ -27,6 +27,7 @@ mod panel;
 pub mod preview;
 mod sampled;
 pub mod stage;
+mod sqdist;
 pub mod sweep;
 pub mod synthetic;
 
