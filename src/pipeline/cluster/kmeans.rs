@@ -12,6 +12,7 @@
 //! run number). Convergence: labels unchanged, or the total squared centroid shift at most
 //! `1e-4` x the mean feature variance (scikit-learn's `tol`).
 
+use super::silhouette::SilhouetteSummary;
 use super::sqdist::sq_dists_to_rows;
 use super::{BLOCK_ROWS, ClusterError, derive_seed, hamerly, row_major, seeded_rng, sq_dist};
 use crate::pipeline::progress::Progress;
@@ -34,6 +35,9 @@ pub struct KMeansFit {
     pub inertia: f64,
     /// Lloyd iterations of the kept run.
     pub n_iter: usize,
+    /// The silhouette of exactly these labels on these points, when the K sweep already
+    /// computed it (so it need not be computed again).
+    pub silhouette: Option<SilhouetteSummary>,
 }
 
 /// Fit K-means with `n_init` seeded runs (at least one, run in parallel) and keep the lowest
@@ -239,7 +243,8 @@ fn lloyd(
 ) -> Result<KMeansFit, ClusterError> {
     let done = hamerly::iterate(x, centroids, max_iter, tol, progress)?;
     let inertia = inertia_of(x, &done.labels, done.centroids.view());
-    Ok(KMeansFit { centroids: done.centroids, labels: done.labels, inertia, n_iter: done.n_iter })
+    let (centroids, labels, n_iter) = (done.centroids, done.labels, done.n_iter);
+    Ok(KMeansFit { centroids, labels, inertia, n_iter, silhouette: None })
 }
 
 /// Exact sum of squared distances to the assigned centroids, summed block by block in order.

@@ -26,8 +26,9 @@ pub mod metrics;
 mod panel;
 pub mod preview;
 mod sampled;
-pub mod stage;
+pub mod silhouette;
 mod sqdist;
+pub mod stage;
 pub mod sweep;
 pub mod synthetic;
 

@@ -33,26 +33,38 @@ pub(super) fn sq_dist4(a: &[f64], b: &[f64]) -> f64 {
 /// `out[j]` = [`sq_dist4`]`(point, row j of rows)` for the first `out.len()` rows of `rows`
 /// (row-major, `point.len()` wide).
 pub(super) fn sq_dists_to_rows(point: &[f64], rows: &[f64], out: &mut [f64]) {
+    to_rows::<false>(point, rows, out);
+}
+
+/// The Euclidean distances: the square roots of [`sq_dists_to_rows`] (correctly rounded, so
+/// also the same on any CPU).
+pub(super) fn dists_to_rows(point: &[f64], rows: &[f64], out: &mut [f64]) {
+    to_rows::<true>(point, rows, out);
+}
+
+/// Squared distances, or distances with `SQRT`.
+fn to_rows<const SQRT: bool>(point: &[f64], rows: &[f64], out: &mut [f64]) {
     let d = point.len();
     assert!(rows.len() >= out.len() * d, "{} rows of {d} need {} values", out.len(), rows.len());
     #[cfg(target_arch = "x86_64")]
     if d >= 4 && std::arch::is_x86_feature_detected!("avx") {
         // SAFETY: the CPU supports AVX (checked just above); `rows` holds `out.len()` rows.
-        unsafe { avx::to_rows(point, rows, out) };
+        unsafe { avx::to_rows::<SQRT>(point, rows, out) };
         return;
     }
-    to_rows_portable(point, rows, out);
+    to_rows_portable::<SQRT>(point, rows, out);
 }
 
 /// The same distances one at a time (any CPU).
-fn to_rows_portable(point: &[f64], rows: &[f64], out: &mut [f64]) {
+fn to_rows_portable<const SQRT: bool>(point: &[f64], rows: &[f64], out: &mut [f64]) {
     let d = point.len();
     if d == 0 {
         out.fill(0.0);
         return;
     }
     for (o, row) in out.iter_mut().zip(rows.chunks_exact(d)) {
-        *o = sq_dist4(point, row);
+        let v = sq_dist4(point, row);
+        *o = if SQRT { v.sqrt() } else { v };
     }
 }
 
@@ -62,30 +74,35 @@ mod avx {
     use super::sq_dist4;
     use std::arch::x86_64::{
         __m256d, _mm256_add_pd, _mm256_hadd_pd, _mm256_loadu_pd, _mm256_mul_pd,
-        _mm256_permute2f128_pd, _mm256_set_pd, _mm256_set1_pd, _mm256_setzero_pd,
+        _mm256_permute2f128_pd, _mm256_set_pd, _mm256_set1_pd, _mm256_setzero_pd, _mm256_sqrt_pd,
         _mm256_storeu_pd, _mm256_sub_pd,
     };
 
     /// Rows computed together, one 4-lane accumulator each.
     const GROUP: usize = 4;
 
-    /// [`super::sq_dists_to_rows`] four rows at a time (the last `out.len() mod 4` one at a
-    /// time with [`sq_dist4`]).
+    /// [`super::to_rows`] four rows at a time (the last `out.len() mod 4` one at a time with
+    /// [`sq_dist4`]).
     ///
     /// # Safety
     /// The CPU must support AVX; `point.len()` >= 4 and `rows` holds `out.len()` rows of it.
     #[target_feature(enable = "avx")]
-    pub(super) unsafe fn to_rows(point: &[f64], rows: &[f64], out: &mut [f64]) {
+    pub(super) unsafe fn to_rows<const SQRT: bool>(point: &[f64], rows: &[f64], out: &mut [f64]) {
         let d = point.len();
         let groups = out.len() / GROUP;
         for (g, out) in out.chunks_exact_mut(GROUP).enumerate() {
             let base = &rows[g * GROUP * d..(g + 1) * GROUP * d];
-            let sums = four_rows(point, [&base[..d], &base[d..2 * d], &base[2 * d..3 * d], &base[3 * d..]]);
+            let four = [&base[..d], &base[d..2 * d], &base[2 * d..3 * d], &base[3 * d..]];
+            let mut sums = four_rows(point, four);
+            if SQRT {
+                sums = _mm256_sqrt_pd(sums);
+            }
             // SAFETY: `out` holds GROUP = 4 values.
             unsafe { _mm256_storeu_pd(out.as_mut_ptr(), sums) };
         }
         for (j, o) in out.iter_mut().enumerate().skip(groups * GROUP) {
-            *o = sq_dist4(point, &rows[j * d..(j + 1) * d]);
+            let v = sq_dist4(point, &rows[j * d..(j + 1) * d]);
+            *o = if SQRT { v.sqrt() } else { v };
         }
     }
 
@@ -156,16 +173,18 @@ mod tests {
                 let mut out = vec![f64::NAN; n];
                 sq_dists_to_rows(&point, &rows, &mut out);
                 let mut portable = vec![f64::NAN; n];
-                to_rows_portable(&point, &rows, &mut portable);
+                to_rows_portable::<false>(&point, &rows, &mut portable);
+                let mut roots = vec![f64::NAN; n];
+                dists_to_rows(&point, &rows, &mut roots);
                 for j in 0..n {
                     let want = sq_dist4(&point, &rows[j * d..(j + 1) * d]);
                     assert_eq!(out[j].to_bits(), want.to_bits(), "d {d}, row {j} of {n}");
                     assert_eq!(portable[j].to_bits(), want.to_bits(), "d {d}, row {j} of {n}");
+                    assert_eq!(roots[j].to_bits(), want.sqrt().to_bits(), "d {d}, row {j}");
                 }
                 // Against a plain sum in f64: equal up to rounding.
                 for (j, got) in out.iter().enumerate() {
-                    let plain: f64 =
-                        (0..d).map(|e| (point[e] - rows[j * d + e]).powi(2)).sum();
+                    let plain: f64 = (0..d).map(|e| (point[e] - rows[j * d + e]).powi(2)).sum();
                     assert!((got - plain).abs() <= 1e-12 * plain.max(1e-300), "{got} vs {plain}");
                 }
             }
