@@ -107,6 +107,7 @@ mod avx {
     }
 
     /// The four distances from `point` to `r`, lane j for row j.
+    #[inline]
     #[target_feature(enable = "avx")]
     fn four_rows(point: &[f64], r: [&[f64]; GROUP]) -> __m256d {
         let d = point.len();
