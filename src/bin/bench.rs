@@ -348,8 +348,15 @@ fn cluster_and_report(
             t.phase(name, seconds);
         }
     }
+    if let Some(read) = phase("read_inputs") {
+        phases_total += read;
+        t.phase("reading the matrix and raw features", read);
+    }
     if let Some(total) = phase("cluster_stage_total") {
-        t.phase("storing results, model, archetypes", (total - phases_total).max(0.0));
+        t.phase("naming segments, storing results", (total - phases_total).max(0.0));
+    }
+    if let Some(model) = phase("model_and_check") {
+        t.phase("model and its self-check", model);
     }
     let report = dir.join("bench.xlsx");
     t.time(

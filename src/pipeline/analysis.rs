@@ -185,7 +185,10 @@ impl Analysis {
                 &progress.for_stage(Stage::Cluster),
                 with_umap,
             )?;
+            let model_started = std::time::Instant::now();
             crate::pipeline::scoring::save_model(&self.store, config, &run)?;
+            let model_s = model_started.elapsed().as_secs_f64();
+            run.outcome.timings.push(("model_and_check".into(), model_s));
             self.write_metadata(&mut run.outcome)?;
             Ok(run)
         })

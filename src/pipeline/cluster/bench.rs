@@ -419,7 +419,8 @@ fn bench_sweep_gold() {
 }
 
 /// The K sweep on an analysis's own gold matrix and outlier flags, for several sample sizes and
-/// seeds: does the chosen K depend on the sample? `GOLD_DB=analysis.duckdb`,
+/// seeds: does the chosen K depend on the sample, and how far do the final labels (the chosen K
+/// fitted on everyone) move from the first size's and seed's? `GOLD_DB=analysis.duckdb`,
 /// `SWEEP_SAMPLES=100000,200000` (0 = every point), `SWEEP_SEEDS=42,7`.
 #[test]
 #[ignore]
@@ -449,6 +450,7 @@ fn bench_sweep_on_analysis() {
             .filter_map(|v| v.trim().parse().ok())
             .collect()
     };
+    let mut reference: Option<Vec<usize>> = None;
     for size in list("SWEEP_SAMPLES", "100000") {
         for seed in list("SWEEP_SEEDS", "42") {
             let mut k = Config::default().kmeans;
@@ -459,19 +461,20 @@ fn bench_sweep_on_analysis() {
             }
             let (t, cpu) = (Instant::now(), process_cpu_seconds());
             let none = crate::pipeline::progress::Progress::none();
-            let (sweep, _) = sweep::sweep_k(x.view(), &k, &none).unwrap();
+            let (sweep, fit) = sweep::sweep_k(x.view(), &k, &none).unwrap();
             let stab: Vec<String> = sweep
                 .rows
                 .iter()
                 .map(|r| format!("{}:{:.2}", r.k, r.stability.unwrap_or(f64::NAN)))
                 .collect();
+            let (wall, cpu) = (t.elapsed().as_secs_f64(), process_cpu_seconds() - cpu);
+            let reference = reference.get_or_insert_with(|| fit.labels.clone());
             println!(
-                "{} points, sample {size}, seed {seed}: K = {} ({:.0} s wall, {:.0} s CPU); \
-                 stability {}",
+                "{} points, sample {size}, seed {seed}: K = {} ({wall:.1} s wall, {cpu:.1} s \
+                 CPU), ARI against the first {:.4}; stability {}",
                 x.nrows(),
                 sweep.chosen_k,
-                t.elapsed().as_secs_f64(),
-                process_cpu_seconds() - cpu,
+                adjusted_rand_index(reference, &fit.labels),
                 stab.join(" ")
             );
         }

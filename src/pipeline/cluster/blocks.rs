@@ -471,6 +471,51 @@ impl Blocks<'_> {
     }
 }
 
+impl Blocks<'_> {
+    /// For every point of block `q` of another tree's blocks (`queries`), the tree position of
+    /// this tree's nearest point within eps (exact f64 squared distances; ties: the lowest
+    /// original index), or `None` when no point is within eps.
+    pub(crate) fn nearest_within(
+        &self,
+        queries: &Blocks<'_>,
+        q: usize,
+        eps: f64,
+    ) -> Vec<Option<usize>> {
+        let (qs, qe) = queries.ranges[q];
+        let (outer, _) = eps_bounds(eps);
+        let eps_sq = eps * eps;
+        let mut best: Vec<Option<(f64, usize)>> = vec![None; qe - qs];
+        for t in self.reachable_from(queries, q, eps) {
+            let (ct, rt) = (self.center(t), self.radius[t]);
+            let rows: Vec<usize> = (qs..qe)
+                .filter(|&p| sq_dist(queries.tree.point(p), ct).sqrt() - rt <= outer)
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let ts = self.ranges[t].0;
+            let max_tn = self.max_norm(t);
+            self.distance_rows(queries, &rows, t, |i, row| {
+                let p = rows[i];
+                let hi = (eps_sq + f32_margin(queries.norms[p] + max_tn + eps_sq)) as f32;
+                let point = queries.tree.point(p);
+                let b = &mut best[p - qs];
+                for (j, _) in row.iter().enumerate().filter(|&(_, &v)| v <= hi) {
+                    let d2 = sq_dist(point, self.tree.point(ts + j));
+                    let original = self.tree.original_index(ts + j);
+                    let closer = b.is_none_or(|(bd, bt)| {
+                        d2 < bd || (d2 == bd && original < self.tree.original_index(bt))
+                    });
+                    if d2 <= eps_sq && closer {
+                        *b = Some((d2, ts + j));
+                    }
+                }
+            });
+        }
+        best.into_iter().map(|b| b.map(|(_, t)| t)).collect()
+    }
+}
+
 /// Pairs evaluated by [`Blocks::pairs_within`] (benchmarks).
 #[cfg(test)]
 pub(crate) static PAIRS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

@@ -19,6 +19,7 @@ mod bench;
 mod blocks;
 pub mod dbscan;
 mod hamerly;
+pub(crate) mod near;
 pub mod hybrid;
 pub mod kdistance;
 pub mod kmeans;

@@ -113,12 +113,15 @@ pub fn cluster_and_store(
 ) -> Result<ClusterRun> {
     let started = Instant::now();
     let inputs = load_inputs(store, config)?;
+    let read_s = started.elapsed().as_secs_f64();
     progress.update(0.02, "Clustering");
     let hybrid = hybrid_cluster(inputs.matrix.view(), config, &progress.sub(0.02, 0.6))
         .map_err(cluster_error)?;
     let groups = map_groups(&hybrid);
     let views = compute_views(&inputs.matrix, &groups, config, progress, with_umap)?;
-    finish_run(store, config, progress, inputs, hybrid, views, started)
+    let mut run = finish_run(store, config, progress, inputs, hybrid, views, started)?;
+    run.outcome.timings.push(("read_inputs".into(), read_s));
+    Ok(run)
 }
 
 /// Re-segment with a K the user picked (phase 1 and the 2-D views kept), and store.

@@ -86,7 +86,7 @@ pub fn write(sheet: &mut Worksheet, data: &ReportData, styles: &Styles) -> Resul
 
 /// A phase timed inside the cluster stage, whose `cluster_stage_total` already counts it.
 fn is_cluster_phase(stage: &str) -> bool {
-    matches!(stage, "dbscan" | "kmeans_sweep" | "subclusters" | "embeddings")
+    matches!(stage, "read_inputs" | "dbscan" | "kmeans_sweep" | "subclusters" | "embeddings")
 }
 
 /// "Segment names": each archetype's conditions, checked before a segment carries the name.

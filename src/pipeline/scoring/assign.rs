@@ -7,21 +7,18 @@
 //! 4. the micro-segment of the nearest micro-segment core point within that segment's micro eps,
 //!    else `"<segment>.0"` (always `.0` for an outlier).
 //!
-//! Pure code: no DuckDB, no clustering. Core points are indexed in a ball tree and searched
-//! exactly (squared distances compared with eps², as the clustering's DBSCAN does).
+//! Pure code: no DuckDB, no clustering. Core points are indexed for batch radius queries
+//! ([`RadiusIndex`]: DBSCAN's blocks and distance kernel) and searched exactly (squared
+//! distances compared with eps², as the clustering's DBSCAN does).
 
 use super::model::{Agreement, ModelFeature, SegmentationModel};
 use crate::pipeline::cluster::assign_nearest;
-use crate::pipeline::cluster::balltree::BallTree;
+use crate::pipeline::cluster::near::RadiusIndex;
 use crate::pipeline::cluster::stage::ClusterRun;
 use crate::pipeline::error::{PipelineError, Result};
 use crate::pipeline::model::RawFeatures;
 use crate::pipeline::progress::{Cancelled, Progress};
-use ndarray::{Array2, ArrayView2};
-use rayon::prelude::*;
-
-/// Rows placed per parallel task between cancellation checks.
-const ROWS_PER_TASK: usize = 2048;
+use ndarray::{Array2, ArrayView2, Axis};
 
 /// Where the model places one customer.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,75 +115,12 @@ fn hint_for(missing: &[&str]) -> String {
     }
 }
 
-/// Points indexed for "nearest point within a radius" queries (exact).
-struct NearIndex {
-    tree: BallTree,
-}
-
-impl NearIndex {
-    fn new(points: &[Vec<f64>], d: usize) -> Self {
-        let flat: Vec<f64> = points.iter().flat_map(|p| p.iter().copied()).collect();
-        Self { tree: BallTree::build(&flat, d) }
-    }
-
-    /// Original index of the nearest point at distance <= eps (ties: the lowest index); with
-    /// `first_found`, any point within eps (enough to know one exists).
-    fn nearest_within(&self, q: &[f64], eps: f64, first_found: bool) -> Option<usize> {
-        let tree = &self.tree;
-        if tree.len() == 0 || eps.is_nan() || eps < 0.0 {
-            return None;
-        }
-        let eps_sq = eps * eps;
-        let mut best: Option<(f64, usize)> = None;
-        let mut stack = vec![(0usize, 0.0f64)];
-        while let Some((node, lower)) = stack.pop() {
-            let limit = best.map_or(eps, |(d2, _)| d2.sqrt());
-            if lower > limit * (1.0 + 1e-9) + 1e-12 {
-                continue;
-            }
-            match tree.node_children(node) {
-                Some((a, b)) => {
-                    let la = self.lower_bound(q, a);
-                    let lb = self.lower_bound(q, b);
-                    // The nearer child is searched first (pushed last).
-                    let (near, far) =
-                        if la <= lb { ((a, la), (b, lb)) } else { ((b, lb), (a, la)) };
-                    stack.push(far);
-                    stack.push(near);
-                }
-                None => {
-                    let (start, end) = tree.node_range(node);
-                    for t in start..end {
-                        let d2 = crate::pipeline::cluster::sq_dist(q, tree.point(t));
-                        if d2 > eps_sq {
-                            continue;
-                        }
-                        let i = tree.original_index(t);
-                        if best.is_none_or(|(bd, bi)| d2 < bd || (d2 == bd && i < bi)) {
-                            best = Some((d2, i));
-                            if first_found {
-                                return Some(i);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        best.map(|(_, i)| i)
-    }
-
-    fn lower_bound(&self, q: &[f64], node: usize) -> f64 {
-        let to_centre = crate::pipeline::cluster::sq_dist(q, self.tree.node_center(node)).sqrt();
-        (to_centre - self.tree.node_radius(node)).max(0.0)
-    }
-}
-
 /// A model ready to place customers: its core points indexed.
 pub struct Assigner<'m> {
     model: &'m SegmentationModel,
     centres: Array2<f64>,
-    cores: NearIndex,
-    micro: Vec<Option<NearIndex>>,
+    cores: RadiusIndex,
+    micro: Vec<Option<RadiusIndex>>,
 }
 
 impl<'m> Assigner<'m> {
@@ -212,10 +146,10 @@ impl<'m> Assigner<'m> {
             .iter()
             .map(|s| {
                 (s.micro_eps.is_some() && !s.micro_core_points.is_empty())
-                    .then(|| NearIndex::new(&s.micro_core_points, d))
+                    .then(|| index_of(&s.micro_core_points, d))
             })
             .collect();
-        Ok(Self { model, centres, cores: NearIndex::new(&model.outliers.core_points, d), micro })
+        Ok(Self { model, centres, cores: index_of(&model.outliers.core_points, d), micro })
     }
 
     /// Place every row of `points` (the model's space).
@@ -226,46 +160,55 @@ impl<'m> Assigner<'m> {
     ) -> std::result::Result<Vec<Assignment>, Cancelled> {
         let (nearest, distance) = assign_nearest(points, self.centres.view());
         progress.check_cancel()?;
-        let n = points.nrows();
-        let rows: Vec<usize> = (0..n).collect();
-        let chunks: Vec<std::result::Result<Vec<Assignment>, Cancelled>> = rows
-            .par_chunks(ROWS_PER_TASK)
-            .map(|chunk| {
-                progress.check_cancel()?;
-                Ok(chunk
-                    .iter()
-                    .map(|&i| {
-                        let q = points.row(i);
-                        let q = q.as_slice().map_or_else(|| q.to_vec(), <[f64]>::to_vec);
-                        self.place(&q, nearest[i] + 1, distance[i])
-                    })
-                    .collect())
+        let rule = &self.model.outliers;
+        let near_core = self.cores.any_within(points, rule.eps, &progress.sub(0.0, 0.5))?;
+        let micro = self.micro_labels(points, &nearest, &near_core, &progress.sub(0.5, 1.0))?;
+        Ok((0..points.nrows())
+            .map(|i| {
+                let segment = nearest[i] + 1;
+                Assignment {
+                    segment,
+                    micro_segment: format!("{segment}.{}", micro[i]),
+                    is_outlier: !near_core[i],
+                    distance_to_centroid: distance[i],
+                }
             })
-            .collect();
-        let mut out = Vec::with_capacity(n);
-        for chunk in chunks {
-            out.extend(chunk?);
-        }
-        Ok(out)
+            .collect())
     }
 
-    fn place(&self, q: &[f64], segment: usize, distance_to_centroid: f64) -> Assignment {
-        let rule = &self.model.outliers;
-        let is_outlier = self.cores.nearest_within(q, rule.eps, true).is_none();
-        let seg = &self.model.segments[segment - 1];
-        let micro = match (&self.micro[segment - 1], seg.micro_eps) {
-            (Some(index), Some(eps)) if !is_outlier => {
-                index.nearest_within(q, eps, false).map_or(0, |core| seg.micro_core_labels[core])
+    /// Each row's micro-segment number within its segment: the label of the nearest
+    /// micro-segment core point within the segment's micro eps, else 0 (always 0 for an
+    /// outlier, `near_core` false).
+    fn micro_labels(
+        &self,
+        points: ArrayView2<'_, f64>,
+        nearest: &[usize],
+        near_core: &[bool],
+        progress: &Progress,
+    ) -> std::result::Result<Vec<u32>, Cancelled> {
+        let mut micro = vec![0; points.nrows()];
+        let k = self.micro.len();
+        for (s, index) in self.micro.iter().enumerate() {
+            let seg = &self.model.segments[s];
+            let (Some(index), Some(eps)) = (index, seg.micro_eps) else {
+                continue;
+            };
+            let rows: Vec<usize> =
+                (0..points.nrows()).filter(|&i| near_core[i] && nearest[i] == s).collect();
+            let part = progress.sub(s as f64 / k as f64, (s + 1) as f64 / k as f64);
+            let found = index.nearest_within(points.select(Axis(0), &rows).view(), eps, &part)?;
+            for (&i, core) in rows.iter().zip(found) {
+                micro[i] = core.map_or(0, |c| seg.micro_core_labels[c]);
             }
-            _ => 0,
-        };
-        Assignment {
-            segment,
-            micro_segment: format!("{segment}.{micro}"),
-            is_outlier,
-            distance_to_centroid,
         }
+        Ok(micro)
     }
+}
+
+/// Points (rows of equal length `d`) indexed for the placement rules.
+fn index_of(points: &[Vec<f64>], d: usize) -> RadiusIndex {
+    let flat: Vec<f64> = points.iter().flat_map(|p| p.iter().copied()).collect();
+    RadiusIndex::new(&flat, d)
 }
 
 /// Customers the self-check places at most: placing every customer of a million-customer run
@@ -439,5 +382,45 @@ mod tests {
         assert!(err.contains("format version 2") && err.contains("reads version 1"), "{err}");
         let other = SegmentationModel::from_json("{\"a\": 1}", "x.json").unwrap_err();
         assert!(other.to_string().contains("not a ReturnScope segmentation model"), "{other}");
+    }
+
+    /// `GOLD_DB=analysis.duckdb cargo test --lib pipeline::scoring::assign::tests::
+    /// bench_self_check -- --ignored --nocapture`: the self-check's cost on a segmented analysis
+    /// (index build, then the outlier rule and the micro-segment rule on the sample).
+    #[test]
+    #[ignore]
+    fn bench_self_check() {
+        use crate::pipeline::memory::process_cpu_seconds;
+        let Ok(path) = std::env::var("GOLD_DB") else {
+            println!("set GOLD_DB");
+            return;
+        };
+        let cfg = crate::pipeline::config::StoreConfig::default();
+        let store = crate::pipeline::store::Store::open(path.as_ref(), &cfg).unwrap();
+        let (_, _, x) = crate::pipeline::gold::read_gold(&store).unwrap();
+        let m = crate::pipeline::scoring::model::stored_model(&store).unwrap().unwrap();
+        let rows = evenly_spaced(x.nrows(), AGREEMENT_SAMPLE);
+        let checked = x.select(ndarray::Axis(0), &rows);
+        let (t, cpu) = (std::time::Instant::now(), process_cpu_seconds());
+        let assigner = Assigner::new(&m).unwrap();
+        let (build_s, build_cpu) = (t.elapsed().as_secs_f64(), process_cpu_seconds() - cpu);
+        let (t, cpu) = (std::time::Instant::now(), process_cpu_seconds());
+        let placed = assigner.assign(checked.view(), &Progress::none()).unwrap();
+        let (place_s, place_cpu) = (t.elapsed().as_secs_f64(), process_cpu_seconds() - cpu);
+        let (t, cpu) = (std::time::Instant::now(), process_cpu_seconds());
+        let near = assigner.cores.any_within(checked.view(), m.outliers.eps, &Progress::none());
+        let outliers = near.unwrap().iter().filter(|&&n| !n).count();
+        println!(
+            "outlier rule alone: {:.2} s ({:.2} CPU), {outliers} outliers",
+            t.elapsed().as_secs_f64(),
+            process_cpu_seconds() - cpu
+        );
+        println!(
+            "{} core points, {} checked: index {build_s:.2} s ({build_cpu:.2} CPU), placing \
+             {place_s:.2} s ({place_cpu:.2} CPU), {} outliers",
+            m.outliers.core_points.len(),
+            placed.len(),
+            placed.iter().filter(|a| a.is_outlier).count()
+        );
     }
 }
