@@ -245,7 +245,7 @@ impl Default for KMeansConfig {
             stability_runs: 3,
             silhouette_sample: 10_000,
             min_silhouette_score: 0.3,
-            sweep_sample: 100_000,
+            sweep_sample: 50_000,
         }
     }
 }

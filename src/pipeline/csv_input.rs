@@ -54,6 +54,8 @@ pub struct InputFile {
     /// The path as the user gave it (for messages).
     pub path: PathBuf,
     pub compression: Compression,
+    /// The file's size in bytes (compressed, for a compressed file).
+    pub bytes: u64,
     /// The absolute path, glob characters escaped, as a SQL string literal for `read_csv`.
     reader_path: String,
     /// Up to [`HEAD_BYTES`] of the decompressed text.
@@ -98,7 +100,7 @@ impl InputFile {
                 compression.reader_option()
             ))
         })?;
-        Ok(Self { path: path.to_path_buf(), compression, reader_path, head })
+        Ok(Self { path: path.to_path_buf(), compression, bytes: meta.len(), reader_path, head })
     }
 
     /// The path for `read_csv(...)`, quoted.

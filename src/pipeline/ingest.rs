@@ -16,7 +16,7 @@ use crate::pipeline::bronze::{
     self, BRONZE_QUALITY, BRONZE_ROWS, ColumnMapping, MALFORMED, drop_bronze_view,
 };
 use crate::pipeline::config::Config;
-use crate::pipeline::csv_input::InputFile;
+use crate::pipeline::csv_input::{Compression, InputFile};
 use crate::pipeline::error::{DbContext, PipelineError, Result};
 use crate::pipeline::model::{CsvPreview, IngestSummary, REQUIRED_COLUMNS};
 use crate::pipeline::progress::{Progress, Stage};
@@ -69,10 +69,29 @@ pub fn map_columns(header: &[String]) -> std::result::Result<ColumnMapping, Vec<
     Ok(ColumnMapping { required, extra })
 }
 
-/// The reader's buffer: 128 MiB instead of DuckDB's default. Each buffer is a batch of the
-/// order-preserving insert; fewer, larger batches cost less to merge into row groups (about 12%
-/// less CPU for the load of 4.1M rows; 512 MiB gained nothing more and raised the peak memory).
-const CSV_BUFFER_SIZE: usize = 128 << 20;
+/// The reader's buffer for files too large for one: 128 MiB instead of DuckDB's default. Each
+/// buffer is a batch of the order-preserving insert; fewer, larger batches cost less to merge into
+/// row groups (about 12% less CPU for the load of 4.1M rows; 512 MiB gained nothing more and
+/// raised the peak memory).
+const CSV_BUFFER_SIZE: u64 = 128 << 20;
+
+/// Uncompressed files up to this size are read as one buffer (see [`reader_buffer_size`]).
+const ONE_BUFFER_MAX: u64 = 256 << 20;
+
+/// The reader's buffer for a file of `bytes`: the whole file when it is uncompressed and at most
+/// [`ONE_BUFFER_MAX`], else [`CSV_BUFFER_SIZE`]. Every batch larger than a row group ends in a
+/// partial row group, which the checkpoint after the load merges with the next ones by rewriting
+/// (recompressing) them all: with two 128 MiB batches, the 20k-customer file's checkpoint
+/// rewrote half the table. One batch leaves only the table's own last row group partial.
+fn reader_buffer_size(bytes: u64, compression: Compression) -> u64 {
+    const MIB: u64 = 1 << 20;
+    let whole_file = (bytes / MIB + 2) * MIB;
+    if compression == Compression::None && bytes <= ONE_BUFFER_MAX {
+        whole_file.max(CSV_BUFFER_SIZE)
+    } else {
+        CSV_BUFFER_SIZE
+    }
+}
 
 /// The reader's NULL string: a control character no export writes as a whole field, so every
 /// field is read as text (an empty field as ''; the cleaning treats '' as empty).
@@ -100,12 +119,13 @@ impl<'a> CsvSource<'a> {
         let mut options = format!(
             "{}, header = true, all_varchar = true, auto_detect = true, delim = {}, quote = '\"', \
              encoding = {}, compression = {}, nullstr = {}, strict_mode = true, \
-             null_padding = false, ignore_errors = true, buffer_size = {CSV_BUFFER_SIZE}",
+             null_padding = false, ignore_errors = true, buffer_size = {}",
             self.input.reader_path(),
             literal(&self.delimiter.to_string()),
             literal(self.encoding),
             literal(self.input.compression.reader_option()),
             literal(NEVER_NULL),
+            reader_buffer_size(self.input.bytes, self.input.compression),
         );
         if store_rejects {
             options.push_str(
@@ -325,6 +345,16 @@ pub fn stored_ingest(store: &Store) -> Result<Option<(IngestSummary, ColumnMappi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_uncompressed_file_up_to_256_mib_is_read_as_one_buffer() {
+        const MIB: u64 = 1 << 20;
+        assert_eq!(reader_buffer_size(1000, Compression::None), 128 * MIB);
+        assert_eq!(reader_buffer_size(210 * MIB + 5, Compression::None), 212 * MIB);
+        assert_eq!(reader_buffer_size(256 * MIB, Compression::None), 258 * MIB);
+        assert_eq!(reader_buffer_size(256 * MIB + 1, Compression::None), 128 * MIB);
+        assert_eq!(reader_buffer_size(200 * MIB, Compression::Gzip), 128 * MIB);
+    }
 
     #[test]
     fn sha256_file_matches_the_standard_digest() {

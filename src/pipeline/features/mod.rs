@@ -69,13 +69,14 @@ const FAMILY_SQL: [(&str, &str); 5] = [
 ];
 const SILVER_SQL: &str = include_str!("sql/50_silver.sql");
 
-const TEMP_TABLES: [&str; 21] = [
-    "f_src",
+/// Relations of the feature SQL that are views (never stored).
+const TEMP_VIEWS: [&str; 2] = ["f_lines", "f_adj_lines"];
+
+const TEMP_TABLES: [&str; 18] = [
     "f_customer_keys",
     "f_order_keys",
     "f_sku_keys",
     "f_class_keys",
-    "f_lines",
     "f_orders",
     "f_lines2",
     "f_customers",
@@ -87,7 +88,6 @@ const TEMP_TABLES: [&str; 21] = [
     "f_high_classes",
     "f_category",
     "f_adj_orders",
-    "f_adj_lines",
     "f_adjacency",
     "f_seasonal",
     "f_trend",
@@ -159,6 +159,9 @@ fn params(store: &Store, config: &Config) -> Result<Params> {
 }
 
 fn drop_temp_tables(store: &Store) {
+    for v in TEMP_VIEWS {
+        let _ = store.conn().execute_batch(&format!("DROP VIEW IF EXISTS temp.{v}"));
+    }
     for t in TEMP_TABLES {
         let _ = store.conn().execute_batch(&format!("DROP TABLE IF EXISTS temp.{t}"));
     }

@@ -72,10 +72,8 @@ pub fn write(
         return Ok(partial);
     }
 
-    let formats = RowFormats::new(data, styles);
-    for (i, &index) in listed.iter().enumerate() {
-        write_customer(sheet, HEADER_ROW + 1 + i as u32, &data.customers[index], &formats)?;
-    }
+    // The sheet is written in row order (constant-memory mode): the table (its header row)
+    // first, then the customers.
     let columns: Vec<TableColumn> = headers
         .iter()
         .map(|h| TableColumn::new().set_header(h).set_header_format(&styles.header_wrap))
@@ -85,10 +83,14 @@ pub fn write(
         .set_style(TableStyle::Light1)
         .set_banded_rows(false)
         .set_columns(&columns);
-    sheet.add_table(HEADER_ROW, 0, HEADER_ROW + listed.len() as u32, last_col, &table)?;
     sheet.set_row_height(HEADER_ROW, 32)?;
+    sheet.add_table(HEADER_ROW, 0, HEADER_ROW + listed.len() as u32, last_col, &table)?;
     sheet.set_freeze_panes(HEADER_ROW + 1, 1)?;
     sheet.set_repeat_rows(HEADER_ROW, HEADER_ROW)?;
+    let formats = RowFormats::new(data, styles);
+    for (i, &index) in listed.iter().enumerate() {
+        write_customer(sheet, HEADER_ROW + 1 + i as u32, &data.customers[index], &formats)?;
+    }
     Ok(partial)
 }
 

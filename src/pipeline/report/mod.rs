@@ -137,7 +137,13 @@ pub(crate) fn write_report_with_limits(
     for (i, name) in SHEET_NAMES.iter().enumerate() {
         progress.check_cancel()?;
         progress.update(i as f64 / steps, format!("Writing sheet {name}"));
-        let sheet = workbook.add_worksheet();
+        // Customer Assignments (up to 100,000 rows) is written row by row and flushed as it
+        // goes, its strings inline: no shared-string hashing of every customer id.
+        let sheet = if i == 2 {
+            workbook.add_worksheet_with_constant_memory().map_err(xlsx_err)?
+        } else {
+            workbook.add_worksheet()
+        };
         sheet.set_name(*name).map_err(xlsx_err)?;
         match i {
             0 => summary::write(sheet, data, &styles),

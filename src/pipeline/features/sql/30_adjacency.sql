@@ -4,8 +4,8 @@
 -- sorted by time; an order o' qualifies for L unless its SKUs in class c are exactly {s}. The
 -- nearest qualifying order before L is therefore the previous order, or, when that previous order
 -- holds only s, the order just before the run of consecutive "only s" orders it belongs to
--- (symmetrically after L). Everything is window passes over (customer, class, order) rows and one
--- equi-join back to the lines: O(n log n), never O(lines^2).
+-- (symmetrically after L). Everything is two window passes over (customer, class, order) rows and
+-- one equi-join back to the lines: O(n log n), never O(lines^2).
 -- Placeholder: {A_US} (adjacency window in microseconds).
 CREATE OR REPLACE TEMP TABLE f_adj_orders AS
 WITH o AS (
@@ -13,33 +13,31 @@ WITH o AS (
          CASE WHEN min(sid) = max(sid) THEN min(sid) END AS only_sid
   FROM f_lines2 WHERE kid IS NOT NULL AND sid IS NOT NULL
   GROUP BY cid, kid, oid
-), ranked AS (
+), neighbours AS (
+  -- A run is a maximal stretch of consecutive orders with the same only_sid (NULL included).
   SELECT *,
-    row_number() OVER w AS rn,
     lag(t) OVER w AS prev_t,
-    lead(t) OVER w AS next_t
+    lead(t) OVER w AS next_t,
+    lag(only_sid) OVER w AS prev_only_sid,
+    lead(only_sid) OVER w AS next_only_sid,
+    row_number() OVER w = 1 OR only_sid IS DISTINCT FROM lag(only_sid) OVER w AS starts_run,
+    lead(oid) OVER w IS NULL OR only_sid IS DISTINCT FROM lead(only_sid) OVER w AS ends_run
   FROM o WINDOW w AS (PARTITION BY cid, kid ORDER BY t, oid)
-), islands AS (
-  SELECT *, rn - row_number() OVER (PARTITION BY cid, kid, only_sid ORDER BY rn) AS island FROM ranked
-), runs AS (
-  -- For a run of consecutive orders holding only one SKU: the time of the order just before the
-  -- run and just after it.
-  SELECT *,
-    first_value(prev_t) OVER (PARTITION BY cid, kid, only_sid, island ORDER BY rn
-                              ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS t_before_run,
-    last_value(next_t) OVER (PARTITION BY cid, kid, only_sid, island ORDER BY rn
-                             ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS t_after_run
-  FROM islands
 )
-SELECT cid, kid, oid, t, prev_t, next_t,
-  lag(only_sid) OVER w AS prev_only_sid,
-  lag(t_before_run) OVER w AS prev_t_before_run,
-  lead(only_sid) OVER w AS next_only_sid,
-  lead(t_after_run) OVER w AS next_t_after_run
-FROM runs WINDOW w AS (PARTITION BY cid, kid ORDER BY rn);
+-- The time of the order just before the run holding the previous order: the previous order of
+-- the latest run start before this order (times never decrease along the window, so it is the
+-- maximum); symmetrically after.
+SELECT cid, kid, oid, t, prev_t, next_t, prev_only_sid,
+  max(CASE WHEN starts_run THEN prev_t END)
+    OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_t_before_run,
+  next_only_sid,
+  min(CASE WHEN ends_run THEN next_t END)
+    OVER (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_t_after_run
+FROM neighbours WINDOW w AS (PARTITION BY cid, kid ORDER BY t, oid);
 
--- Per line: the gap to the nearest qualifying order on each side.
-CREATE OR REPLACE TEMP TABLE f_adj_lines AS
+-- Per line: the gap to the nearest qualifying order on each side (a view: only its adjacent lines
+-- are aggregated, never stored).
+CREATE OR REPLACE TEMP VIEW f_adj_lines AS
 WITH g AS (
   SELECT l.cid, l.oid, l.returned, l.line_us, l.ret_us,
     CASE WHEN a.prev_only_sid = l.sid THEN a.t - a.prev_t_before_run ELSE a.t - a.prev_t END AS gap_before,

@@ -7,18 +7,23 @@ CREATE OR REPLACE TEMP MACRO rs_cv4(a, b, c, d) AS
         + (c - (a + b + c + d) / 4.0) ^ 2 + (d - (a + b + c + d) / 4.0) ^ 2) / 4.0)
     / ((a + b + c + d) / 4.0) END;
 
+-- The season of each line's order (and return) is computed once, not once per count.
 CREATE OR REPLACE TEMP TABLE f_seasonal AS
-WITH s AS (
+WITH l AS (
+  SELECT cid, rs_season(month(order_time_ts)) AS order_season,
+    CASE WHEN returned AND return_ts IS NOT NULL THEN rs_season(month(return_ts)) END AS return_season
+  FROM f_lines2
+), s AS (
   SELECT cid,
-    count(*) FILTER (rs_season(month(order_time_ts)) = 1) AS o1,
-    count(*) FILTER (rs_season(month(order_time_ts)) = 2) AS o2,
-    count(*) FILTER (rs_season(month(order_time_ts)) = 3) AS o3,
-    count(*) FILTER (rs_season(month(order_time_ts)) = 4) AS o4,
-    count(*) FILTER (returned AND return_ts IS NOT NULL AND rs_season(month(return_ts)) = 1) AS r1,
-    count(*) FILTER (returned AND return_ts IS NOT NULL AND rs_season(month(return_ts)) = 2) AS r2,
-    count(*) FILTER (returned AND return_ts IS NOT NULL AND rs_season(month(return_ts)) = 3) AS r3,
-    count(*) FILTER (returned AND return_ts IS NOT NULL AND rs_season(month(return_ts)) = 4) AS r4
-  FROM f_lines2 GROUP BY cid
+    count(*) FILTER (order_season = 1) AS o1,
+    count(*) FILTER (order_season = 2) AS o2,
+    count(*) FILTER (order_season = 3) AS o3,
+    count(*) FILTER (order_season = 4) AS o4,
+    count(*) FILTER (return_season = 1) AS r1,
+    count(*) FILTER (return_season = 2) AS r2,
+    count(*) FILTER (return_season = 3) AS r3,
+    count(*) FILTER (return_season = 4) AS r4
+  FROM l GROUP BY cid
 )
 SELECT s.cid,
   CASE WHEN c.lifetime_days >= 365 THEN rs_cv4(o1, o2, o3, o4) END AS seasonal_susceptibility_orders,
