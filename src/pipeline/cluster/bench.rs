@@ -394,15 +394,27 @@ fn bench_sweep_gold() {
         );
     }
     use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    fit.labels.hash(&mut h);
+    let hash = |v: &dyn Fn(&mut std::collections::hash_map::DefaultHasher)| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        v(&mut h);
+        h.finish()
+    };
+    let bits = |v: Option<f64>| v.map(f64::to_bits);
+    let table = hash(&|h| {
+        for r in &sweep.rows {
+            (r.k, r.inertia.to_bits(), bits(r.calinski_harabasz), bits(r.davies_bouldin)).hash(h);
+            bits(r.stability).hash(h);
+        }
+    });
+    let silhouettes = hash(&|h| sweep.rows.iter().for_each(|r| bits(r.silhouette).hash(h)));
     println!(
-        "sweep {} x {}: {wall:.2} s wall, {cpu:.2} s CPU, {} threads; K = {}, labels hash {:016x}",
+        "sweep {} x {}: {wall:.2} s wall, {cpu:.2} s CPU, {} threads; K = {}, labels hash {:016x}, \
+         table hash {table:016x} (silhouettes {silhouettes:016x})",
         core.nrows(),
         core.ncols(),
         pool.current_num_threads(),
         sweep.chosen_k,
-        h.finish()
+        hash(&|h| fit.labels.hash(h)),
     );
 }
 

@@ -17,6 +17,7 @@
 //! clusters are repaired as scikit-learn does (see [`super::kmeans`]); convergence is Lloyd's:
 //! labels unchanged, or total squared centroid shift at most `tol`.
 
+use super::sqdist::{sq_dist4, sq_dists_to_rows};
 use super::{BLOCK_ROWS, ClusterError};
 use crate::pipeline::progress::Progress;
 use ndarray::{Array2, ArrayView2};
@@ -32,25 +33,6 @@ pub(super) struct Converged {
     pub n_iter: usize,
 }
 
-/// Squared Euclidean distance with four independent accumulators (vectorises well).
-#[inline]
-pub(super) fn sq_dist4(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0; 4];
-    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (p, q) in ca.zip(cb) {
-        for l in 0..4 {
-            let t = p[l] - q[l];
-            acc[l] += t * t;
-        }
-    }
-    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    for (p, q) in ra.iter().zip(rb) {
-        s += (p - q) * (p - q);
-    }
-    s
-}
-
 /// Per-point state of the bounds.
 struct Bounds {
     labels: Vec<usize>,
@@ -58,17 +40,24 @@ struct Bounds {
     lower: Vec<f64>,
 }
 
+/// Centroids whose distances [`nearest_two`] computes in one call of the kernel.
+const CENTROID_BATCH: usize = 16;
+
 /// Nearest and second-nearest centroid of one row: (label, distance, second distance).
 fn nearest_two(row: &[f64], c: &[f64], d: usize) -> (usize, f64, f64) {
     let (mut best, mut best_d, mut second_d) = (0, f64::INFINITY, f64::INFINITY);
-    for (j, cj) in c.chunks_exact(d.max(1)).enumerate() {
-        let v = sq_dist4(row, cj);
-        if v < best_d {
-            second_d = best_d;
-            best = j;
-            best_d = v;
-        } else if v < second_d {
-            second_d = v;
+    let mut dist = [0.0; CENTROID_BATCH];
+    for (b, batch) in c.chunks(CENTROID_BATCH * d.max(1)).enumerate() {
+        let dist = &mut dist[..batch.len() / d.max(1)];
+        sq_dists_to_rows(row, batch, dist);
+        for (o, &v) in dist.iter().enumerate() {
+            if v < best_d {
+                second_d = best_d;
+                best = b * CENTROID_BATCH + o;
+                best_d = v;
+            } else if v < second_d {
+                second_d = v;
+            }
         }
     }
     (best, best_d.sqrt(), second_d.sqrt())

@@ -404,12 +404,16 @@ fn finish(
     let (nearest, distance_to_centroid) = assign_nearest(data, centroids.view());
     let segment: Vec<usize> = nearest.iter().map(|&l| l + 1).collect();
     let core_labels: Vec<usize> = kept.iter().map(|&i| segment[i] - 1).collect();
-    let sil = silhouette_summary(
-        core.view(),
-        &core_labels,
-        config.kmeans.silhouette_sample,
-        config.kmeans.seed,
-    );
+    // The sweep's silhouette of the kept fit when these are its labels, renamed; else afresh.
+    let sil =
+        fit.silhouette.as_ref().and_then(|s| s.renamed(&fit.labels, &core_labels)).or_else(|| {
+            silhouette_summary(
+                core.view(),
+                &core_labels,
+                config.kmeans.silhouette_sample,
+                config.kmeans.seed,
+            )
+        });
     let segment_silhouette = (0..k)
         .map(|s| sil.as_ref().and_then(|v| v.per_cluster.get(s).copied().flatten()))
         .collect();

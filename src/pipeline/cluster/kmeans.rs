@@ -12,7 +12,8 @@
 //! run number). Convergence: labels unchanged, or the total squared centroid shift at most
 //! `1e-4` x the mean feature variance (scikit-learn's `tol`).
 
-use super::hamerly::sq_dist4;
+use super::silhouette::SilhouetteSummary;
+use super::sqdist::sq_dists_to_rows;
 use super::{BLOCK_ROWS, ClusterError, derive_seed, hamerly, row_major, seeded_rng, sq_dist};
 use crate::pipeline::progress::Progress;
 use ndarray::{Array2, ArrayView1, ArrayView2, Axis, CowArray, Ix2};
@@ -34,6 +35,9 @@ pub struct KMeansFit {
     pub inertia: f64,
     /// Lloyd iterations of the kept run.
     pub n_iter: usize,
+    /// The silhouette of exactly these labels on these points, when the K sweep already
+    /// computed it (so it need not be computed again).
+    pub silhouette: Option<SilhouetteSummary>,
 }
 
 /// Fit K-means with `n_init` seeded runs (at least one, run in parallel) and keep the lowest
@@ -209,13 +213,20 @@ pub fn nearest_labels(data: ArrayView2<'_, f64>, centroids: ArrayView2<'_, f64>)
     parts.concat()
 }
 
+/// Centroids whose distances [`nearest`] computes in one call of the kernel.
+const CENTROID_BATCH: usize = 16;
+
 /// Index of the centroid (rows of `cs`, `d` wide) nearest to `row`; the lowest on ties.
 fn nearest(row: &[f64], cs: &[f64], d: usize) -> usize {
     let mut best = (0, f64::INFINITY);
-    for (j, cj) in cs.chunks_exact(d.max(1)).enumerate() {
-        let v = sq_dist4(row, cj);
-        if v < best.1 {
-            best = (j, v);
+    let mut dist = [0.0; CENTROID_BATCH];
+    for (b, batch) in cs.chunks(CENTROID_BATCH * d.max(1)).enumerate() {
+        let dist = &mut dist[..batch.len() / d.max(1)];
+        sq_dists_to_rows(row, batch, dist);
+        for (o, &v) in dist.iter().enumerate() {
+            if v < best.1 {
+                best = (b * CENTROID_BATCH + o, v);
+            }
         }
     }
     best.0
@@ -232,7 +243,8 @@ fn lloyd(
 ) -> Result<KMeansFit, ClusterError> {
     let done = hamerly::iterate(x, centroids, max_iter, tol, progress)?;
     let inertia = inertia_of(x, &done.labels, done.centroids.view());
-    Ok(KMeansFit { centroids: done.centroids, labels: done.labels, inertia, n_iter: done.n_iter })
+    let (centroids, labels, n_iter) = (done.centroids, done.labels, done.n_iter);
+    Ok(KMeansFit { centroids, labels, inertia, n_iter, silhouette: None })
 }
 
 /// Exact sum of squared distances to the assigned centroids, summed block by block in order.
@@ -294,12 +306,14 @@ fn candidate_distances(
     let n = closest.len();
     let parts: Vec<(Vec<Vec<f64>>, Vec<f64>)> = blocks(n)
         .map(|(a, b)| {
-            let mut d2: Vec<Vec<f64>> = ids.iter().map(|_| Vec::with_capacity(b - a)).collect();
-            for row in xs[a * d..b * d].chunks_exact(d.max(1)) {
-                for (out, &id) in d2.iter_mut().zip(ids) {
-                    out.push(sq_dist4(row, &xs[id * d..(id + 1) * d]));
-                }
-            }
+            let d2: Vec<Vec<f64>> = ids
+                .iter()
+                .map(|&id| {
+                    let mut out = vec![0.0; b - a];
+                    sq_dists_to_rows(&xs[id * d..(id + 1) * d], &xs[a * d..b * d], &mut out);
+                    out
+                })
+                .collect();
             let near = &closest[a..b];
             let pots = d2
                 .iter()

@@ -3,7 +3,8 @@
 //! - [`dbscan`]: exact scikit-learn DBSCAN over a ball tree, parallel, O(n) memory (phase 1 and 3).
 //! - [`kdistance`]: the sorted k-distance curve, the automatic eps and the knee of a curve.
 //! - [`kmeans`]: seeded k-means++ / Lloyd with parallel assignment, best of `n_init` runs.
-//! - [`metrics`]: silhouette (exact or sampled), Calinski-Harabasz, Davies-Bouldin, adjusted Rand.
+//! - [`metrics`]: silhouette (exact or sampled; in [`mod@silhouette`]), Calinski-Harabasz,
+//!   Davies-Bouldin, adjusted Rand.
 //! - [`sweep`]: K-means for every K with all criteria and stability, and the choice of K.
 //! - [`preview`]: the app's instant estimate of phase 1's noise share at another eps.
 //! - [`hybrid`]: the three phases chained on the gold matrix, with timings and warnings.
@@ -26,6 +27,8 @@ pub mod metrics;
 pub(crate) mod near;
 pub mod preview;
 mod sampled;
+pub mod silhouette;
+mod sqdist;
 pub mod stage;
 pub mod sweep;
 pub mod synthetic;

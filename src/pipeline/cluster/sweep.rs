@@ -15,8 +15,11 @@
 
 use super::kdistance::knee;
 use super::kmeans::{KMeansFit, KMeansPoints, kmeans, kmeans_from, nearest_labels};
+#[cfg(test)]
+use super::metrics::silhouette;
 use super::metrics::{
-    adjusted_rand_index, calinski_harabasz, davies_bouldin, silhouette, silhouettes,
+    adjusted_rand_index, calinski_harabasz, davies_bouldin, silhouette_summaries,
+    silhouette_summary,
 };
 use super::{ClusterError, derive_seed, sample_indices, sub_progress};
 use crate::pipeline::config::KMeansConfig;
@@ -89,6 +92,7 @@ impl<'a> SweepPoints<'a> {
         progress: &Progress,
     ) -> Result<KMeansFit, ClusterError> {
         if self.sampled {
+            // The new fit's own labels on every point: its silhouette is computed afresh.
             kmeans_from(data, fit.centroids, cfg.max_iter, progress)
         } else {
             Ok(fit)
@@ -125,9 +129,9 @@ pub fn sweep_k(
     progress.update(0.95 * sweep_end, "K-means: silhouettes of every K");
     progress.check_cancel()?;
     let labelings: Vec<&[usize]> = fits.iter().map(|f| f.labels.as_slice()).collect();
-    let sils = silhouettes(points.view(), &labelings, cfg.silhouette_sample, cfg.seed);
-    for (row, sil) in rows.iter_mut().zip(sils) {
-        row.silhouette = sil;
+    let mut sils = silhouette_summaries(points.view(), &labelings, cfg.silhouette_sample, cfg.seed);
+    for (row, sil) in rows.iter_mut().zip(&sils) {
+        row.silhouette = sil.as_ref().map(|s| s.mean);
     }
     let inertia: Vec<f64> = rows.iter().map(|r| r.inertia).collect();
     let elbow_k = knee(&inertia).map(|i| rows[i].k);
@@ -139,7 +143,7 @@ pub fn sweep_k(
     if let Some(m) = sample_size {
         reason.push_str(&sample_note(m, n));
     }
-    let kept = fits.swap_remove(chosen);
+    let kept = KMeansFit { silhouette: sils.swap_remove(chosen), ..fits.swap_remove(chosen) };
     let fit = points.fit_everyone(data, kept, cfg, &sub_progress(progress, sweep_end, 1.0))?;
     let fit = refit_labels(data, fit);
     progress.update(1.0, format!("K-means: chose K = {chosen_k}"));
@@ -184,7 +188,9 @@ pub(crate) fn evaluate_k(
     let tally =
         FitTally::new(&sub_progress(progress, 0.0, end), fits_per_k(points.view().nrows(), k, cfg));
     let (mut row, fit) = evaluate_on(points.view(), k, cfg, &tally)?;
-    row.silhouette = silhouette(points.view(), &fit.labels, cfg.silhouette_sample, cfg.seed);
+    let sil = silhouette_summary(points.view(), &fit.labels, cfg.silhouette_sample, cfg.seed);
+    row.silhouette = sil.as_ref().map(|s| s.mean);
+    let fit = KMeansFit { silhouette: sil, ..fit };
     let fit = points.fit_everyone(data, fit, cfg, &sub_progress(progress, end, 1.0))?;
     Ok((row, fit))
 }
@@ -374,10 +380,12 @@ fn sample_note(m: usize, n: usize) -> String {
 }
 
 /// The kept fit with its labels on `data` given by [`nearest_labels`] (as every later placement
-/// of a customer is).
+/// of a customer is); the silhouette is kept if the labels are Lloyd's (they are up to exact
+/// ties).
 fn refit_labels(data: ArrayView2<'_, f64>, fit: KMeansFit) -> KMeansFit {
     let labels = nearest_labels(data, fit.centroids.view());
-    KMeansFit { labels, ..fit }
+    let silhouette = fit.silhouette.filter(|_| labels == fit.labels);
+    KMeansFit { labels, silhouette, ..fit }
 }
 
 #[cfg(test)]
@@ -469,6 +477,26 @@ mod tests {
             let swept = sweep.row(k).unwrap().silhouette.unwrap();
             assert!((own - swept).abs() < 1e-9, "K={k}: {own} vs {swept}");
         }
+    }
+
+    #[test]
+    fn the_kept_fit_carries_its_silhouette_unless_fitted_beyond_the_sample() {
+        let (x, _) = synthetic_blobs(1200, 5, 4, 2.0, 13);
+        let c = KMeansConfig { silhouette_sample: 500, ..cfg(3, 6) };
+        let (sweep, fit) = sweep_k(x.view(), &c, &Progress::none()).unwrap();
+        let kept = fit.silhouette.clone().expect("the sweep's silhouette of the kept fit");
+        let fresh = silhouette_summary(x.view(), &fit.labels, 500, c.seed).unwrap();
+        assert_eq!(kept.mean, sweep.row(sweep.chosen_k).unwrap().silhouette.unwrap());
+        assert!((kept.mean - fresh.mean).abs() < 1e-12, "{} vs {}", kept.mean, fresh.mean);
+        assert_eq!(kept.per_cluster.len(), fresh.per_cluster.len());
+        for (a, b) in kept.per_cluster.iter().zip(&fresh.per_cluster) {
+            assert!((a.unwrap() - b.unwrap()).abs() < 1e-12);
+        }
+        // Another K evaluated alone carries its own; a sweep on a sample fits everyone afresh.
+        let (row, other) = evaluate_k(x.view(), 5, &c, &Progress::none()).unwrap();
+        assert_eq!(other.silhouette.map(|s| s.mean), row.silhouette);
+        let sampled = KMeansConfig { sweep_sample: 1000, ..c };
+        assert_eq!(sweep_k(x.view(), &sampled, &Progress::none()).unwrap().1.silhouette, None);
     }
 
     /// The sweep in a rayon pool of `threads` threads.
