@@ -420,6 +420,50 @@ impl Blocks<'_> {
         near.into_iter().map(|(t, _)| t).collect()
     }
 
+    /// The scan both cross-tree queries share. For block `q` of `queries`: every block `t` of
+    /// this tree within eps of it (nearest first), the query positions `p` whose state
+    /// `open(state, t)` keeps and whose point comes within eps of t's ball, and their f32 squared
+    /// distances to t's points: `each(state, p, t's first position, row, (lo, hi))`, where below
+    /// `lo` a distance is surely within eps and above `hi` surely not (between, the f64 distance
+    /// decides). `state` holds one entry per point of block `q`; the scan stops once `done`.
+    // The three closures are the two queries' only differences: a struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
+    fn scan_cross<S>(
+        &self,
+        queries: &Blocks<'_>,
+        q: usize,
+        eps: f64,
+        state: &mut [S],
+        done: impl Fn(&[S]) -> bool,
+        open: impl Fn(&S, usize) -> bool,
+        mut each: impl FnMut(&mut S, usize, usize, &[f32], (f32, f32)),
+    ) {
+        let (qs, qe) = queries.ranges[q];
+        let (outer, _) = eps_bounds(eps);
+        let eps_sq = eps * eps;
+        for t in self.reachable_from(queries, q, eps) {
+            if done(state) {
+                break;
+            }
+            let (ct, rt) = (self.center(t), self.radius[t]);
+            let rows: Vec<usize> = (qs..qe)
+                .filter(|&p| open(&state[p - qs], t))
+                .filter(|&p| sq_dist(queries.tree.point(p), ct).sqrt() - rt <= outer)
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let ts = self.ranges[t].0;
+            let max_tn = self.max_norm(t);
+            self.distance_rows(queries, &rows, t, |i, row| {
+                let p = rows[i];
+                let tol = f32_margin(queries.norms[p] + max_tn + eps_sq);
+                let window = ((eps_sq - tol) as f32, (eps_sq + tol) as f32);
+                each(&mut state[p - qs], p, ts, row, window);
+            });
+        }
+    }
+
     /// For every point of block `q` of another tree's blocks (`queries`), the lowest `label`
     /// (indexed by tree position of `self`) among this tree's points within eps; `None` when no
     /// point is within eps. A block is searched for a query only while it may still lower that
@@ -434,29 +478,17 @@ impl Blocks<'_> {
         eps: f64,
     ) -> Vec<Option<u32>> {
         let (qs, qe) = queries.ranges[q];
-        let (outer, _) = eps_bounds(eps);
         let eps_sq = eps * eps;
         let mut best = vec![u32::MAX; qe - qs];
-        for t in self.reachable_from(queries, q, eps) {
-            if best.iter().all(|&b| b == 0) {
-                break;
-            }
-            let (ct, rt) = (self.center(t), self.radius[t]);
-            let rows: Vec<usize> = (qs..qe)
-                .filter(|&p| best[p - qs] > min_label[t])
-                .filter(|&p| sq_dist(queries.tree.point(p), ct).sqrt() - rt <= outer)
-                .collect();
-            if rows.is_empty() {
-                continue;
-            }
-            let ts = self.ranges[t].0;
-            let max_tn = self.max_norm(t);
-            self.distance_rows(queries, &rows, t, |i, row| {
-                let p = rows[i];
-                let tol = f32_margin(queries.norms[p] + max_tn + eps_sq);
-                let (lo, hi) = ((eps_sq - tol) as f32, (eps_sq + tol) as f32);
+        self.scan_cross(
+            queries,
+            q,
+            eps,
+            &mut best,
+            |best| best.iter().all(|&b| b == 0),
+            |&b, t| b > min_label[t],
+            |b, p, ts, row, (lo, hi)| {
                 let point = queries.tree.point(p);
-                let b = &mut best[p - qs];
                 for (j, &v) in row.iter().enumerate() {
                     if labels[ts + j] < *b
                         && v <= hi
@@ -465,13 +497,11 @@ impl Blocks<'_> {
                         *b = labels[ts + j];
                     }
                 }
-            });
-        }
+            },
+        );
         best.into_iter().map(|b| (b != u32::MAX).then_some(b)).collect()
     }
-}
 
-impl Blocks<'_> {
     /// For every point of block `q` of another tree's blocks (`queries`), the tree position of
     /// this tree's nearest point within eps (exact f64 squared distances; ties: the lowest
     /// original index), or `None` when no point is within eps.
@@ -482,36 +512,31 @@ impl Blocks<'_> {
         eps: f64,
     ) -> Vec<Option<usize>> {
         let (qs, qe) = queries.ranges[q];
-        let (outer, _) = eps_bounds(eps);
         let eps_sq = eps * eps;
         let mut best: Vec<Option<(f64, usize)>> = vec![None; qe - qs];
-        for t in self.reachable_from(queries, q, eps) {
-            let (ct, rt) = (self.center(t), self.radius[t]);
-            let rows: Vec<usize> = (qs..qe)
-                .filter(|&p| sq_dist(queries.tree.point(p), ct).sqrt() - rt <= outer)
-                .collect();
-            if rows.is_empty() {
-                continue;
-            }
-            let ts = self.ranges[t].0;
-            let max_tn = self.max_norm(t);
-            self.distance_rows(queries, &rows, t, |i, row| {
-                let p = rows[i];
-                let hi = (eps_sq + f32_margin(queries.norms[p] + max_tn + eps_sq)) as f32;
+        let closer = |d2: f64, t: usize, best: Option<(f64, usize)>| {
+            let original = self.tree.original_index(t);
+            best.is_none_or(|(bd, bt)| {
+                d2 < bd || (d2 == bd && original < self.tree.original_index(bt))
+            })
+        };
+        self.scan_cross(
+            queries,
+            q,
+            eps,
+            &mut best,
+            |_| false,
+            |_, _| true,
+            |b, p, ts, row, (_, hi)| {
                 let point = queries.tree.point(p);
-                let b = &mut best[p - qs];
                 for (j, _) in row.iter().enumerate().filter(|&(_, &v)| v <= hi) {
                     let d2 = sq_dist(point, self.tree.point(ts + j));
-                    let original = self.tree.original_index(ts + j);
-                    let closer = b.is_none_or(|(bd, bt)| {
-                        d2 < bd || (d2 == bd && original < self.tree.original_index(bt))
-                    });
-                    if d2 <= eps_sq && closer {
+                    if d2 <= eps_sq && closer(d2, ts + j, *b) {
                         *b = Some((d2, ts + j));
                     }
                 }
-            });
-        }
+            },
+        );
         best.into_iter().map(|b| b.map(|(_, t)| t)).collect()
     }
 }

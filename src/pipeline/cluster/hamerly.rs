@@ -432,15 +432,6 @@ mod tests {
     }
 
     #[test]
-    fn four_lane_distance_is_the_distance() {
-        let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
-        let b = [0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0];
-        // 1 + 4 + 4 + 9 + 16 + 25 + 36 = 95.
-        assert_eq!(sq_dist4(&a, &b), 95.0);
-        assert_eq!(sq_dist4(&[], &[]), 0.0);
-    }
-
-    #[test]
     fn hand_computed_iterations() {
         // 1-D points 0, 1, 2, 10, 11 from centroids 0 and 1: first labels {0} {1, 2, 10, 11},
         // centroids 0 and 6; then {0, 1, 2} {10, 11}: 1 and 10.5; then unchanged.
