@@ -11,8 +11,7 @@
 //! Labels are arbitrary `usize` values; a label value that no point carries is ignored.
 
 pub use super::silhouette::{
-    SilhouetteSummary, silhouette, silhouette_per_cluster, silhouette_summaries,
-    silhouette_summary, silhouettes,
+    SilhouetteSummary, silhouette, silhouette_per_cluster, silhouette_summaries, silhouette_summary,
 };
 use super::{BLOCK_ROWS, row_major, sq_dist};
 #[cfg(test)]
@@ -226,6 +225,17 @@ mod tests {
         assert!((exact - sampled).abs() < 0.03, "{exact} vs {sampled}");
         assert_eq!(sampled, silhouette(x.view(), &labels, 500, 0).unwrap());
         assert_ne!(exact, sampled);
+    }
+
+    /// Mean silhouette of each labeling, from the sweep's one-pass summaries.
+    fn silhouettes(
+        x: ArrayView2<'_, f64>,
+        labelings: &[&[usize]],
+        sample: usize,
+        seed: u64,
+    ) -> Vec<Option<f64>> {
+        let all = silhouette_summaries(x, labelings, sample, seed);
+        all.into_iter().map(|s| s.map(|s| s.mean)).collect()
     }
 
     #[test]
