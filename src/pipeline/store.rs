@@ -218,6 +218,10 @@ impl Store {
         fraction_range: (f64, f64),
     ) -> Result<()> {
         progress.check_cancel()?;
+        // Announce the step before it runs: DuckDB reports a percentage only for queries that
+        // last a while, so a stage of short statements would otherwise say nothing (and could
+        // not be cancelled from a progress report) until it ends.
+        progress.update(fraction_range.0, context.to_string());
         self.conn.set_query_progress_tracking(true).db("enabling progress tracking")?;
         let interrupt = self.conn.interrupt_handle();
         let progress_handle = self.conn.progress_handle();
