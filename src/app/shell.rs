@@ -39,6 +39,8 @@ use std::sync::Arc;
 const OPEN_CSV: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
 const SAVE_REPORT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::S);
 const QUIT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Q);
+/// Scope id of the wizard page's `Ui`, fixed so that the notices above it do not move its ids.
+const PAGE_SCOPE: &str = "wizard_page";
 
 /// Label of the Cancel button of the progress bar.
 pub const CANCEL_BUTTON: &str = "Cancel";
@@ -307,7 +309,11 @@ impl ReturnScopeApp {
         }
         egui::CentralPanel::default().show(ui, |ui| {
             self.notices.ui(ui);
-            let action = self.page(ui);
+            // The page's widget ids must not depend on how many notices are above it: a notice
+            // that fades between two frames would otherwise move every id, and a click (or an
+            // AccessKit action) aimed at the page would land on a widget that no longer exists.
+            let page = egui::UiBuilder::new().scope_id(egui::Id::new(PAGE_SCOPE));
+            let action = ui.scope_builder(page, |ui| self.page(ui)).inner;
             self.pending.extend(action);
         });
         self.about_window(&ctx);

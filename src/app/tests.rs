@@ -117,6 +117,26 @@ fn write_orders_csv(csv: &Path, customers: usize) {
 }
 
 #[test]
+fn a_click_lands_when_a_notice_appears_above_the_page_in_the_same_frame() {
+    // A notice posted (or faded) between the frame a click aims at and the frame that handles
+    // it must not move the page's widgets to other ids: CI once lost the Load click this way,
+    // when the sample data's notice faded while the machine was slow.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("orders.csv");
+    write_orders_csv(&csv, 20);
+    let mut h = harness(dir.path());
+    preview(&mut h, &csv);
+    assert!(h.state().notices().is_empty());
+    h.get_by_label(LOAD_BUTTON).click_accesskit();
+    h.state_mut().notify(NoticeKind::Info, "A notice that arrives with the click");
+    h.run_steps(2); // the click's frame, then the frame that starts its action
+    assert!(
+        h.state().is_busy() || h.state().current_step() == Step::Validate,
+        "the Load click was lost when a notice appeared above the page"
+    );
+}
+
+#[test]
 fn a_csv_goes_from_load_to_features_by_clicking() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("orders.csv");

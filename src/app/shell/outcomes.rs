@@ -307,7 +307,8 @@ impl ReturnScopeApp {
         self.notify(NoticeKind::Success, format!("{what} {}.{lookup}", written.path.display()));
     }
 
-    pub(super) fn notify(&mut self, kind: NoticeKind, text: impl Into<String>) {
+    /// Show a message above the page (info and success fade; errors stay until dismissed).
+    pub(crate) fn notify(&mut self, kind: NoticeKind, text: impl Into<String>) {
         self.notices.post(kind, text);
     }
 }
