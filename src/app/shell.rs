@@ -312,7 +312,7 @@ impl ReturnScopeApp {
             // The page's widget ids must not depend on how many notices are above it: a notice
             // that fades between two frames would otherwise move every id, and a click (or an
             // AccessKit action) aimed at the page would land on a widget that no longer exists.
-            let page = egui::UiBuilder::new().scope_id(egui::Id::new(PAGE_SCOPE));
+            let page = egui::UiBuilder::new().scope_id(egui::Id::unique(PAGE_SCOPE));
             let action = ui.scope_builder(page, |ui| self.page(ui)).inner;
             self.pending.extend(action);
         });
