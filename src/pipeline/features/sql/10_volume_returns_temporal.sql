@@ -2,7 +2,7 @@
 -- one pass over the lines. Placeholders: {AS_OF_US}, {W_US} (recency window in microseconds).
 -- The distinct SKUs (and returned SKUs) come from one grouping by (customer, SKU): two
 -- count(DISTINCT ...) aggregates would each group every line by (customer, SKU) again.
-CREATE OR REPLACE TEMP TABLE f_line_aggs AS
+CREATE OR REPLACE TEMP VIEW f_line_aggs AS
 WITH skus AS (
   SELECT cid, count(*) AS sku_nunique, count(*) FILTER (returned) AS return_product_variety
   FROM (SELECT cid, sid, bool_or(returned) AS returned FROM f_lines2 WHERE sid IS NOT NULL GROUP BY cid, sid)
@@ -33,7 +33,7 @@ SELECT l.cid, l.n_lines, coalesce(s.sku_nunique, 0) AS sku_nunique, l.items_retu
 FROM lines l LEFT JOIN skus s USING (cid);
 
 -- Consecutive returning orders (12-13): gaps and islands over the order rank.
-CREATE OR REPLACE TEMP TABLE f_runs AS
+CREATE OR REPLACE TEMP VIEW f_runs AS
 WITH r AS (
   SELECT cid, rnk - row_number() OVER (PARTITION BY cid ORDER BY rnk) AS island
   FROM f_orders WHERE is_returning
@@ -44,13 +44,13 @@ SELECT cid, max(len) AS consecutive_returns, avg(len) AS avg_consecutive_returns
 FROM runs GROUP BY cid;
 
 -- Recent orders (18): order time inside (as_of - W, as_of].
-CREATE OR REPLACE TEMP TABLE f_recent_orders AS
+CREATE OR REPLACE TEMP VIEW f_recent_orders AS
 SELECT cid, count(*) FILTER (order_us > {AS_OF_US} - {W_US} AND order_us <= {AS_OF_US}) AS recent_orders
 FROM f_orders GROUP BY cid;
 
 -- Behaviour stability (21): halves split at the midpoint m of first and last order time; an order
 -- at exactly m is in the first half (2 * t <= first + last, in exact integers).
-CREATE OR REPLACE TEMP TABLE f_halves AS
+CREATE OR REPLACE TEMP VIEW f_halves AS
 SELECT l.cid,
   count(*) FILTER (2 * l.order_us <= c.first_us + c.last_us) AS n1,
   count(*) FILTER (2 * l.order_us <= c.first_us + c.last_us AND l.returned) AS r1,

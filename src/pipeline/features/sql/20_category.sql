@@ -1,4 +1,5 @@
--- Category features (22-24). Only lines with a class count.
+-- Category features (22-24). Only lines with a class count. The class rates are stored (a few
+-- rows, read three times); the customers' category features are a view.
 CREATE OR REPLACE TEMP TABLE f_class_rates AS
 SELECT kid, count(*) AS n, count(*) FILTER (returned) AS r, count(*) FILTER (returned) / count(*) AS rate
 FROM f_lines2 WHERE kid IS NOT NULL GROUP BY kid;
@@ -9,7 +10,7 @@ CREATE OR REPLACE TEMP TABLE f_high_classes AS
 SELECT kid FROM f_class_rates
 WHERE rate >= (SELECT quantile_cont(rate, 0.75) FROM f_class_rates);
 
-CREATE OR REPLACE TEMP TABLE f_category AS
+CREATE OR REPLACE TEMP VIEW f_category AS
 WITH per_class AS (
   SELECT cid, kid, count(*) AS n
   FROM f_lines2 WHERE kid IS NOT NULL GROUP BY cid, kid

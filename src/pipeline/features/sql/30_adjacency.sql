@@ -7,7 +7,7 @@
 -- (symmetrically after L). Everything is two window passes over (customer, class, order) rows and
 -- one equi-join back to the lines: O(n log n), never O(lines^2).
 -- Placeholder: {A_US} (adjacency window in microseconds).
-CREATE OR REPLACE TEMP TABLE f_adj_orders AS
+CREATE OR REPLACE TEMP VIEW f_adj_orders AS
 WITH o AS (
   SELECT cid, kid, oid, min(order_us) AS t,
          CASE WHEN min(sid) = max(sid) THEN min(sid) END AS only_sid
@@ -50,7 +50,7 @@ SELECT *, CASE WHEN gap_before IS NULL THEN gap_after
                ELSE least(gap_before, gap_after) END AS gap_us
 FROM g;
 
-CREATE OR REPLACE TEMP TABLE f_adjacency AS
+CREATE OR REPLACE TEMP VIEW f_adjacency AS
 SELECT cid,
   count(DISTINCT oid) AS sku_adjacency_orders,
   count(*) FILTER (returned) AS sku_adjacency_returns,

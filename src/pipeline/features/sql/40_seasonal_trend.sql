@@ -8,7 +8,7 @@ CREATE OR REPLACE TEMP MACRO rs_cv4(a, b, c, d) AS
     / ((a + b + c + d) / 4.0) END;
 
 -- The season of each line's order (and return) is computed once, not once per count.
-CREATE OR REPLACE TEMP TABLE f_seasonal AS
+CREATE OR REPLACE TEMP VIEW f_seasonal AS
 WITH l AS (
   SELECT cid, rs_season(month(order_time_ts)) AS order_season,
     CASE WHEN returned AND return_ts IS NOT NULL THEN rs_season(month(return_ts)) END AS return_season
@@ -34,7 +34,7 @@ FROM s JOIN f_customers c USING (cid);
 -- Trend (31-32): cells are (class, calendar month of the order time); "others" are the lines of
 -- every other customer. Each of the customer's lines in a cell carries the same index, so the
 -- mean over lines is a mean over cells weighted by the customer's lines in them.
-CREATE OR REPLACE TEMP TABLE f_trend AS
+CREATE OR REPLACE TEMP VIEW f_trend AS
 WITH lines AS (
   SELECT cid, kid, year(order_time_ts) * 12 + month(order_time_ts) AS ym, returned
   FROM f_lines2 WHERE kid IS NOT NULL
