@@ -6,8 +6,8 @@
 //!
 //! `00_base.sql` stores the keyed lines and orders as temp tables; the families define temp
 //! *views* over them (only the small class rates are stored), so the silver statement is one
-//! query holding every family: DuckDB plans it whole and runs independent families side by side
-//! on both cores instead of one stored table after another (see docs/decisions.md, "Features").
+//! query holding every family: DuckDB plans and schedules it whole instead of storing one
+//! family's table after another (see docs/decisions.md, "Features").
 
 use crate::pipeline::config::Config;
 use crate::pipeline::error::{DbContext, PipelineError, Result};

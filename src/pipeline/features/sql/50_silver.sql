@@ -2,7 +2,7 @@
 -- names, NULL where FEATURES.md says NULL, plus `eligible`. Placeholders: {W_DAYS}, {MIN_ORDERS},
 -- {ORDER_VALUE_COLUMNS} (the optional GROSS features, or nothing).
 -- The families (10-40) are views, so this one statement computes all of them: DuckDB plans the
--- whole query and runs independent families side by side instead of storing each in turn.
+-- whole query and schedules the families itself instead of storing each in turn.
 CREATE OR REPLACE TEMP TABLE f_silver AS
 SELECT
   ck.customer_id,
