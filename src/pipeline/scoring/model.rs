@@ -209,9 +209,10 @@ impl SegmentationModel {
     }
 }
 
-/// Build the model of a finished clustering run (the gold transforms are read from `store`);
-/// `self_agreement` is measured by the caller before the id is computed, see
-/// [`SegmentationModel::with_agreement`].
+/// Build the model of a finished clustering run (the gold transforms are read from `store`),
+/// without its id: `self_agreement` is measured by the caller, and
+/// [`SegmentationModel::with_agreement`] then computes the id of the whole document (hashing
+/// it here too cost one more serialization of every core point: seconds at a million).
 pub fn build_model(store: &Store, config: &Config, run: &ClusterRun) -> Result<SegmentationModel> {
     let features = read_transforms(store)?;
     let used: Vec<&str> = features.iter().filter(|f| f.used).map(|f| f.name.as_str()).collect();
@@ -264,9 +265,7 @@ pub fn build_model(store: &Store, config: &Config, run: &ClusterRun) -> Result<S
         outlier_texts: texts_of(run, None),
         self_agreement: None,
     };
-    let mut model = model.with_id()?;
-    model.created_at = now_rfc3339();
-    Ok(model)
+    Ok(SegmentationModel { created_at: now_rfc3339(), ..model })
 }
 
 fn texts_of(run: &ClusterRun, segment: Option<usize>) -> SegmentTexts {
