@@ -339,3 +339,34 @@ fn the_timings_total_counts_the_clustering_phases_once() {
         sheet.cells().any(|(_, _, v)| matches!(v, Data::String(s) if s == "  dbscan (in cluster)"));
     assert!(phase, "phases are marked as part of the cluster stage");
 }
+
+/// `GOLD_DB=analysis.duckdb cargo test --lib pipeline::report::tests::bench_report -- --ignored
+/// --nocapture`: the report of a stored analysis, reading its data and writing the workbook
+/// timed apart (wall and process CPU seconds).
+#[test]
+#[ignore = "benchmark"]
+fn bench_report() {
+    use crate::pipeline::memory::process_cpu_seconds;
+    let Ok(path) = std::env::var("GOLD_DB") else {
+        println!("set GOLD_DB");
+        return;
+    };
+    let cfg = crate::pipeline::config::StoreConfig::default();
+    let store = crate::pipeline::store::Store::open(path.as_ref(), &cfg).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for run in 1..=3 {
+        let (t, cpu) = (std::time::Instant::now(), process_cpu_seconds());
+        let data = from_store::report_data(&store).unwrap();
+        let (read_s, read_cpu) = (t.elapsed().as_secs_f64(), process_cpu_seconds() - cpu);
+        let (t, cpu) = (std::time::Instant::now(), process_cpu_seconds());
+        let out = dir.path().join(format!("report{run}.xlsx"));
+        write_report(&data, &out, &Progress::none()).unwrap();
+        println!(
+            "run {run}: reading {read_s:.2} s ({read_cpu:.2} CPU), writing {:.2} s ({:.2} CPU), \
+             {} bytes",
+            t.elapsed().as_secs_f64(),
+            process_cpu_seconds() - cpu,
+            std::fs::metadata(&out).unwrap().len()
+        );
+    }
+}
