@@ -323,6 +323,11 @@ pub fn ingest(
     });
     let threads = store.scalar_i64("SELECT current_setting('threads')")?;
     let mut source = CsvSource::sniff(&input, threads.max(1) as u64);
+    tracing::info!(
+        "reading {} bytes in batches of {} bytes on {threads} threads",
+        input.bytes,
+        source.buffer_size
+    );
     let header = source.header(store.conn())?;
     let mapping = source.mapping(&header)?;
     store.in_transaction(|s| {

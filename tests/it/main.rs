@@ -5,6 +5,7 @@
 //! computed by hand from ../shared/FEATURES.md.
 
 mod cli;
+mod cluster_stage_bench;
 mod common;
 mod features_adjacency;
 mod features_families;

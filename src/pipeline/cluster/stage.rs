@@ -8,7 +8,9 @@
 use super::{HybridClustering, hybrid_cluster, recluster_with_k};
 use crate::pipeline::archetypes::{SegmentProfile, profile_segments};
 use crate::pipeline::config::Config;
-use crate::pipeline::embed::stage::{Views, compute_views, umap_trust};
+use crate::pipeline::embed::stage::{
+    PcaView, Views, compute_views, map_needs_groups, pca_view, umap_trust, views_with_pca,
+};
 use crate::pipeline::error::{PipelineError, Result};
 use crate::pipeline::gold::{read_gold, read_raw_features};
 use crate::pipeline::model::{
@@ -115,13 +117,70 @@ pub fn cluster_and_store(
     let inputs = load_inputs(store, config)?;
     let read_s = started.elapsed().as_secs_f64();
     progress.update(0.02, "Clustering");
-    let hybrid = hybrid_cluster(inputs.matrix.view(), config, &progress.sub(0.02, 0.6))
-        .map_err(cluster_error)?;
-    let groups = map_groups(&hybrid);
-    let views = compute_views(&inputs.matrix, &groups, config, progress, with_umap)?;
+    let (hybrid, views) = cluster_with_views(&inputs.matrix, config, progress, with_umap)?;
     let mut run = finish_run(store, config, progress, inputs, hybrid, views, started)?;
     run.outcome.timings.push(("read_inputs".into(), read_s));
     Ok(run)
+}
+
+/// Phases 1-3 and the 2-D views of `matrix`.
+///
+/// The views that do not depend on the segments are computed beside the clustering (rayon
+/// tasks, so whichever core the clustering leaves idle takes them): the PCA view always, and the
+/// UMAP-style map too when its sample is every customer ([`map_needs_groups`]); otherwise the
+/// map follows the segments. Each is a pure function of the matrix and the configuration, so
+/// the results are those of computing one after the other, on any number of threads. The views'
+/// `seconds` are what they add to the stage after the clustering (their own time is logged).
+pub fn cluster_with_views(
+    matrix: &Array2<f64>,
+    config: &Config,
+    progress: &Progress,
+    with_umap: bool,
+) -> Result<(HybridClustering, Views)> {
+    let map_first = !map_needs_groups(matrix.nrows(), config);
+    // Progress comes from the clustering alone; the views beside it only share the cancel flag.
+    let beside = Progress::new(|_| {}, progress.cancel_token().clone());
+    let joined = Instant::now();
+    let ((hybrid, clustering_s), early) = rayon::join(
+        || {
+            let hybrid = hybrid_cluster(matrix.view(), config, &progress.sub(0.02, 0.6));
+            (hybrid, joined.elapsed().as_secs_f64())
+        },
+        || early_views(matrix, config, &beside, with_umap && map_first),
+    );
+    let hybrid = hybrid.map_err(cluster_error)?;
+    let mut views = match early? {
+        EarlyViews::All(views) => views,
+        EarlyViews::Pca(pca) => {
+            let groups = map_groups(&hybrid);
+            views_with_pca(pca, matrix, &groups, config, progress, with_umap)?
+        }
+    };
+    tracing::info!("2-D views: {:.2} s, partly beside the clustering", views.seconds);
+    views.seconds = (joined.elapsed().as_secs_f64() - clustering_s).max(0.0);
+    Ok((hybrid, views))
+}
+
+/// The views computed beside the clustering: all of them, or the PCA view only when the map's
+/// sample depends on the segments.
+enum EarlyViews {
+    All(Views),
+    Pca(PcaView),
+}
+
+fn early_views(
+    matrix: &Array2<f64>,
+    config: &Config,
+    progress: &Progress,
+    with_map: bool,
+) -> Result<EarlyViews> {
+    if with_map {
+        // Every row is in the map's sample, whatever its stratum.
+        let groups = vec![0; matrix.nrows()];
+        compute_views(matrix, &groups, config, progress, true).map(EarlyViews::All)
+    } else {
+        pca_view(matrix, config).map(EarlyViews::Pca)
+    }
 }
 
 /// Re-segment with a K the user picked (phase 1 and the 2-D views kept), and store.
@@ -278,5 +337,61 @@ impl ClusterRun {
         self.outcome.trustworthiness_umap = umap_trust(&self.matrix, &umap, config);
         self.outcome.umap_points = umap.len();
         self.umap = umap;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::cluster::synthetic::synthetic_blobs;
+    use crate::pipeline::config::KMeansConfig;
+
+    fn small_config(umap_sample: usize) -> Config {
+        let mut config = Config {
+            kmeans: KMeansConfig { k_min: 2, k_max: 5, n_init: 2, ..KMeansConfig::default() },
+            ..Config::default()
+        };
+        config.embedding.umap_sample = umap_sample;
+        config.embedding.n_epochs = 30;
+        config.embedding.trustworthiness_sample = 300;
+        config
+    }
+
+    /// The clustering and the views computed at the same time equal the clustering followed by
+    /// the views of its segments, bit for bit, on one thread and on two: with the map's sample
+    /// every row (the map beside the clustering) and a smaller one (the map after it).
+    #[test]
+    fn views_beside_the_clustering_equal_the_views_after_it() {
+        let (x, _) = synthetic_blobs(900, 5, 3, 1.0, 4);
+        for umap_sample in [1000, 400] {
+            let config = small_config(umap_sample);
+            let hybrid = hybrid_cluster(x.view(), &config, &Progress::none()).unwrap();
+            let groups = map_groups(&hybrid);
+            let views = compute_views(&x, &groups, &config, &Progress::none(), true).unwrap();
+            assert_eq!(views.umap.len(), umap_sample.min(900));
+            for threads in [1, 2] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let (h, v) = pool
+                    .install(|| cluster_with_views(&x, &config, &Progress::none(), true))
+                    .unwrap();
+                let same_clustering = (&h.segment, &h.micro_segment, &h.is_outlier, &h.sweep)
+                    == (&hybrid.segment, &hybrid.micro_segment, &hybrid.is_outlier, &hybrid.sweep);
+                assert!(same_clustering, "sample {umap_sample}, {threads} threads");
+                assert_eq!(v.pca, views.pca);
+                assert_eq!(v.umap, views.umap, "sample {umap_sample}, {threads} threads");
+                assert_eq!((v.trust_pca, v.trust_umap), (views.trust_pca, views.trust_umap));
+            }
+        }
+    }
+
+    /// A cancel stops the clustering and the views beside it, as a cancelled run.
+    #[test]
+    fn a_cancelled_run_stops_with_cancelled() {
+        let (x, _) = synthetic_blobs(600, 4, 3, 1.0, 2);
+        let cancel = crate::pipeline::progress::CancelToken::new();
+        cancel.cancel();
+        let progress = Progress::new(|_| {}, cancel);
+        let outcome = cluster_with_views(&x, &small_config(1000), &progress, true);
+        assert!(matches!(outcome, Err(PipelineError::Cancelled)), "{:?}", outcome.err());
     }
 }

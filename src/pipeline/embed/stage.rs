@@ -96,6 +96,34 @@ pub fn umap_trust(
     trust(&high, &low, config)
 }
 
+/// The PCA view of every row with its trustworthiness: it depends on no clustering, so the
+/// cluster stage computes it beside the segmentation.
+pub struct PcaView {
+    pub coords: Array2<f64>,
+    pub explained: [f64; 2],
+    pub trust: Option<f64>,
+    pub seconds: f64,
+}
+
+/// The PCA view of every row of `matrix` and its trustworthiness.
+pub fn pca_view(matrix: &Array2<f64>, config: &Config) -> Result<PcaView> {
+    let started = Instant::now();
+    let pca = super::pca_2d(matrix.view()).map_err(embed_error)?;
+    Ok(PcaView {
+        trust: trust(matrix, &pca.coords, config),
+        coords: pca.coords,
+        explained: pca.explained_variance_ratio,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Whether the UMAP-style map of `rows` rows depends on their strata (the segments): only when
+/// there are more rows than `embedding.umap_sample`; up to that, its sample is every row, so the
+/// map can be computed before the segments are known.
+pub fn map_needs_groups(rows: usize, config: &Config) -> bool {
+    rows > config.embedding.umap_sample
+}
+
 /// The PCA view of every row and, with `with_umap` (and `embedding.umap_enabled`), the
 /// UMAP-style map of a sample stratified by `groups`, with their trustworthiness.
 pub fn compute_views(
@@ -106,20 +134,32 @@ pub fn compute_views(
     with_umap: bool,
 ) -> Result<Views> {
     progress.update(0.65, "PCA view");
+    let pca = pca_view(matrix, config)?;
+    views_with_pca(pca, matrix, groups, config, progress, with_umap)
+}
+
+/// [`compute_views`] with the PCA view already computed.
+pub fn views_with_pca(
+    pca: PcaView,
+    matrix: &Array2<f64>,
+    groups: &[i64],
+    config: &Config,
+    progress: &Progress,
+    with_umap: bool,
+) -> Result<Views> {
     let started = Instant::now();
-    let pca = super::pca_2d(matrix.view()).map_err(embed_error)?;
     let umap = if with_umap && config.embedding.umap_enabled {
         compute_umap(matrix, groups, config, &progress.sub(0.68, 0.95), None)?
     } else {
         Vec::new()
     };
     Ok(Views {
-        trust_pca: trust(matrix, &pca.coords, config),
+        trust_pca: pca.trust,
         trust_umap: umap_trust(matrix, &umap, config),
         pca: pca.coords,
-        pca_explained: pca.explained_variance_ratio,
+        pca_explained: pca.explained,
         umap,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds: pca.seconds + started.elapsed().as_secs_f64(),
     })
 }
 

@@ -384,6 +384,23 @@ mod tests {
         assert!(other.to_string().contains("not a ReturnScope segmentation model"), "{other}");
     }
 
+    /// The document made with the id is the model's own serialisation, and it reads back as
+    /// the model; the id is the one `with_agreement` gives and changes with the agreement.
+    #[test]
+    fn the_document_made_with_the_id_is_the_models_json() {
+        let mut m = model();
+        m.created_at = "2026-11-27T11:00:00Z".into();
+        let agreement = Agreement { customers: 10, agreeing: 9 };
+        let (with_id, document) = m.clone().with_agreement_document(agreement).unwrap();
+        assert_eq!(with_id.model_id.len(), 16);
+        assert_eq!(with_id.created_at, "2026-11-27T11:00:00Z");
+        assert_eq!(document, with_id.to_json().unwrap());
+        assert_eq!(SegmentationModel::from_json(&document, "m.json").unwrap(), with_id);
+        assert_eq!(m.clone().with_agreement(agreement).unwrap(), with_id);
+        let other = m.with_agreement(Agreement { customers: 10, agreeing: 8 }).unwrap();
+        assert_ne!(other.model_id, with_id.model_id);
+    }
+
     /// `GOLD_DB=analysis.duckdb cargo test --lib pipeline::scoring::assign::tests::
     /// bench_self_check -- --ignored --nocapture`: the self-check's cost on a segmented analysis
     /// (index build, then the outlier rule and the micro-segment rule on the sample).

@@ -30,9 +30,11 @@ pub fn save_model(
     let saved = model::build_model(store, config, run)
         .and_then(|m| {
             let agreement = agreement_with_run(&m, run)?;
-            m.with_agreement(agreement)
+            m.with_agreement_document(agreement)
         })
-        .and_then(|m| store.in_transaction(|s| model::write_model(s, &m)).map(|()| m));
+        .and_then(|(m, document)| {
+            store.in_transaction(|s| model::write_model_document(s, &m, &document)).map(|()| m)
+        });
     if saved.is_err() {
         let dropped = store.conn().execute_batch(&format!("DROP TABLE IF EXISTS {MODEL_TABLE}"));
         if let Err(e) = dropped {

@@ -189,29 +189,52 @@ impl SegmentationModel {
     }
 
     /// The model with its measured self-agreement, and the id recomputed to include it.
-    pub fn with_agreement(mut self, agreement: Agreement) -> Result<Self> {
-        let created_at = std::mem::take(&mut self.created_at);
-        self.self_agreement = Some(agreement);
-        let mut model = self.with_id()?;
-        model.created_at = created_at;
-        Ok(model)
+    pub fn with_agreement(self, agreement: Agreement) -> Result<Self> {
+        self.with_agreement_document(agreement).map(|(model, _)| model)
     }
 
-    /// Fill in `model_id` from the document's content.
-    fn with_id(mut self) -> Result<Self> {
+    /// [`Self::with_agreement`], and the model's document ([`Self::to_json`]) made from the
+    /// serialisation its id is hashed from: at a million customers each serialisation of the
+    /// core points costs about a second.
+    pub fn with_agreement_document(mut self, agreement: Agreement) -> Result<(Self, String)> {
+        self.self_agreement = Some(agreement);
         let created_at = std::mem::take(&mut self.created_at);
         self.model_id.clear();
-        let body = serde_json::to_vec(&self).map_err(|e| PipelineError::Data(e.to_string()))?;
-        let digest = Sha256::digest(&body);
+        let body = serde_json::to_string(&self).map_err(|e| PipelineError::Data(e.to_string()))?;
+        let digest = Sha256::digest(body.as_bytes());
         self.model_id = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
         self.created_at = created_at;
-        Ok(self)
+        let document = match fill_header(&body, &self.model_id, &self.created_at) {
+            Some(document) => document,
+            None => self.to_json()?,
+        };
+        Ok((self, document))
     }
 }
 
-/// Build the model of a finished clustering run (the gold transforms are read from `store`);
-/// `self_agreement` is measured by the caller before the id is computed, see
-/// [`SegmentationModel::with_agreement`].
+/// How serde writes the id and creation time while the id is hashed: both empty, right after
+/// `format` and `format_version` (the struct's field order).
+const EMPTY_HEADER: &str = r#","model_id":"","created_at":"","#;
+
+/// `body` (a model serialised with an empty id and creation time) with both filled in: the
+/// document serde writes for the filled model, without serialising it again. `None` when the
+/// empty header is not where it belongs (then serialise).
+fn fill_header(body: &str, model_id: &str, created_at: &str) -> Option<String> {
+    let at = body.find(EMPTY_HEADER)?;
+    let prefix = &body[..at];
+    if prefix.contains("\"model_id\"") {
+        return None;
+    }
+    let quoted = |v: &str| serde_json::to_string(v).ok();
+    let header =
+        format!(r#","model_id":{},"created_at":{},"#, quoted(model_id)?, quoted(created_at)?);
+    Some([prefix, &header, &body[at + EMPTY_HEADER.len()..]].concat())
+}
+
+/// Build the model of a finished clustering run (the gold transforms are read from `store`),
+/// without its id: `self_agreement` is measured by the caller, and
+/// [`SegmentationModel::with_agreement`] then computes the id of the whole document (hashing
+/// it here too cost one more serialization of every core point: seconds at a million).
 pub fn build_model(store: &Store, config: &Config, run: &ClusterRun) -> Result<SegmentationModel> {
     let features = read_transforms(store)?;
     let used: Vec<&str> = features.iter().filter(|f| f.used).map(|f| f.name.as_str()).collect();
@@ -264,9 +287,7 @@ pub fn build_model(store: &Store, config: &Config, run: &ClusterRun) -> Result<S
         outlier_texts: texts_of(run, None),
         self_agreement: None,
     };
-    let mut model = model.with_id()?;
-    model.created_at = now_rfc3339();
-    Ok(model)
+    Ok(SegmentationModel { created_at: now_rfc3339(), ..model })
 }
 
 fn texts_of(run: &ClusterRun, segment: Option<usize>) -> SegmentTexts {
@@ -324,6 +345,15 @@ fn read_transforms(store: &Store) -> Result<Vec<ModelFeature>> {
 
 /// Replace the model stored in the analysis file (inside the cluster stage's transaction).
 pub fn write_model(store: &Store, model: &SegmentationModel) -> Result<()> {
+    write_model_document(store, model, &model.to_json()?)
+}
+
+/// [`write_model`] with the model's document ([`SegmentationModel::to_json`]) already made.
+pub fn write_model_document(
+    store: &Store,
+    model: &SegmentationModel,
+    document: &str,
+) -> Result<()> {
     store
         .conn()
         .execute_batch(&format!(
@@ -342,7 +372,7 @@ pub fn write_model(store: &Store, model: &SegmentationModel) -> Result<()> {
                 model.created_at,
                 agreement.customers as i64,
                 agreement.agreeing as i64,
-                model.to_json()?
+                document
             ],
         )
         .db("storing the model")?;
@@ -457,4 +487,20 @@ pub fn export_model(model: &SegmentationModel, out: &Path) -> Result<()> {
     let tmp = out.with_extension("json.partial");
     std::fs::write(&tmp, model.to_json()?).map_err(write_error)?;
     std::fs::rename(&tmp, out).map_err(write_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fill_header;
+
+    #[test]
+    fn the_empty_header_is_filled_where_serde_writes_it() {
+        let body = r#"{"format":"f","format_version":1,"model_id":"","created_at":"","x":1}"#;
+        let filled = r#"{"format":"f","format_version":1,"model_id":"ab","created_at":"t","x":1}"#;
+        assert_eq!(fill_header(body, "ab", "t").as_deref(), Some(filled));
+        // An id already there: not the body of a model being hashed.
+        let with_id =
+            r#"{"model_id":"ab","created_at":"t","y":{"a":1,"model_id":"","created_at":"","b":2}}"#;
+        assert_eq!(fill_header(with_id, "cd", "u"), None);
+    }
 }
