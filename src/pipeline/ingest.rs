@@ -108,6 +108,7 @@ fn reader_buffer_size(bytes: u64, compression: Compression, threads: u64) -> u64
 const NEVER_NULL: &str = "\u{1}";
 
 /// A CSV file with its dialect, sniffed once: every read of the file uses the same settings.
+#[derive(Clone, Copy)]
 struct CsvSource<'a> {
     input: &'a InputFile,
     delimiter: char,
@@ -160,7 +161,10 @@ impl<'a> CsvSource<'a> {
 
     /// The header as DuckDB reads it.
     fn header(&self, conn: &duckdb::Connection) -> Result<Vec<String>> {
-        let sql = format!("DESCRIBE SELECT * FROM {}", self.read_csv(false));
+        // The sniffer reads a sample from the start: a whole load batch (up to 128 MiB) would
+        // only add reading (0.12 -> 0.04 s for the 20k-customer file, measured in DuckDB 1.5).
+        let sample = Self { buffer_size: self.buffer_size.min(PREVIEW_BUFFER_SIZE), ..*self };
+        let sql = format!("DESCRIBE SELECT * FROM {}", sample.read_csv(false));
         let mut stmt = conn.prepare(&sql).map_err(|e| self.read_error(e))?;
         stmt.query_map([], |r| r.get::<_, String>(0))
             .map_err(|e| self.read_error(e))?
