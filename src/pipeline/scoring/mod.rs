@@ -33,7 +33,7 @@ pub fn save_model(
             m.with_agreement_document(agreement)
         })
         .and_then(|(m, document)| {
-            store.in_transaction(|s| model::write_model_document(s, &m, &document)).map(|()| m)
+            store.in_transaction(|s| model::write_model(s, &m, &document)).map(|()| m)
         });
     if saved.is_err() {
         let dropped = store.conn().execute_batch(&format!("DROP TABLE IF EXISTS {MODEL_TABLE}"));

@@ -188,14 +188,16 @@ impl SegmentationModel {
         serde_json::from_str(text).map_err(|e| not_a_model(e.to_string()))
     }
 
-    /// The model with its measured self-agreement, and the id recomputed to include it.
+    /// The model with its measured self-agreement (the tests' short form of
+    /// [`Self::with_agreement_document`]).
+    #[cfg(test)]
     pub fn with_agreement(self, agreement: Agreement) -> Result<Self> {
         self.with_agreement_document(agreement).map(|(model, _)| model)
     }
 
-    /// [`Self::with_agreement`], and the model's document ([`Self::to_json`]) made from the
-    /// serialisation its id is hashed from: at a million customers each serialisation of the
-    /// core points costs about a second.
+    /// The model with its measured self-agreement and the id recomputed to include it, and the
+    /// model's document ([`Self::to_json`]) made from the serialisation its id is hashed from: at
+    /// a million customers each serialisation of the core points costs about a second.
     pub fn with_agreement_document(mut self, agreement: Agreement) -> Result<(Self, String)> {
         self.self_agreement = Some(agreement);
         let created_at = std::mem::take(&mut self.created_at);
@@ -233,7 +235,7 @@ fn fill_header(body: &str, model_id: &str, created_at: &str) -> Option<String> {
 
 /// Build the model of a finished clustering run (the gold transforms are read from `store`),
 /// without its id: `self_agreement` is measured by the caller, and
-/// [`SegmentationModel::with_agreement`] then computes the id of the whole document (hashing
+/// [`SegmentationModel::with_agreement_document`] then computes the id of the whole document (hashing
 /// it here too cost one more serialization of every core point: seconds at a million).
 pub fn build_model(store: &Store, config: &Config, run: &ClusterRun) -> Result<SegmentationModel> {
     let features = read_transforms(store)?;
@@ -343,17 +345,9 @@ fn read_transforms(store: &Store) -> Result<Vec<ModelFeature>> {
     rows.collect::<std::result::Result<Vec<_>, _>>().db("reading the gold transforms")
 }
 
-/// Replace the model stored in the analysis file (inside the cluster stage's transaction).
-pub fn write_model(store: &Store, model: &SegmentationModel) -> Result<()> {
-    write_model_document(store, model, &model.to_json()?)
-}
-
-/// [`write_model`] with the model's document ([`SegmentationModel::to_json`]) already made.
-pub fn write_model_document(
-    store: &Store,
-    model: &SegmentationModel,
-    document: &str,
-) -> Result<()> {
+/// Replace the model stored in the analysis file (inside the cluster stage's transaction) with
+/// `model` and its document ([`SegmentationModel::to_json`], made with its id).
+pub fn write_model(store: &Store, model: &SegmentationModel, document: &str) -> Result<()> {
     store
         .conn()
         .execute_batch(&format!(
