@@ -12,12 +12,13 @@ use crate::pipeline::private_files;
 use crate::pipeline::progress::Progress;
 use duckdb::Connection;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// What a log line says before the analysis file's full path (see [`Store::open`]).
 pub const LOG_MARKER: &str = "analysis file: ";
+
+/// How often a long statement's progress is read from DuckDB (and a cancel looked for).
+const PROGRESS_LOOK_EVERY: Duration = Duration::from_millis(100);
 
 /// DuckDB's write-ahead log of the analysis file `db`.
 pub fn wal_path(db: &Path) -> PathBuf {
@@ -217,6 +218,18 @@ impl Store {
         progress: &Progress,
         fraction_range: (f64, f64),
     ) -> Result<()> {
+        self.execute_watched(sql, context, progress, fraction_range, PROGRESS_LOOK_EVERY)
+    }
+
+    /// [`Self::execute_monitored`], looking at the progress (and for a cancel) every `look_every`.
+    fn execute_watched(
+        &self,
+        sql: &str,
+        context: &str,
+        progress: &Progress,
+        fraction_range: (f64, f64),
+        look_every: Duration,
+    ) -> Result<()> {
         progress.check_cancel()?;
         // Announce the step before it runs: DuckDB reports a percentage only for queries that
         // last a while, so a stage of short statements would otherwise say nothing (and could
@@ -225,13 +238,15 @@ impl Store {
         self.conn.set_query_progress_tracking(true).db("enabling progress tracking")?;
         let interrupt = self.conn.interrupt_handle();
         let progress_handle = self.conn.progress_handle();
-        let done = Arc::new(AtomicBool::new(false));
+        // The watcher waits on this channel between looks at the query's progress: the
+        // statement's end (the sender dropped) wakes it at once, so a statement is never
+        // followed by the rest of a watcher's sleep (up to 100 ms each, several per stage).
+        let (finished, statement_done) = crossbeam_channel::bounded::<()>(0);
         let outcome = std::thread::scope(|scope| {
-            let done_flag = done.clone();
             let watcher_progress = progress.clone();
             scope.spawn(move || {
                 let (lo, hi) = fraction_range;
-                while !done_flag.load(Ordering::Acquire) {
+                loop {
                     if watcher_progress.is_cancelled() {
                         interrupt.interrupt();
                         break;
@@ -240,12 +255,15 @@ impl Store {
                         let f = lo + (hi - lo) * (pct / 100.0).clamp(0.0, 1.0);
                         watcher_progress.update(f, context.to_string());
                     }
-                    std::thread::sleep(Duration::from_millis(100));
+                    match statement_done.recv_timeout(look_every) {
+                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+                        _ => break,
+                    }
                 }
             });
             let started = std::time::Instant::now();
             let result = self.conn.execute_batch(sql);
-            done.store(true, Ordering::Release);
+            drop(finished);
             tracing::info!("{context}: {:.2} s", started.elapsed().as_secs_f64());
             result
         });
@@ -276,4 +294,54 @@ pub fn ident(name: &str) -> String {
 /// Quote a string literal for SQL.
 pub fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::progress::CancelToken;
+    use std::time::Instant;
+
+    fn memory_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("a.duckdb"), &StoreConfig::default()).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn a_monitored_statement_returns_when_it_ends_not_when_the_watcher_looks_next() {
+        let (_dir, store) = memory_store();
+        let started = Instant::now();
+        let look_every = Duration::from_secs(30);
+        store
+            .execute_watched(
+                "CREATE TABLE t AS SELECT 1 AS x",
+                "t",
+                &Progress::none(),
+                (0.0, 1.0),
+                look_every,
+            )
+            .unwrap();
+        // Before the watcher woke on the statement's end, every statement also waited out the
+        // watcher's sleep: 30 s here.
+        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+        assert_eq!(store.scalar_i64("SELECT count(*) FROM t").unwrap(), 1);
+    }
+
+    #[test]
+    fn a_cancel_interrupts_a_long_monitored_statement() {
+        let (_dir, store) = memory_store();
+        let token = CancelToken::new();
+        let progress = Progress::new(|_| {}, token.clone());
+        let canceller = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            token.cancel();
+        });
+        // Minutes of work if nothing interrupts it.
+        let endless = "CREATE TABLE t AS SELECT sum(a.range * b.range) AS s FROM range(1000000000) a, range(1000) b";
+        let outcome =
+            store.execute_watched(endless, "t", &progress, (0.0, 1.0), Duration::from_millis(20));
+        canceller.join().unwrap();
+        assert!(matches!(outcome, Err(PipelineError::Cancelled)), "{outcome:?}");
+    }
 }
