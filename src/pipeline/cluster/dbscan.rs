@@ -99,7 +99,9 @@ pub(crate) fn dbscan_on_tree(
 }
 
 /// Run `per_item(i)` for `i` in `0..count` in parallel, block by block, checking for
-/// cancellation between blocks and reporting progress between `from` and `to`.
+/// cancellation between blocks and reporting progress between `from` and `to`. Items are
+/// split as finely as rayon likes: a few dozen heavy items (a micro-segment's query blocks)
+/// would otherwise run on one thread.
 pub(crate) fn for_all<T: Send>(
     count: usize,
     progress: &Progress,
@@ -111,7 +113,7 @@ pub(crate) fn for_all<T: Send>(
     for start in (0..count).step_by(step) {
         progress.check_cancel()?;
         let end = (start + step).min(count);
-        out.par_extend((start..end).into_par_iter().with_min_len(16).map(&per_item));
+        out.par_extend((start..end).into_par_iter().map(&per_item));
         progress.update(from + (to - from) * end as f64 / count as f64, what.to_string());
     }
     Ok(out)

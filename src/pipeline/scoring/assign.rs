@@ -19,6 +19,7 @@ use crate::pipeline::error::{PipelineError, Result};
 use crate::pipeline::model::RawFeatures;
 use crate::pipeline::progress::{Cancelled, Progress};
 use ndarray::{Array2, ArrayView2, Axis};
+use rayon::prelude::*;
 
 /// Where the model places one customer.
 #[derive(Debug, Clone, PartialEq)]
@@ -161,14 +162,19 @@ impl<'m> Assigner<'m> {
         let (nearest, distance) = assign_nearest(points, self.centres.view());
         progress.check_cancel()?;
         let rule = &self.model.outliers;
-        let near_core = self.cores.any_within(points, rule.eps, &progress.sub(0.0, 0.5))?;
-        let micro = self.micro_labels(points, &nearest, &near_core, &progress.sub(0.5, 1.0))?;
+        // DBSCAN's rule and the micro-segments are independent: found side by side, the
+        // micro-segment of a row that turns out an outlier is then dropped.
+        let (near_core, micro) = rayon::join(
+            || self.cores.any_within(points, rule.eps, &progress.sub(0.0, 0.5)),
+            || self.micro_labels(points, &nearest, &progress.sub(0.5, 1.0)),
+        );
+        let (near_core, micro) = (near_core?, micro?);
         Ok((0..points.nrows())
             .map(|i| {
                 let segment = nearest[i] + 1;
                 Assignment {
                     segment,
-                    micro_segment: format!("{segment}.{}", micro[i]),
+                    micro_segment: format!("{segment}.{}", if near_core[i] { micro[i] } else { 0 }),
                     is_outlier: !near_core[i],
                     distance_to_centroid: distance[i],
                 }
@@ -176,36 +182,43 @@ impl<'m> Assigner<'m> {
             .collect())
     }
 
-    /// Each row's micro-segment number within its segment: the label of the nearest
-    /// micro-segment core point within the segment's micro eps, else 0 (always 0 for an
-    /// outlier, `near_core` false).
+    /// Each row's micro-segment number within its segment (`nearest`: each row's segment index):
+    /// the label of the nearest micro-segment core point within the segment's micro eps, else 0.
+    /// The segments are searched in parallel.
     fn micro_labels(
         &self,
         points: ArrayView2<'_, f64>,
         nearest: &[usize],
-        near_core: &[bool],
         progress: &Progress,
     ) -> std::result::Result<Vec<u32>, Cancelled> {
-        let mut micro = vec![0; points.nrows()];
         let k = self.micro.len();
-        for (s, index) in self.micro.iter().enumerate() {
-            let seg = &self.model.segments[s];
-            let (Some(index), Some(eps)) = (index, seg.micro_eps) else {
-                continue;
-            };
-            let rows: Vec<usize> =
-                (0..points.nrows()).filter(|&i| near_core[i] && nearest[i] == s).collect();
-            let part = progress.sub(s as f64 / k as f64, (s + 1) as f64 / k as f64);
-            let found = index.nearest_within(points.select(Axis(0), &rows).view(), eps, &part)?;
-            for (&i, core) in rows.iter().zip(found) {
-                micro[i] = core.map_or(0, |c| seg.micro_core_labels[c]);
+        let per_segment: Vec<(Vec<usize>, Vec<u32>)> = self
+            .micro
+            .par_iter()
+            .enumerate()
+            .map(|(s, index)| {
+                let seg = &self.model.segments[s];
+                let (Some(index), Some(eps)) = (index, seg.micro_eps) else {
+                    return Ok((Vec::new(), Vec::new()));
+                };
+                let rows: Vec<usize> = (0..points.nrows()).filter(|&i| nearest[i] == s).collect();
+                let part = progress.sub(s as f64 / k as f64, (s + 1) as f64 / k as f64);
+                let found =
+                    index.nearest_within(points.select(Axis(0), &rows).view(), eps, &part)?;
+                let labels = found.into_iter().map(|c| c.map_or(0, |c| seg.micro_core_labels[c]));
+                Ok((rows, labels.collect()))
+            })
+            .collect::<std::result::Result<_, Cancelled>>()?;
+        let mut micro = vec![0; points.nrows()];
+        for (rows, labels) in per_segment {
+            for (i, label) in rows.into_iter().zip(labels) {
+                micro[i] = label;
             }
         }
         Ok(micro)
     }
 }
 
-/// Points (rows of equal length `d`) indexed for the placement rules.
 fn index_of(points: &[Vec<f64>], d: usize) -> RadiusIndex {
     let flat: Vec<f64> = points.iter().flat_map(|p| p.iter().copied()).collect();
     RadiusIndex::new(&flat, d)
@@ -292,7 +305,8 @@ mod tests {
             },
             segments: vec![
                 segment(1, [0.0, 0.0], vec![(1, [0.0, 0.0]), (2, [1.0, 0.0])]),
-                segment(2, [10.0, 0.0], vec![]),
+                // A micro-segment core point that is no outlier-rule core point.
+                segment(2, [10.0, 0.0], vec![(1, [10.0, 3.0])]),
             ],
             outlier_texts: SegmentTexts::default(),
             self_agreement: None,
@@ -316,7 +330,8 @@ mod tests {
             [2.4, 0.0],  // core (1,0) at 1.4 <= 1.5: not an outlier; micro cores > 0.5: .0
             [2.6, 0.0],  // nearest core at 1.6 > 1.5: outlier, nearest centre 1 at 2.6
             [6.0, 0.0],  // outlier; centre 2 at 4 is nearer than centre 1 at 6
-            [10.0, 1.5], // core (10,0) at exactly eps: segment 2 (no micro-segments)
+            [10.0, 1.5], // core (10,0) at exactly eps: segment 2; micro core at 1.5 > 0.5: .0
+            [10.0, 3.2], // outlier (core at 3.2) though micro core (10,3) is at 0.2: .0
         ];
         let placed = Assigner::new(&m).unwrap().assign(points.view(), &Progress::none()).unwrap();
         let got: Vec<(usize, &str, bool)> =
@@ -329,7 +344,8 @@ mod tests {
                 (1, "1.0", false),
                 (1, "1.0", true),
                 (2, "2.0", true),
-                (2, "2.0", false)
+                (2, "2.0", false),
+                (2, "2.0", true)
             ]
         );
         assert!((placed[4].distance_to_centroid - 4.0).abs() < 1e-12);
