@@ -563,10 +563,14 @@ mod tests {
         let max = graph.weight.iter().copied().fold(0.0, f64::max);
         let samples: f64 =
             graph.weight.iter().map(|w| (params.n_epochs as f64 * w / max).floor()).sum();
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        embedding.iter().for_each(|v| v.to_bits().hash(&mut hasher));
         println!(
             "{} edges, {samples:.0} edge samples (each with about 5 negative samples); map \
-             trustworthiness (k = 10, 2,000 sample) {trust:.4}",
-            graph.head.len()
+             trustworthiness (k = 10, 2,000 sample) {trust:.4}; map hash {:016x}",
+            graph.head.len(),
+            hasher.finish()
         );
     }
 }

@@ -5,6 +5,7 @@
 //! [`transform`] (pure code, no DuckDB), and stores the matrix with customer_id plus
 //! `gold_feature_transforms`, one row per input feature saying exactly what was done to it.
 
+mod columns;
 pub mod transform;
 
 pub use transform::{FeatureTransform, GoldError, GoldMatrix, build_gold};
@@ -56,18 +57,8 @@ pub fn read_raw_features(store: &Store, with_order_value: bool) -> Result<RawFea
         "SELECT customer_id, {} FROM {SILVER} WHERE eligible ORDER BY customer_id",
         select.join(", ")
     );
-    let mut stmt = store.conn().prepare(&sql).db("reading silver features")?;
-    let mut rows = stmt.query([]).db("reading silver features")?;
-    let mut ids = Vec::new();
-    let mut flat = Vec::new();
-    while let Some(row) = rows.next().db("reading silver features")? {
-        ids.push(row.get::<_, String>(0).db("reading silver features")?);
-        for c in 0..names.len() {
-            flat.push(
-                row.get::<_, Option<f64>>(c + 1).db("reading silver features")?.unwrap_or(f64::NAN),
-            );
-        }
-    }
+    let (ids, flat) =
+        columns::read_id_and_numbers(store, &sql, names.len(), "reading silver features")?;
     let values = Array2::from_shape_vec((ids.len(), names.len()), flat).map_err(|e| {
         PipelineError::Data(format!("silver features have an inconsistent shape: {e}"))
     })?;
@@ -184,15 +175,12 @@ pub fn read_gold(store: &Store) -> Result<(Vec<String>, Vec<String>, Array2<f64>
     let names = summary.features_kept;
     let select: Vec<String> = names.iter().map(|c| ident(c)).collect();
     let sql = format!("SELECT customer_id, {} FROM {GOLD} ORDER BY customer_id", select.join(", "));
-    let mut stmt = store.conn().prepare(&sql).db("reading the gold matrix")?;
-    let mut rows = stmt.query([]).db("reading the gold matrix")?;
-    let mut ids = Vec::new();
-    let mut flat = Vec::new();
-    while let Some(row) = rows.next().db("reading the gold matrix")? {
-        ids.push(row.get::<_, String>(0).db("reading the gold matrix")?);
-        for c in 0..names.len() {
-            flat.push(row.get::<_, f64>(c + 1).db("reading the gold matrix")?);
-        }
+    let (ids, flat) =
+        columns::read_id_and_numbers(store, &sql, names.len(), "reading the gold matrix")?;
+    if flat.iter().any(|v| v.is_nan()) {
+        return Err(PipelineError::Data(
+            "the gold matrix has empty values: build the clustering matrix again (gold)".into(),
+        ));
     }
     let matrix = Array2::from_shape_vec((ids.len(), names.len()), flat).map_err(|e| {
         PipelineError::Data(format!("the gold matrix has an inconsistent shape: {e}"))
