@@ -219,6 +219,7 @@ impl<'m> Assigner<'m> {
     }
 }
 
+/// Points (rows of equal length `d`) indexed for the placement rules.
 fn index_of(points: &[Vec<f64>], d: usize) -> RadiusIndex {
     let flat: Vec<f64> = points.iter().flat_map(|p| p.iter().copied()).collect();
     RadiusIndex::new(&flat, d)
