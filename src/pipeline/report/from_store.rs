@@ -170,7 +170,6 @@ fn customers(store: &Store, keys: &[String]) -> Result<Vec<CustomerRow>> {
     Ok(out)
 }
 
-/// Share of each gold feature's variance that lies between segments (eta squared), non-outliers.
 /// Each feature's share of variance between segments (eta squared: between-segment sum of
 /// squares over the total, outliers left out), highest first; all features in one statement, so
 /// gold and the results are joined once.
@@ -182,16 +181,15 @@ fn feature_importance(store: &Store, features: &[String]) -> Result<Vec<(String,
     let each = |template: &str| -> String {
         cols.iter().map(|c| template.replace("{c}", c)).collect::<Vec<_>>().join(", ")
     };
+    let means = each("avg({c}) AS {c}");
     let sql = format!(
         "WITH j AS (SELECT r.segment, {gold_cols} FROM {GOLD} g JOIN {RESULTS} r USING (customer_id) WHERE NOT r.is_outlier),
-              m AS (SELECT {grand_means} FROM j),
-              s AS (SELECT count(*) AS n, {segment_means} FROM j GROUP BY segment),
+              m AS (SELECT {means} FROM j),
+              s AS (SELECT count(*) AS n, {means} FROM j GROUP BY segment),
               b AS (SELECT {between} FROM s, m),
               t AS (SELECT {total} FROM j, m)
          SELECT {ratios} FROM b, t",
         gold_cols = each("g.{c} AS {c}"),
-        grand_means = each("avg({c}) AS {c}"),
-        segment_means = each("avg({c}) AS {c}"),
         between = each("sum(s.n * (s.{c} - m.{c}) ^ 2) AS {c}"),
         total = each("sum((j.{c} - m.{c}) ^ 2) AS {c}"),
         ratios = each("b.{c} / nullif(t.{c}, 0)"),
