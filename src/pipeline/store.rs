@@ -296,6 +296,17 @@ pub fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// The analysis an ignored benchmark reads, named by `GOLD_DB`; `None` (after saying so) when
+/// it is not set.
+#[cfg(test)]
+pub(crate) fn bench_analysis() -> Option<Store> {
+    let Ok(path) = std::env::var("GOLD_DB") else {
+        println!("set GOLD_DB");
+        return None;
+    };
+    Some(Store::open(path.as_ref(), &StoreConfig::default()).expect("GOLD_DB opens as an analysis"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

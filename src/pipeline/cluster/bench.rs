@@ -425,12 +425,7 @@ fn bench_sweep_gold() {
 #[test]
 #[ignore]
 fn bench_sweep_on_analysis() {
-    let Ok(path) = std::env::var("GOLD_DB") else {
-        println!("set GOLD_DB");
-        return;
-    };
-    let cfg = crate::pipeline::config::StoreConfig::default();
-    let store = crate::pipeline::store::Store::open(path.as_ref(), &cfg).unwrap();
+    let Some(store) = crate::pipeline::store::bench_analysis() else { return };
     let (ids, _, x) = crate::pipeline::gold::read_gold(&store).unwrap();
     let mut outlier = std::collections::HashMap::new();
     let mut stmt =

@@ -94,12 +94,7 @@ mod tests {
     #[test]
     #[ignore = "benchmark"]
     fn bench_read_inputs() {
-        let Ok(path) = std::env::var("GOLD_DB") else {
-            println!("set GOLD_DB");
-            return;
-        };
-        let config = crate::pipeline::config::StoreConfig::default();
-        let store = crate::pipeline::store::Store::open(path.as_ref(), &config).unwrap();
+        let Some(store) = crate::pipeline::store::bench_analysis() else { return };
         for _ in 0..2 {
             let t = std::time::Instant::now();
             let gold = super::super::read_gold(&store).unwrap();

@@ -347,12 +347,7 @@ fn the_timings_total_counts_the_clustering_phases_once() {
 #[ignore = "benchmark"]
 fn bench_report() {
     use crate::pipeline::memory::process_cpu_seconds;
-    let Ok(path) = std::env::var("GOLD_DB") else {
-        println!("set GOLD_DB");
-        return;
-    };
-    let cfg = crate::pipeline::config::StoreConfig::default();
-    let store = crate::pipeline::store::Store::open(path.as_ref(), &cfg).unwrap();
+    let Some(store) = crate::pipeline::store::bench_analysis() else { return };
     let dir = tempfile::tempdir().unwrap();
     for run in 1..=3 {
         let (t, cpu) = (std::time::Instant::now(), process_cpu_seconds());

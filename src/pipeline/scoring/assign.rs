@@ -425,12 +425,7 @@ mod tests {
     #[ignore]
     fn bench_self_check() {
         use crate::pipeline::memory::process_cpu_seconds;
-        let Ok(path) = std::env::var("GOLD_DB") else {
-            println!("set GOLD_DB");
-            return;
-        };
-        let cfg = crate::pipeline::config::StoreConfig::default();
-        let store = crate::pipeline::store::Store::open(path.as_ref(), &cfg).unwrap();
+        let Some(store) = crate::pipeline::store::bench_analysis() else { return };
         let (_, _, x) = crate::pipeline::gold::read_gold(&store).unwrap();
         let m = crate::pipeline::scoring::model::stored_model(&store).unwrap().unwrap();
         let rows = evenly_spaced(x.nrows(), AGREEMENT_SAMPLE);
