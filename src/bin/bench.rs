@@ -25,6 +25,8 @@ const ROWS_MARK: &str = "BENCH-ROWS ";
 /// Sizes above this skip the over-time rows (a second 11 GB period at a million).
 const OVER_TIME_MAX_CUSTOMERS: usize = 100_000;
 const MILLION: usize = 1_000_000;
+/// The stage name of the row that sums the run.
+const END_TO_END: &str = "end to end";
 
 #[derive(Parser)]
 struct Args {
@@ -130,7 +132,7 @@ impl Table {
     fn end_to_end(&self) -> Row {
         let run: Vec<&Row> = self.0.iter().filter(|r| r.in_run).collect();
         Row {
-            stage: "end to end".into(),
+            stage: END_TO_END.into(),
             seconds: run.iter().map(|r| r.seconds).sum(),
             cpu_seconds: run.iter().map(|r| r.cpu_seconds).sum(),
             peak_mib: run.iter().map(|r| r.peak_mib).fold(0.0, f64::max),
@@ -149,7 +151,7 @@ fn print_size(customers: usize, rows: &[Row]) {
     println!("| stage | seconds | CPU s | peak RSS MiB | notes |\n|---|---:|---:|---:|---|");
     for r in rows {
         let stage =
-            if r.stage == "end to end" { format!("**{}**", r.stage) } else { r.stage.clone() };
+            if r.stage == END_TO_END { format!("**{}**", r.stage) } else { r.stage.clone() };
         println!(
             "| {stage} | {} | {} | {} | {} |",
             cell(r.seconds, 2),
@@ -222,7 +224,7 @@ fn median_run(customers: usize, repeat: usize) -> anyhow::Result<Vec<Row>> {
     let mut runs =
         (0..repeat.max(1)).map(|_| run_child(customers)).collect::<Result<Vec<_>, _>>()?;
     let end_to_end =
-        |rows: &Vec<Row>| rows.iter().find(|r| r.stage == "end to end").map_or(0.0, |r| r.seconds);
+        |rows: &Vec<Row>| rows.iter().find(|r| r.stage == END_TO_END).map_or(0.0, |r| r.seconds);
     runs.sort_by(|a, b| end_to_end(a).total_cmp(&end_to_end(b)));
     if runs.len() > 1 {
         let all: Vec<String> = runs.iter().map(|r| format!("{:.2}", end_to_end(r))).collect();
