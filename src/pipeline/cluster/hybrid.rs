@@ -119,15 +119,44 @@ struct Outliers {
     clusters: usize,
 }
 
+/// Phase 1's sorted k-distance curve over every row, computed before the clustering (from the
+/// map's neighbours, see [`curve_is_over_every_row`]), and the seconds it took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnownCurve {
+    pub curve: Vec<f64>,
+    pub seconds: f64,
+}
+
+/// Whether phase 1's k-distance curve covers every row of an n-row matrix: DBSCAN runs on every
+/// row and the curve's sample is all of them. Only then can [`KnownCurve`] stand in for it.
+pub fn curve_is_over_every_row(n: usize, config: &Config) -> bool {
+    phase1_sample(n, config).is_none() && config.dbscan.kdistance_sample >= n
+}
+
 /// Run the three phases on the gold matrix (n customers x d standardized features).
 pub fn hybrid_cluster(
     data: ArrayView2<'_, f64>,
     config: &Config,
     progress: &Progress,
 ) -> Result<HybridClustering, ClusterError> {
+    hybrid_cluster_with(data, config, None, progress)
+}
+
+/// [`hybrid_cluster`] with phase 1's k-distance curve already known (ignored unless it covers
+/// every row, see [`curve_is_over_every_row`]); its seconds count as phase 1's.
+pub fn hybrid_cluster_with(
+    data: ArrayView2<'_, f64>,
+    config: &Config,
+    known: Option<KnownCurve>,
+    progress: &Progress,
+) -> Result<HybridClustering, ClusterError> {
     check_input(data)?;
     let start = Instant::now();
-    let phase1 = find_outliers(data, config, &sub_progress(progress, 0.0, 0.3))?;
+    let known = known
+        .filter(|k| curve_is_over_every_row(data.nrows(), config) && k.curve.len() == data.nrows());
+    let known_s = known.as_ref().map_or(0.0, |k| k.seconds);
+    let known_curve = known.map(|k| k.curve);
+    let phase1 = find_outliers(data, config, known_curve, &sub_progress(progress, 0.0, 0.3))?;
     let dbscan_s = start.elapsed().as_secs_f64();
     let kept = non_outliers(&phase1.is_outlier);
     let needed = config.kmeans.k_min + 1;
@@ -141,7 +170,12 @@ pub fn hybrid_cluster(
     }
     let core = data.select(Axis(0), &kept);
     let (sweep, fit) = sweep_k(core.view(), &config.kmeans, &sub_progress(progress, 0.3, 0.85))?;
-    finish(data, config, progress, phase1, kept, core, sweep, fit, (start, dbscan_s))
+    let mut result =
+        finish(data, config, progress, phase1, kept, core, sweep, fit, (start, dbscan_s))?;
+    // The known curve was computed before `start`: it is phase 1's time too.
+    result.timings.dbscan_s += known_s;
+    result.timings.total_s += known_s;
+    Ok(result)
 }
 
 /// Re-run phases 2-3 with a K the user picked, keeping phase 1 (and the sweep table).
@@ -239,10 +273,11 @@ pub fn phase1_k_distances(data: ArrayView2<'_, f64>, config: &Config) -> Vec<f64
 }
 
 /// Phase 1: eps (auto or configured) and DBSCAN on every customer (or on a sample of them, see
-/// [`phase1_sample`]).
+/// [`phase1_sample`]). `known_curve`: the k-distance curve over every row, when already known.
 fn find_outliers(
     data: ArrayView2<'_, f64>,
     config: &Config,
+    known_curve: Option<Vec<f64>>,
     progress: &Progress,
 ) -> Result<Outliers, ClusterError> {
     let cfg = &config.dbscan;
@@ -271,12 +306,14 @@ fn find_outliers(
             let x = row_major(data);
             let tree = BallTree::build(flat(&x), data.ncols());
             progress.update(0.05, "DBSCAN: k-distance curve");
-            let curve = k_distances_on_tree(
-                &tree,
-                cfg.min_samples,
-                cfg.kdistance_sample,
-                phase1_seed(config),
-            );
+            let curve = known_curve.unwrap_or_else(|| {
+                k_distances_on_tree(
+                    &tree,
+                    cfg.min_samples,
+                    cfg.kdistance_sample,
+                    phase1_seed(config),
+                )
+            });
             progress.check_cancel()?;
             let eps = match cfg.eps {
                 EpsSetting::Auto => auto_eps(&curve, cfg.max_noise_ratio),

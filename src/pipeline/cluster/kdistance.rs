@@ -53,6 +53,28 @@ pub fn auto_eps(sorted_kdist: &[f64], max_noise_ratio: f64) -> f64 {
     if q > 0.0 { q } else { sorted_kdist.iter().copied().find(|&v| v > 0.0).unwrap_or(MIN_EPS) }
 }
 
+/// Sorted k-distances of every point read off its nearest other points: `neighbour_distances`
+/// is n x m, each row ascending with the point itself left out, as [`crate::pipeline::embed::exact_knn`]
+/// gives it. Both searches are exact and compute a distance the same way (the squared
+/// differences summed in feature order, then the square root), so this is [`k_distances`] over
+/// every point bit for bit, at no cost when the map's neighbours are known anyway. `None` when
+/// the rows hold fewer than the k - 1 other points needed.
+pub fn k_distances_from_neighbours(
+    neighbour_distances: ArrayView2<'_, f64>,
+    k: usize,
+) -> Option<Vec<f64>> {
+    let n = neighbour_distances.nrows();
+    // The point itself is the first of its k nearest (k is at most n, as in `k_distances`).
+    let k = k.clamp(1, n.max(1));
+    let mut kd = match k {
+        1 => vec![0.0; n],
+        _ if neighbour_distances.ncols() < k - 1 => return None,
+        _ => neighbour_distances.column(k - 2).to_vec(),
+    };
+    kd.sort_by(f64::total_cmp);
+    Some(kd)
+}
+
 /// Linear-interpolation quantile of an ascending slice (0 for an empty slice).
 pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
@@ -133,6 +155,34 @@ mod tests {
         assert_eq!(s.len(), 2);
         assert!(s.iter().all(|v| [1.0, 2.0, 3.0].contains(v)));
         assert!(k_distances(x.slice(ndarray::s![0..0, ..]), 2, 10, 0).is_empty());
+    }
+
+    /// The curve read off the map's neighbours equals the one searched for, bit for bit, for
+    /// every k the neighbours cover (duplicates included); beyond them there is no answer.
+    #[test]
+    fn the_curve_from_the_maps_neighbours_is_the_searched_curve() {
+        use crate::pipeline::cluster::synthetic_blobs;
+        use crate::pipeline::embed::exact_knn;
+        use crate::pipeline::progress::Progress;
+        let (mut x, _) = synthetic_blobs(700, 6, 4, 1.5, 11);
+        for i in 0..40 {
+            let copy = x.row(i).to_owned();
+            x.row_mut(699 - i).assign(&copy);
+        }
+        let knn = exact_knn(x.view(), 14, &Progress::none()).unwrap();
+        for k in 1..=15 {
+            let searched = k_distances(x.view(), k, 700, 3);
+            let read = k_distances_from_neighbours(knn.distances.view(), k).unwrap();
+            let bits = |v: &[f64]| v.iter().map(|d| d.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&read), bits(&searched), "k = {k}");
+        }
+        assert_eq!(k_distances_from_neighbours(knn.distances.view(), 16), None);
+        let few = array![[0.0], [1.0], [3.0]];
+        let knn = exact_knn(few.view(), 14, &Progress::none()).unwrap();
+        // k above n: the farthest point, as the search says.
+        let read = k_distances_from_neighbours(knn.distances.view(), 9);
+        assert_eq!(read, Some(vec![2.0, 3.0, 3.0]));
+        assert_eq!(read, Some(k_distances(few.view(), 9, 10, 0)));
     }
 
     #[test]

@@ -5,11 +5,15 @@
 //! ([`crate::pipeline::embed::stage`]), and replaces `clustering_results` and `cluster_summary`
 //! in one transaction ([`crate::pipeline::results`]). The caller writes the metadata file.
 
-use super::{HybridClustering, hybrid_cluster, recluster_with_k};
+use super::hybrid::{KnownCurve, curve_is_over_every_row, hybrid_cluster_with};
+use super::kdistance::k_distances_from_neighbours;
+use super::{HybridClustering, recluster_with_k};
 use crate::pipeline::archetypes::{SegmentProfile, profile_segments};
 use crate::pipeline::config::Config;
+use crate::pipeline::embed::KnnGraph;
 use crate::pipeline::embed::stage::{
-    PcaView, Views, compute_views, map_needs_groups, pca_view, umap_trust, views_with_pca,
+    PcaView, Views, compute_views, map_needs_groups, neighbours_of_every_row, pca_view, umap_trust,
+    views_of_every_row, views_with_pca,
 };
 use crate::pipeline::error::{PipelineError, Result};
 use crate::pipeline::gold::{read_gold, read_raw_features};
@@ -131,22 +135,33 @@ pub fn cluster_and_store(
 /// map follows the segments. Each is a pure function of the matrix and the configuration, so
 /// the results are those of computing one after the other, on any number of threads. The views'
 /// `seconds` are what they add to the stage after the clustering (their own time is logged).
+///
+/// When the map's sample is every customer and phase 1's k-distance curve covers every customer
+/// too (the everyday size), both need every customer's nearest neighbours: the map's neighbour
+/// graph is computed first, on every core, and phase 1 reads its curve off it
+/// ([`super::kdistance::k_distances_from_neighbours`], the same curve bit for bit) instead of
+/// searching again.
 pub fn cluster_with_views(
     matrix: &Array2<f64>,
     config: &Config,
     progress: &Progress,
     with_umap: bool,
 ) -> Result<(HybridClustering, Views)> {
-    let map_first = !map_needs_groups(matrix.nrows(), config);
+    let with_map = with_umap && !map_needs_groups(matrix.nrows(), config);
     // Progress comes from the clustering alone; the views beside it only share the cancel flag.
     let beside = Progress::new(|_| {}, progress.cancel_token().clone());
     let joined = Instant::now();
+    let (known_curve, neighbours) = match with_map {
+        true => shared_neighbours(matrix, config, progress)?,
+        false => (None, None),
+    };
     let ((hybrid, clustering_s), early) = rayon::join(
         || {
-            let hybrid = hybrid_cluster(matrix.view(), config, &progress.sub(0.02, 0.6));
+            let clustering = &progress.sub(0.02, 0.6);
+            let hybrid = hybrid_cluster_with(matrix.view(), config, known_curve, clustering);
             (hybrid, joined.elapsed().as_secs_f64())
         },
-        || early_views(matrix, config, &beside, with_umap && map_first),
+        || early_views(matrix, config, &beside, with_map, neighbours),
     );
     let hybrid = hybrid.map_err(cluster_error)?;
     let mut views = match early? {
@@ -173,14 +188,38 @@ fn early_views(
     config: &Config,
     progress: &Progress,
     with_map: bool,
+    neighbours: Option<KnnGraph>,
 ) -> Result<EarlyViews> {
-    if with_map {
-        // Every row is in the map's sample, whatever its stratum.
-        let groups = vec![0; matrix.nrows()];
-        compute_views(matrix, &groups, config, progress, true).map(EarlyViews::All)
-    } else {
-        pca_view(matrix, config).map(EarlyViews::Pca)
+    match (with_map, neighbours) {
+        (true, Some(graph)) => {
+            views_of_every_row(matrix, graph, config, progress).map(EarlyViews::All)
+        }
+        (true, None) => {
+            // Every row is in the map's sample, whatever its stratum.
+            let groups = vec![0; matrix.nrows()];
+            compute_views(matrix, &groups, config, progress, true).map(EarlyViews::All)
+        }
+        (false, _) => pca_view(matrix, config).map(EarlyViews::Pca),
     }
+}
+
+/// The map's neighbour graph of every row, and phase 1's k-distance curve read off it when that
+/// curve covers every row ([`curve_is_over_every_row`]); `(None, None)` when the map will not be
+/// computed from it. Reports as the first step of the clustering.
+fn shared_neighbours(
+    matrix: &Array2<f64>,
+    config: &Config,
+    progress: &Progress,
+) -> Result<(Option<KnownCurve>, Option<KnnGraph>)> {
+    let started = Instant::now();
+    let Some(graph) = neighbours_of_every_row(matrix, config, &progress.sub(0.0, 0.02))? else {
+        return Ok((None, None));
+    };
+    let curve = curve_is_over_every_row(matrix.nrows(), config)
+        .then(|| k_distances_from_neighbours(graph.distances.view(), config.dbscan.min_samples))
+        .flatten()
+        .map(|curve| KnownCurve { curve, seconds: started.elapsed().as_secs_f64() });
+    Ok((curve, Some(graph)))
 }
 
 /// Re-segment with a K the user picked (phase 1 and the 2-D views kept), and store.
@@ -343,6 +382,7 @@ impl ClusterRun {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::cluster::hybrid_cluster;
     use crate::pipeline::cluster::synthetic::synthetic_blobs;
     use crate::pipeline::config::KMeansConfig;
 
@@ -359,7 +399,8 @@ mod tests {
 
     /// The clustering and the views computed at the same time equal the clustering followed by
     /// the views of its segments, bit for bit, on one thread and on two: with the map's sample
-    /// every row (the map beside the clustering) and a smaller one (the map after it).
+    /// every row (the map beside the clustering, phase 1's k-distances read off the map's
+    /// neighbours) and a smaller one (the map after it).
     #[test]
     fn views_beside_the_clustering_equal_the_views_after_it() {
         let (x, _) = synthetic_blobs(900, 5, 3, 1.0, 4);
@@ -377,6 +418,14 @@ mod tests {
                 let same_clustering = (&h.segment, &h.micro_segment, &h.is_outlier, &h.sweep)
                     == (&hybrid.segment, &hybrid.micro_segment, &hybrid.is_outlier, &hybrid.sweep);
                 assert!(same_clustering, "sample {umap_sample}, {threads} threads");
+                // Phase 1 read off the map's neighbours (sample 1000) or searched (400): the
+                // same curve and eps, bit for bit.
+                let phase1 = |c: &HybridClustering| {
+                    let curve: Vec<[u64; 2]> =
+                        c.kdistance_curve.iter().map(|p| p.map(f64::to_bits)).collect();
+                    (c.eps.to_bits(), c.kdistance_points, curve, c.dbscan_core.clone())
+                };
+                assert_eq!(phase1(&h), phase1(&hybrid), "sample {umap_sample}, {threads} threads");
                 assert_eq!(v.pca, views.pca);
                 assert_eq!(v.umap, views.umap, "sample {umap_sample}, {threads} threads");
                 assert_eq!((v.trust_pca, v.trust_umap), (views.trust_pca, views.trust_umap));

@@ -24,7 +24,7 @@ pub use knn::{KnnGraph, exact_knn};
 pub use pca::{Pca2d, pca_2d};
 pub use sample::stratified_sample;
 pub use trustworthiness::{trustworthiness, trustworthiness_sampled};
-pub use umap::{UmapParams, fit_ab, umap};
+pub use umap::{UmapParams, fit_ab, map_neighbours, umap, umap_with_neighbours};
 
 use crate::pipeline::progress::Cancelled;
 

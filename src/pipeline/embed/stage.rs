@@ -4,7 +4,7 @@
 //! stage with the run, or [`crate::pipeline::results::store_map`] when the app computes the map
 //! in the background).
 
-use super::{EmbedError, UmapParams};
+use super::{EmbedError, KnnGraph, UmapParams};
 use crate::pipeline::config::Config;
 use crate::pipeline::error::{PipelineError, Result};
 use crate::pipeline::progress::Progress;
@@ -43,8 +43,45 @@ pub fn compute_umap(
     progress: &Progress,
     on_layout: Option<LayoutCallback<'_>>,
 ) -> Result<Vec<(usize, f64, f64)>> {
+    umap_of_sample(matrix, groups, config, progress, on_layout, None)
+}
+
+/// The map's neighbour graph of every row of `matrix` ([`super::map_neighbours`]), for a map
+/// whose sample is every row ([`map_needs_groups`] false) and whose graph another step shares
+/// (the cluster stage reads phase 1's k-distances off it). `None` when the map would not use it:
+/// disabled, too few rows, or an input the map itself refuses (it then says why).
+pub fn neighbours_of_every_row(
+    matrix: &Array2<f64>,
+    config: &Config,
+    progress: &Progress,
+) -> Result<Option<KnnGraph>> {
+    let e = &config.embedding;
+    if !e.umap_enabled
+        || e.n_neighbors < 2
+        || matrix.nrows() < 2
+        || map_needs_groups(matrix.nrows(), config)
+    {
+        return Ok(None);
+    }
+    match super::map_neighbours(matrix.view(), e.n_neighbors, progress) {
+        Ok(graph) => Ok(Some(graph)),
+        Err(EmbedError::Cancelled) => Err(PipelineError::Cancelled),
+        Err(_) => Ok(None),
+    }
+}
+
+/// [`compute_umap`], reusing `neighbours` (the graph of every row) when the sample is every row.
+fn umap_of_sample(
+    matrix: &Array2<f64>,
+    groups: &[i64],
+    config: &Config,
+    progress: &Progress,
+    on_layout: Option<LayoutCallback<'_>>,
+    neighbours: Option<KnnGraph>,
+) -> Result<Vec<(usize, f64, f64)>> {
     let sample =
         super::stratified_sample(groups, config.embedding.umap_sample, config.embedding.seed);
+    let neighbours = neighbours.filter(|_| sample.len() == matrix.nrows());
     let sub = matrix.select(Axis(0), &sample);
     let params = UmapParams {
         n_neighbors: config.embedding.n_neighbors,
@@ -65,7 +102,8 @@ pub fn compute_umap(
     };
     let on_epoch: Option<super::umap::EpochCallback<'_>> =
         if on_layout.is_some() { Some(&snapshot) } else { None };
-    let layout = super::umap(sub.view(), &params, progress, on_epoch).map_err(embed_error)?;
+    let layout = super::umap_with_neighbours(sub.view(), neighbours, &params, progress, on_epoch)
+        .map_err(embed_error)?;
     Ok(sample.iter().enumerate().map(|(j, &i)| (i, layout[[j, 0]], layout[[j, 1]])).collect())
 }
 
@@ -147,9 +185,35 @@ pub fn views_with_pca(
     progress: &Progress,
     with_umap: bool,
 ) -> Result<Views> {
+    views_with(pca, matrix, groups, config, progress, with_umap, None)
+}
+
+/// Both views of every row, the map built on `neighbours` ([`neighbours_of_every_row`]).
+pub fn views_of_every_row(
+    matrix: &Array2<f64>,
+    neighbours: KnnGraph,
+    config: &Config,
+    progress: &Progress,
+) -> Result<Views> {
+    progress.update(0.65, "PCA view");
+    let pca = pca_view(matrix, config)?;
+    // Every row is in the map's sample, whatever its stratum.
+    let groups = vec![0; matrix.nrows()];
+    views_with(pca, matrix, &groups, config, progress, true, Some(neighbours))
+}
+
+fn views_with(
+    pca: PcaView,
+    matrix: &Array2<f64>,
+    groups: &[i64],
+    config: &Config,
+    progress: &Progress,
+    with_umap: bool,
+    neighbours: Option<KnnGraph>,
+) -> Result<Views> {
     let started = Instant::now();
     let umap = if with_umap && config.embedding.umap_enabled {
-        compute_umap(matrix, groups, config, &progress.sub(0.68, 0.95), None)?
+        umap_of_sample(matrix, groups, config, &progress.sub(0.68, 0.95), None, neighbours)?
     } else {
         Vec::new()
     };

@@ -72,6 +72,18 @@ pub fn umap(
     progress: &Progress,
     on_epoch: Option<EpochCallback<'_>>,
 ) -> Result<Array2<f64>, EmbedError> {
+    umap_with_neighbours(data, None, params, progress, on_epoch)
+}
+
+/// [`umap`] with the neighbour graph of `data` already computed (`exact_knn` with
+/// `n_neighbors - 1`, as [`map_neighbours`] does); a graph of another size is computed again.
+pub fn umap_with_neighbours(
+    data: ArrayView2<f64>,
+    neighbours: Option<KnnGraph>,
+    params: &UmapParams,
+    progress: &Progress,
+    on_epoch: Option<EpochCallback<'_>>,
+) -> Result<Array2<f64>, EmbedError> {
     validate(params)?;
     let (n, _) = check_matrix(data)?;
     let pca = pca_2d(data)?;
@@ -79,7 +91,11 @@ pub fn umap(
     if n == 1 || all_identical {
         return Ok(Array2::zeros((n, 2)));
     }
-    let knn = exact_knn(data, params.n_neighbors - 1, progress)?;
+    let k = (params.n_neighbors - 1).min(n - 1);
+    let knn = match neighbours {
+        Some(graph) if graph.k == k && graph.indices.nrows() == n => graph,
+        _ => map_neighbours(data, params.n_neighbors, progress)?,
+    };
     progress.check_cancel()?;
     let graph = fuzzy_simplicial_set(&knn, params.n_neighbors.min(n), params.n_epochs);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(params.seed);
@@ -88,6 +104,16 @@ pub fn umap(
     let curve = Curve::new(a as f32, b as f32);
     optimize_layout(&mut layout, &graph, &curve, layout_run(params), progress, on_epoch)?;
     Ok(layout.mapv(f64::from))
+}
+
+/// The map's neighbour graph of `data`: the `n_neighbors - 1` nearest other points of every row
+/// (`n_neighbors` counts the point itself, as in umap-learn).
+pub fn map_neighbours(
+    data: ArrayView2<f64>,
+    n_neighbors: usize,
+    progress: &Progress,
+) -> Result<KnnGraph, EmbedError> {
+    exact_knn(data, n_neighbors.saturating_sub(1), progress)
 }
 
 fn layout_run(params: &UmapParams) -> LayoutRun {
