@@ -28,7 +28,7 @@
 
 use super::balltree::BallTree;
 use super::blocks::Blocks;
-use super::{BLOCK_ROWS, flat, row_major};
+use super::{BLOCK_ROWS, flat, row_major, sq_dist};
 use crate::pipeline::progress::{Cancelled, Progress};
 use ndarray::ArrayView2;
 use rayon::prelude::*;
@@ -79,10 +79,34 @@ pub(crate) fn dbscan_on_tree(
     min_samples: usize,
     progress: &Progress,
 ) -> Result<DbscanResult, Cancelled> {
+    dbscan_on_tree_with(tree, eps, min_samples, None, progress)
+}
+
+/// [`dbscan_on_tree`] with every point's nearest other points already known: `nearest` is
+/// n x m, row i the m nearest other points of point i (original indices) by exact (distance,
+/// index), as the map's neighbour graph has them. Pass 1 then reads the core flags off them
+/// ([`core_flags_from_nearest`]) instead of searching, when they are enough to decide
+/// (`min_samples` at most m + 1, or every other point listed).
+pub(crate) fn dbscan_on_tree_with(
+    tree: &BallTree,
+    eps: f64,
+    min_samples: usize,
+    nearest: Option<ArrayView2<'_, usize>>,
+    progress: &Progress,
+) -> Result<DbscanResult, Cancelled> {
     let eps = if eps >= 0.0 { eps } else { 0.0 };
     let n = tree.len();
     let blocks = Blocks::new(tree);
-    let (core_pos, few_neighbours) = core_flags(&blocks, eps, min_samples, progress)?;
+    let decides = |m: ArrayView2<'_, usize>| {
+        m.nrows() == n && (min_samples <= m.ncols() + 1 || m.ncols() + 1 >= n)
+    };
+    let (core_pos, few_neighbours) = match nearest.filter(|m| decides(m.view())) {
+        Some(m) => {
+            progress.update(0.4, "DBSCAN: core points from the nearest neighbours");
+            core_flags_from_nearest(tree, m, eps, min_samples)
+        }
+        None => core_flags(&blocks, eps, min_samples, progress)?,
+    };
     let parent: Vec<AtomicUsize> = (0..n).map(AtomicUsize::new).collect();
     link_kept_neighbours(tree, &core_pos, &few_neighbours, &parent);
     link_core_points(&blocks, eps, &core_pos, &parent, progress)?;
@@ -164,6 +188,48 @@ fn core_flags(
         few.extend(nb);
     }
     Ok((core, few))
+}
+
+/// Pass 1 from known nearest neighbours (see [`dbscan_on_tree_with`]), with the same result as
+/// [`core_flags`]: a point's neighbours within eps are itself and those of its listed nearest
+/// points within eps (each decided on the exact squared distance, as the search does). The list
+/// holds every neighbour within eps unless all its points are within eps: an unlisted point is
+/// no nearer than any listed one. So a point whose listed points are not all within eps has its
+/// whole neighbourhood counted; one whose listed points all are has at least m + 1 >=
+/// `min_samples` neighbours and is core. Kept: every neighbour of a non-core point, the first
+/// `min_samples` of a core point.
+fn core_flags_from_nearest(
+    tree: &BallTree,
+    nearest: ArrayView2<'_, usize>,
+    eps: f64,
+    min_samples: usize,
+) -> (Vec<bool>, Vec<Vec<usize>>) {
+    let n = tree.len();
+    let mut position = vec![0; n];
+    for t in 0..n {
+        position[tree.original_index(t)] = t;
+    }
+    let eps_sq = eps * eps;
+    (0..n)
+        .into_par_iter()
+        .with_min_len(BLOCK_ROWS)
+        .map(|t| {
+            let point = tree.point(t);
+            let listed = nearest.row(tree.original_index(t));
+            let mut kept = vec![t];
+            kept.extend(
+                listed
+                    .iter()
+                    .map(|&j| position[j])
+                    .filter(|&u| sq_dist(point, tree.point(u)) <= eps_sq),
+            );
+            let core = kept.len() >= min_samples;
+            if core {
+                kept.truncate(min_samples);
+            }
+            (core, kept)
+        })
+        .unzip()
 }
 
 /// Pass 2a: unite every core point with the core neighbours kept in pass 1.
@@ -385,6 +451,41 @@ mod tests {
                     got.n_clusters,
                     want.iter().copied().max().map_or(0, |m| m + 1) as usize
                 );
+            }
+        }
+    }
+
+    /// Pass 1 read off known nearest neighbours gives scikit-learn's labels too, on data with
+    /// duplicates, for every `min_samples` the neighbours decide, at eps equal to a k-distance
+    /// (points exactly at eps) and between them; with too few neighbours listed the search runs.
+    #[test]
+    fn core_points_from_known_neighbours_equal_the_search() {
+        use crate::pipeline::cluster::k_distances;
+        use crate::pipeline::embed::exact_knn;
+        let mut rng = crate::pipeline::cluster::seeded_rng(9);
+        let (mut x, _) = synthetic_blobs(500, 4, 3, 1.0, 9);
+        for i in 0..60 {
+            for j in 0..4 {
+                x[[i * 7, j]] = rng.gen_range(-10.0..10.0);
+            }
+        }
+        for i in 0..30 {
+            let copy = x.row(i).to_owned();
+            x.row_mut(499 - i).assign(&copy);
+        }
+        let knn = exact_knn(x.view(), 9, &Progress::none()).unwrap();
+        let tree = BallTree::build(flat(&row_major(x.view())), x.ncols());
+        for min_samples in [1, 2, 3, 5, 10, 11] {
+            let curve = k_distances(x.view(), min_samples.min(10), 500, 0);
+            for eps in [curve[250], curve[400], 0.5 * (curve[300] + curve[301]), 0.0] {
+                let none = Progress::none();
+                let known =
+                    dbscan_on_tree_with(&tree, eps, min_samples, Some(knn.indices.view()), &none);
+                let (want, core) = sklearn_reference(&x, eps, min_samples);
+                let known = known.unwrap();
+                assert_eq!(known.is_core, core, "min_samples {min_samples}, eps {eps}");
+                assert_eq!(known.labels, want, "min_samples {min_samples}, eps {eps}");
+                assert_eq!(known, dbscan_on_tree(&tree, eps, min_samples, &none).unwrap());
             }
         }
     }

@@ -11,8 +11,10 @@
 //!    "<segment>.0" for everyone in no sub-cluster (outliers too).
 
 use super::balltree::BallTree;
-use super::dbscan::dbscan_on_tree;
-use super::kdistance::{auto_eps, downsample_curve, k_distances_on_tree, knee};
+use super::dbscan::{dbscan_on_tree, dbscan_on_tree_with};
+use super::kdistance::{
+    auto_eps, downsample_curve, k_distances_from_neighbours, k_distances_on_tree, knee,
+};
 use super::kmeans::{KMeansFit, assign_nearest};
 use super::metrics::{calinski_harabasz, davies_bouldin, silhouette_summary};
 use super::sampled::dbscan_on_sample;
@@ -119,16 +121,22 @@ struct Outliers {
     clusters: usize,
 }
 
-/// Phase 1's sorted k-distance curve over every row, computed before the clustering (from the
-/// map's neighbours, see [`curve_is_over_every_row`]), and the seconds it took.
-#[derive(Debug, Clone, PartialEq)]
-pub struct KnownCurve {
-    pub curve: Vec<f64>,
+/// Every row's nearest other rows, found before the clustering (the map's neighbour graph): when
+/// phase 1 covers every row ([`curve_is_over_every_row`]) it reads its k-distance curve and
+/// DBSCAN's core points off them instead of searching again, with the same results bit for bit.
+#[derive(Debug, Clone, Copy)]
+pub struct KnownNeighbours<'a> {
+    /// n x m: the m nearest other rows of each row, by exact (distance, index).
+    pub indices: ArrayView2<'a, usize>,
+    /// Their distances, each row ascending.
+    pub distances: ArrayView2<'a, f64>,
+    /// Seconds the search took: phase 1's time too.
     pub seconds: f64,
 }
 
 /// Whether phase 1's k-distance curve covers every row of an n-row matrix: DBSCAN runs on every
-/// row and the curve's sample is all of them. Only then can [`KnownCurve`] stand in for it.
+/// row and the curve's sample is all of them. Only then can [`KnownNeighbours`] stand in for
+/// its searches.
 pub fn curve_is_over_every_row(n: usize, config: &Config) -> bool {
     phase1_sample(n, config).is_none() && config.dbscan.kdistance_sample >= n
 }
@@ -142,21 +150,22 @@ pub fn hybrid_cluster(
     hybrid_cluster_with(data, config, None, progress)
 }
 
-/// [`hybrid_cluster`] with phase 1's k-distance curve already known (ignored unless it covers
-/// every row, see [`curve_is_over_every_row`]); its seconds count as phase 1's.
+/// [`hybrid_cluster`] with every row's nearest neighbours already known (ignored unless phase 1
+/// covers every row, see [`curve_is_over_every_row`]); their search counts as phase 1's time.
 pub fn hybrid_cluster_with(
     data: ArrayView2<'_, f64>,
     config: &Config,
-    known: Option<KnownCurve>,
+    known: Option<KnownNeighbours<'_>>,
     progress: &Progress,
 ) -> Result<HybridClustering, ClusterError> {
     check_input(data)?;
     let start = Instant::now();
-    let known = known
-        .filter(|k| curve_is_over_every_row(data.nrows(), config) && k.curve.len() == data.nrows());
-    let known_s = known.as_ref().map_or(0.0, |k| k.seconds);
-    let known_curve = known.map(|k| k.curve);
-    let phase1 = find_outliers(data, config, known_curve, &sub_progress(progress, 0.0, 0.3))?;
+    let n = data.nrows();
+    let known = known.filter(|k| {
+        curve_is_over_every_row(n, config) && k.indices.nrows() == n && k.distances.nrows() == n
+    });
+    let known_s = known.map_or(0.0, |k| k.seconds);
+    let phase1 = find_outliers(data, config, known, &sub_progress(progress, 0.0, 0.3))?;
     let dbscan_s = start.elapsed().as_secs_f64();
     let kept = non_outliers(&phase1.is_outlier);
     let needed = config.kmeans.k_min + 1;
@@ -273,11 +282,11 @@ pub fn phase1_k_distances(data: ArrayView2<'_, f64>, config: &Config) -> Vec<f64
 }
 
 /// Phase 1: eps (auto or configured) and DBSCAN on every customer (or on a sample of them, see
-/// [`phase1_sample`]). `known_curve`: the k-distance curve over every row, when already known.
+/// [`phase1_sample`]). `known`: every row's nearest neighbours, when already found.
 fn find_outliers(
     data: ArrayView2<'_, f64>,
     config: &Config,
-    known_curve: Option<Vec<f64>>,
+    known: Option<KnownNeighbours<'_>>,
     progress: &Progress,
 ) -> Result<Outliers, ClusterError> {
     let cfg = &config.dbscan;
@@ -306,6 +315,8 @@ fn find_outliers(
             let x = row_major(data);
             let tree = BallTree::build(flat(&x), data.ncols());
             progress.update(0.05, "DBSCAN: k-distance curve");
+            let known_curve =
+                known.and_then(|k| k_distances_from_neighbours(k.distances, cfg.min_samples));
             let curve = known_curve.unwrap_or_else(|| {
                 k_distances_on_tree(
                     &tree,
@@ -319,8 +330,10 @@ fn find_outliers(
                 EpsSetting::Auto => auto_eps(&curve, cfg.max_noise_ratio),
                 EpsSetting::Value(v) => v,
             };
+            let nearest = known.map(|k| k.indices);
+            let dbscan_progress = &sub_progress(progress, 0.15, 1.0);
             let result =
-                dbscan_on_tree(&tree, eps, cfg.min_samples, &sub_progress(progress, 0.15, 1.0))?;
+                dbscan_on_tree_with(&tree, eps, cfg.min_samples, nearest, dbscan_progress)?;
             (result, eps, curve)
         }
     };

@@ -5,8 +5,7 @@
 //! ([`crate::pipeline::embed::stage`]), and replaces `clustering_results` and `cluster_summary`
 //! in one transaction ([`crate::pipeline::results`]). The caller writes the metadata file.
 
-use super::hybrid::{KnownCurve, curve_is_over_every_row, hybrid_cluster_with};
-use super::kdistance::k_distances_from_neighbours;
+use super::hybrid::{KnownNeighbours, hybrid_cluster_with};
 use super::{HybridClustering, recluster_with_k};
 use crate::pipeline::archetypes::{SegmentProfile, profile_segments};
 use crate::pipeline::config::Config;
@@ -136,11 +135,10 @@ pub fn cluster_and_store(
 /// the results are those of computing one after the other, on any number of threads. The views'
 /// `seconds` are what they add to the stage after the clustering (their own time is logged).
 ///
-/// When the map's sample is every customer and phase 1's k-distance curve covers every customer
-/// too (the everyday size), both need every customer's nearest neighbours: the map's neighbour
-/// graph is computed first, on every core, and phase 1 reads its curve off it
-/// ([`super::kdistance::k_distances_from_neighbours`], the same curve bit for bit) instead of
-/// searching again.
+/// When the map's sample is every customer and phase 1 covers every customer too (the everyday
+/// size), both need every customer's nearest neighbours: the map's neighbour graph is computed
+/// first, on every core, and phase 1 reads its k-distance curve and DBSCAN's core points off it
+/// ([`super::hybrid::KnownNeighbours`]: the same results bit for bit) instead of searching again.
 pub fn cluster_with_views(
     matrix: &Array2<f64>,
     config: &Config,
@@ -151,17 +149,22 @@ pub fn cluster_with_views(
     // Progress comes from the clustering alone; the views beside it only share the cancel flag.
     let beside = Progress::new(|_| {}, progress.cancel_token().clone());
     let joined = Instant::now();
-    let (known_curve, neighbours) = match with_map {
-        true => shared_neighbours(matrix, config, progress)?,
-        false => (None, None),
+    let neighbours = match with_map {
+        true => neighbours_of_every_row(matrix, config, &progress.sub(0.0, 0.02))?,
+        false => None,
     };
+    let known = neighbours.as_ref().map(|graph| KnownNeighbours {
+        indices: graph.indices.view(),
+        distances: graph.distances.view(),
+        seconds: joined.elapsed().as_secs_f64(),
+    });
     let ((hybrid, clustering_s), early) = rayon::join(
         || {
             let clustering = &progress.sub(0.02, 0.6);
-            let hybrid = hybrid_cluster_with(matrix.view(), config, known_curve, clustering);
+            let hybrid = hybrid_cluster_with(matrix.view(), config, known, clustering);
             (hybrid, joined.elapsed().as_secs_f64())
         },
-        || early_views(matrix, config, &beside, with_map, neighbours),
+        || early_views(matrix, config, &beside, with_map, neighbours.as_ref()),
     );
     let hybrid = hybrid.map_err(cluster_error)?;
     let mut views = match early? {
@@ -188,7 +191,7 @@ fn early_views(
     config: &Config,
     progress: &Progress,
     with_map: bool,
-    neighbours: Option<KnnGraph>,
+    neighbours: Option<&KnnGraph>,
 ) -> Result<EarlyViews> {
     match (with_map, neighbours) {
         (true, Some(graph)) => {
@@ -201,25 +204,6 @@ fn early_views(
         }
         (false, _) => pca_view(matrix, config).map(EarlyViews::Pca),
     }
-}
-
-/// The map's neighbour graph of every row, and phase 1's k-distance curve read off it when that
-/// curve covers every row ([`curve_is_over_every_row`]); `(None, None)` when the map will not be
-/// computed from it. Reports as the first step of the clustering.
-fn shared_neighbours(
-    matrix: &Array2<f64>,
-    config: &Config,
-    progress: &Progress,
-) -> Result<(Option<KnownCurve>, Option<KnnGraph>)> {
-    let started = Instant::now();
-    let Some(graph) = neighbours_of_every_row(matrix, config, &progress.sub(0.0, 0.02))? else {
-        return Ok((None, None));
-    };
-    let curve = curve_is_over_every_row(matrix.nrows(), config)
-        .then(|| k_distances_from_neighbours(graph.distances.view(), config.dbscan.min_samples))
-        .flatten()
-        .map(|curve| KnownCurve { curve, seconds: started.elapsed().as_secs_f64() });
-    Ok((curve, Some(graph)))
 }
 
 /// Re-segment with a K the user picked (phase 1 and the 2-D views kept), and store.

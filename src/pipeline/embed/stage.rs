@@ -48,8 +48,9 @@ pub fn compute_umap(
 
 /// The map's neighbour graph of every row of `matrix` ([`super::map_neighbours`]), for a map
 /// whose sample is every row ([`map_needs_groups`] false) and whose graph another step shares
-/// (the cluster stage reads phase 1's k-distances off it). `None` when the map would not use it:
-/// disabled, too few rows, or an input the map itself refuses (it then says why).
+/// (the cluster stage's phase 1 reads its k-distances and core points off it). `None` when the
+/// map would not use it: disabled, too few rows, or an input the map itself refuses (it then
+/// says why).
 pub fn neighbours_of_every_row(
     matrix: &Array2<f64>,
     config: &Config,
@@ -77,7 +78,7 @@ fn umap_of_sample(
     config: &Config,
     progress: &Progress,
     on_layout: Option<LayoutCallback<'_>>,
-    neighbours: Option<KnnGraph>,
+    neighbours: Option<&KnnGraph>,
 ) -> Result<Vec<(usize, f64, f64)>> {
     let sample =
         super::stratified_sample(groups, config.embedding.umap_sample, config.embedding.seed);
@@ -191,7 +192,7 @@ pub fn views_with_pca(
 /// Both views of every row, the map built on `neighbours` ([`neighbours_of_every_row`]).
 pub fn views_of_every_row(
     matrix: &Array2<f64>,
-    neighbours: KnnGraph,
+    neighbours: &KnnGraph,
     config: &Config,
     progress: &Progress,
 ) -> Result<Views> {
@@ -209,7 +210,7 @@ fn views_with(
     config: &Config,
     progress: &Progress,
     with_umap: bool,
-    neighbours: Option<KnnGraph>,
+    neighbours: Option<&KnnGraph>,
 ) -> Result<Views> {
     let started = Instant::now();
     let umap = if with_umap && config.embedding.umap_enabled {

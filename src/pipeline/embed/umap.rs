@@ -79,7 +79,7 @@ pub fn umap(
 /// `n_neighbors - 1`, as [`map_neighbours`] does); a graph of another size is computed again.
 pub fn umap_with_neighbours(
     data: ArrayView2<f64>,
-    neighbours: Option<KnnGraph>,
+    neighbours: Option<&KnnGraph>,
     params: &UmapParams,
     progress: &Progress,
     on_epoch: Option<EpochCallback<'_>>,
@@ -92,12 +92,16 @@ pub fn umap_with_neighbours(
         return Ok(Array2::zeros((n, 2)));
     }
     let k = (params.n_neighbors - 1).min(n - 1);
+    let computed;
     let knn = match neighbours {
         Some(graph) if graph.k == k && graph.indices.nrows() == n => graph,
-        _ => map_neighbours(data, params.n_neighbors, progress)?,
+        _ => {
+            computed = map_neighbours(data, params.n_neighbors, progress)?;
+            &computed
+        }
     };
     progress.check_cancel()?;
-    let graph = fuzzy_simplicial_set(&knn, params.n_neighbors.min(n), params.n_epochs);
+    let graph = fuzzy_simplicial_set(knn, params.n_neighbors.min(n), params.n_epochs);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(params.seed);
     let mut layout = initial_layout(&pca.coords, &mut rng);
     let (a, b) = fit_ab(SPREAD, params.min_dist);
