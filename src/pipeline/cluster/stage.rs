@@ -171,7 +171,7 @@ pub fn cluster_with_views(
         EarlyViews::All(views) => views,
         EarlyViews::Pca(pca) => {
             let groups = map_groups(&hybrid);
-            views_with_pca(pca, matrix, &groups, config, progress, with_umap)?
+            views_with_pca(pca, matrix, &groups, config, progress, with_umap, None)?
         }
     };
     tracing::info!("2-D views: {:.2} s, partly beside the clustering", views.seconds);

@@ -174,19 +174,7 @@ pub fn compute_views(
 ) -> Result<Views> {
     progress.update(0.65, "PCA view");
     let pca = pca_view(matrix, config)?;
-    views_with_pca(pca, matrix, groups, config, progress, with_umap)
-}
-
-/// [`compute_views`] with the PCA view already computed.
-pub fn views_with_pca(
-    pca: PcaView,
-    matrix: &Array2<f64>,
-    groups: &[i64],
-    config: &Config,
-    progress: &Progress,
-    with_umap: bool,
-) -> Result<Views> {
-    views_with(pca, matrix, groups, config, progress, with_umap, None)
+    views_with_pca(pca, matrix, groups, config, progress, with_umap, None)
 }
 
 /// Both views of every row, the map built on `neighbours` ([`neighbours_of_every_row`]).
@@ -200,10 +188,12 @@ pub fn views_of_every_row(
     let pca = pca_view(matrix, config)?;
     // Every row is in the map's sample, whatever its stratum.
     let groups = vec![0; matrix.nrows()];
-    views_with(pca, matrix, &groups, config, progress, true, Some(neighbours))
+    views_with_pca(pca, matrix, &groups, config, progress, true, Some(neighbours))
 }
 
-fn views_with(
+/// [`compute_views`] with the PCA view already computed, and the map's neighbour graph when it
+/// is known (used only when the map's sample is every row).
+pub fn views_with_pca(
     pca: PcaView,
     matrix: &Array2<f64>,
     groups: &[i64],
