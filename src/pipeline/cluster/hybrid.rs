@@ -181,7 +181,7 @@ pub fn hybrid_cluster_with(
     let (sweep, fit) = sweep_k(core.view(), &config.kmeans, &sub_progress(progress, 0.3, 0.85))?;
     let mut result =
         finish(data, config, progress, phase1, kept, core, sweep, fit, (start, dbscan_s))?;
-    // The known curve was computed before `start`: it is phase 1's time too.
+    // The known neighbours were found before `start`: phase 1's time too.
     result.timings.dbscan_s += known_s;
     result.timings.total_s += known_s;
     Ok(result)

@@ -149,10 +149,10 @@ pub fn cluster_with_views(
     // Progress comes from the clustering alone; the views beside it only share the cancel flag.
     let beside = Progress::new(|_| {}, progress.cancel_token().clone());
     let joined = Instant::now();
-    let neighbours = match with_map {
-        true => neighbours_of_every_row(matrix, config, &progress.sub(0.0, 0.02))?,
-        false => None,
-    };
+    // Where the clustering's progress starts: the search only names itself there.
+    let searching = &progress.sub(0.02, 0.02);
+    let neighbours =
+        if with_map { neighbours_of_every_row(matrix, config, searching)? } else { None };
     let known = neighbours.as_ref().map(|graph| KnownNeighbours {
         indices: graph.indices.view(),
         distances: graph.distances.view(),

@@ -64,7 +64,10 @@ pub fn neighbours_of_every_row(
     {
         return Ok(None);
     }
-    match super::map_neighbours(matrix.view(), e.n_neighbors, progress) {
+    progress.update(0.0, "Finding each customer's nearest neighbours");
+    // The search's own per-tile messages are not for users; the cancel still reaches it.
+    let quiet = Progress::new(|_| {}, progress.cancel_token().clone());
+    match super::map_neighbours(matrix.view(), e.n_neighbors, &quiet) {
         Ok(graph) => Ok(Some(graph)),
         Err(EmbedError::Cancelled) => Err(PipelineError::Cancelled),
         Err(_) => Ok(None),
