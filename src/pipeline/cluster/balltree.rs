@@ -64,6 +64,15 @@ impl BallTree {
         self.order[t]
     }
 
+    /// The tree position of every original index (the inverse of [`Self::original_index`]).
+    pub(crate) fn positions(&self) -> Vec<usize> {
+        let mut position = vec![0; self.order.len()];
+        for (t, &i) in self.order.iter().enumerate() {
+            position[i] = t;
+        }
+        position
+    }
+
     /// Every point in tree order, row-major (`len() * d` values).
     pub(crate) fn points(&self) -> &[f64] {
         &self.points

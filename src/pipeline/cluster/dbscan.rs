@@ -204,13 +204,9 @@ fn core_flags_from_nearest(
     eps: f64,
     min_samples: usize,
 ) -> (Vec<bool>, Vec<Vec<usize>>) {
-    let n = tree.len();
-    let mut position = vec![0; n];
-    for t in 0..n {
-        position[tree.original_index(t)] = t;
-    }
+    let position = tree.positions();
     let eps_sq = eps * eps;
-    (0..n)
+    (0..tree.len())
         .into_par_iter()
         .with_min_len(BLOCK_ROWS)
         .map(|t| {

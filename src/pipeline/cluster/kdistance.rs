@@ -33,10 +33,7 @@ pub(crate) fn k_distances_on_tree(
     seed: u64,
 ) -> Vec<f64> {
     let n = tree.len();
-    let mut position_of = vec![0; n];
-    for t in 0..n {
-        position_of[tree.original_index(t)] = t;
-    }
+    let position_of = tree.positions();
     let positions: Vec<usize> =
         sample_indices(n, sample_size, seed).into_iter().map(|i| position_of[i]).collect();
     let mut kd = Blocks::new(tree).kth_distances(&positions, k);

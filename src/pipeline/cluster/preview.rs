@@ -39,10 +39,7 @@ impl NoiseSampler {
         let x = row_major(data);
         let tree = BallTree::build(flat(&x), data.ncols());
         let n = tree.len();
-        let mut position_of = vec![0; n];
-        for t in 0..n {
-            position_of[tree.original_index(t)] = t;
-        }
+        let position_of = tree.positions();
         let sample =
             sample_indices(n, sample_size, seed).into_iter().map(|i| position_of[i]).collect();
         let d = data.ncols();
