@@ -11,7 +11,7 @@ use crate::pipeline::archetypes::{SegmentProfile, profile_segments};
 use crate::pipeline::config::Config;
 use crate::pipeline::embed::KnnGraph;
 use crate::pipeline::embed::stage::{
-    PcaView, Views, compute_views, map_needs_groups, neighbours_of_every_row, pca_view, umap_trust,
+    PcaView, Views, map_needs_groups, neighbours_of_every_row, pca_view, umap_trust,
     views_of_every_row, views_with_pca,
 };
 use crate::pipeline::error::{PipelineError, Result};
@@ -193,16 +193,10 @@ fn early_views(
     with_map: bool,
     neighbours: Option<&KnnGraph>,
 ) -> Result<EarlyViews> {
-    match (with_map, neighbours) {
-        (true, Some(graph)) => {
-            views_of_every_row(matrix, graph, config, progress).map(EarlyViews::All)
-        }
-        (true, None) => {
-            // Every row is in the map's sample, whatever its stratum.
-            let groups = vec![0; matrix.nrows()];
-            compute_views(matrix, &groups, config, progress, true).map(EarlyViews::All)
-        }
-        (false, _) => pca_view(matrix, config).map(EarlyViews::Pca),
+    if with_map {
+        views_of_every_row(matrix, neighbours, config, progress).map(EarlyViews::All)
+    } else {
+        pca_view(matrix, config).map(EarlyViews::Pca)
     }
 }
 
@@ -369,6 +363,7 @@ mod tests {
     use crate::pipeline::cluster::hybrid_cluster;
     use crate::pipeline::cluster::synthetic::synthetic_blobs;
     use crate::pipeline::config::KMeansConfig;
+    use crate::pipeline::embed::stage::compute_views;
 
     fn small_config(umap_sample: usize) -> Config {
         let mut config = Config {

@@ -180,10 +180,11 @@ pub fn compute_views(
     views_with_pca(pca, matrix, groups, config, progress, with_umap, None)
 }
 
-/// Both views of every row, the map built on `neighbours` ([`neighbours_of_every_row`]).
+/// Both views of every row, for a map whose sample is every row ([`map_needs_groups`] false),
+/// built on `neighbours` when known ([`neighbours_of_every_row`]).
 pub fn views_of_every_row(
     matrix: &Array2<f64>,
-    neighbours: &KnnGraph,
+    neighbours: Option<&KnnGraph>,
     config: &Config,
     progress: &Progress,
 ) -> Result<Views> {
@@ -191,7 +192,7 @@ pub fn views_of_every_row(
     let pca = pca_view(matrix, config)?;
     // Every row is in the map's sample, whatever its stratum.
     let groups = vec![0; matrix.nrows()];
-    views_with_pca(pca, matrix, &groups, config, progress, true, Some(neighbours))
+    views_with_pca(pca, matrix, &groups, config, progress, true, neighbours)
 }
 
 /// [`compute_views`] with the PCA view already computed, and the map's neighbour graph when it
