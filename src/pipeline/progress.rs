@@ -149,6 +149,12 @@ impl Progress {
         Self { sink: self.sink.clone(), cancel: self.cancel.clone(), stage }
     }
 
+    /// A handle that reports nothing but stops on this one's cancel (work running beside the
+    /// reported step, or a step whose own messages are not for users).
+    pub fn quiet(&self) -> Self {
+        Self { sink: None, cancel: self.cancel.clone(), stage: self.stage }
+    }
+
     /// A handle whose fractions 0..=1 map onto `lo..=hi` of this one (a step within a stage).
     pub fn sub(&self, lo: f64, hi: f64) -> Self {
         let sink = self.sink.clone().map(|parent| {

@@ -590,7 +590,7 @@ fn micro_segments(
                     &sample,
                     sub.min_samples,
                     eps_of_sample,
-                    &Progress::new(|_| {}, progress.cancel_token().clone()),
+                    &progress.quiet(),
                 )?;
                 eps_used[s - 1] = Some(eps);
                 result

@@ -147,7 +147,7 @@ pub fn cluster_with_views(
 ) -> Result<(HybridClustering, Views)> {
     let with_map = with_umap && !map_needs_groups(matrix.nrows(), config);
     // Progress comes from the clustering alone; the views beside it only share the cancel flag.
-    let beside = Progress::new(|_| {}, progress.cancel_token().clone());
+    let beside = progress.quiet();
     let joined = Instant::now();
     // Where the clustering's progress starts: the search only names itself there.
     let searching = &progress.sub(0.02, 0.02);

@@ -66,8 +66,7 @@ pub fn neighbours_of_every_row(
     }
     progress.update(0.0, "Finding each customer's nearest neighbours");
     // The search's own per-tile messages are not for users; the cancel still reaches it.
-    let quiet = Progress::new(|_| {}, progress.cancel_token().clone());
-    match super::map_neighbours(matrix.view(), e.n_neighbors, &quiet) {
+    match super::map_neighbours(matrix.view(), e.n_neighbors, &progress.quiet()) {
         Ok(graph) => Ok(Some(graph)),
         Err(EmbedError::Cancelled) => Err(PipelineError::Cancelled),
         Err(_) => Ok(None),
